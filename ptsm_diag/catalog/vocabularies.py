@@ -1,0 +1,112 @@
+"""Controlled vocabularies of the PTSM (priorities, themes, statuses, champs, publics,
+prestations, resource types), loaded from the YAML files of this folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ptsm_diag.errors import CatalogError
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    text = resources.files("ptsm_diag.catalog").joinpath(name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """Every controlled vocabulary, as plain dicts and lists (codes → French labels)."""
+
+    priorities: dict[int, str]
+    action_themes: dict[int, str]
+    action_statuses: list[str]
+    statuses_requiring_motive: list[str]
+    champs: dict[str, str]
+    publics: dict[str, str]
+    age_bands_partition: list[str]
+    age_bands: list[str]
+    prestations: dict[str, str]
+    rosace_axes: dict[int, str]
+    indicator_categories: list[str]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One resource type of the typology."""
+
+    code: str
+    label: str
+    finess_categories: tuple[int, ...]
+    champ: str
+    public: str
+    prestations: tuple[str, ...]
+
+
+@cache
+def load_vocabularies() -> Vocabularies:
+    """The controlled vocabularies shipped with the package."""
+    raw = _read_yaml("vocabularies.yaml")
+    bands = raw["tranches_age"]
+    return Vocabularies(
+        priorities={int(k): v["libelle"] for k, v in raw["priorites"].items()},
+        action_themes={int(k): v["libelle"] for k, v in raw["themes_action"].items()},
+        action_statuses=list(raw["statuts_action"]),
+        statuses_requiring_motive=list(raw["statuts_avec_motif"]),
+        champs=dict(raw["champs"]),
+        publics=dict(raw["publics"]),
+        age_bands_partition=list(bands["partition"]),
+        age_bands=list(bands["partition"]) + list(bands["autres"]),
+        prestations=dict(raw["prestations"]),
+        rosace_axes={int(k): v for k, v in raw["axes_rosace"].items()},
+        indicator_categories=list(raw["categories_indicateur"]),
+    )
+
+
+def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceType]:
+    """The resource typology, keyed by type code.
+
+    Parameters
+    ----------
+    path : path, optional
+        A user's own typology file with the same layout; the packaged one by default.
+    """
+    if path is None:
+        raw = _read_yaml("resource_types.yaml")
+        file_name = "resource_types.yaml"
+    else:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        file_name = str(path)
+    vocab = load_vocabularies()
+    types: dict[str, ResourceType] = {}
+    for code, entry in raw["types"].items():
+        for field_name in ("libelle", "champ", "public"):
+            if field_name not in entry:
+                raise CatalogError(file_name, code, field_name, "champ obligatoire absent")
+        if entry["champ"] not in vocab.champs:
+            raise CatalogError(
+                file_name, code, "champ",
+                f"« {entry['champ']} » inconnu ; attendu : {', '.join(vocab.champs)}",
+            )
+        if entry["public"] not in vocab.publics:
+            raise CatalogError(
+                file_name, code, "public",
+                f"« {entry['public']} » inconnu ; attendu : {', '.join(vocab.publics)}",
+            )
+        unknown = [p for p in entry.get("prestations", []) if p not in vocab.prestations]
+        if unknown:
+            raise CatalogError(file_name, code, "prestations", f"prestation(s) inconnue(s) : {unknown}")
+        types[code] = ResourceType(
+            code=code,
+            label=entry["libelle"],
+            finess_categories=tuple(int(c) for c in entry.get("finess", [])),
+            champ=entry["champ"],
+            public=entry["public"],
+            prestations=tuple(entry.get("prestations", [])),
+        )
+    return types

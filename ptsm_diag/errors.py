@@ -1,0 +1,165 @@
+"""Structured exceptions and input problems, with their French messages.
+
+Every error a user can meet carries the fields its French message needs (file, row,
+column, value, what was expected), so that the CLI, the notebooks and the batch can
+print it, list it or turn it into an error page without parsing strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How serious an input problem is."""
+
+    ERREUR = "erreur"  # the row (or file) is rejected
+    AVERTISSEMENT = "avertissement"  # accepted, but the user should look
+    REPARATION = "réparation"  # accepted after a documented, safe repair
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input file.
+
+    Parameters
+    ----------
+    file : str
+        File name as the user knows it (not a temporary path).
+    row : int or None
+        Line number in the file as opened in a spreadsheet or text editor
+        (header = line 1, first data row = line 2); None for a whole-file problem.
+    column : str or None
+        Column name, None for a whole-row or whole-file problem.
+    value : str or None
+        The offending value, as read.
+    expected : str
+        What was expected, in French.
+    message : str
+        Short French description of the problem.
+    severity : Severity
+        ``erreur`` rejects the row, ``avertissement`` and ``réparation`` keep it.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+    message: str
+    severity: Severity = Severity.ERREUR
+
+    def to_french(self) -> str:
+        """One line of French, e.g. ``ressources.csv, ligne 12, colonne « code_commune » …``."""
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"ligne {self.row}")
+        if self.column is not None:
+            where.append(f"colonne « {self.column} »")
+        text = f"[{self.severity}] {', '.join(where)} : {self.message}"
+        if self.value is not None:
+            text += f" (valeur lue : « {self.value} »)"
+        if self.expected:
+            text += f" ; attendu : {self.expected}"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dict, for tables and exports (French column names)."""
+        return {
+            "fichier": self.file,
+            "ligne": self.row,
+            "colonne": self.column,
+            "valeur": self.value,
+            "attendu": self.expected,
+            "message": self.message,
+            "gravite": str(self.severity),
+        }
+
+
+class PtsmError(Exception):
+    """Base class of every error raised by ptsm_diag; ``str()`` is French."""
+
+
+@dataclass
+class InputError(PtsmError):
+    """An input file cannot be used; carries every problem found in it."""
+
+    problems: Sequence[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        errors = [p for p in self.problems if p.severity == Severity.ERREUR]
+        head = f"{len(errors)} erreur(s) dans les données d'entrée"
+        return "\n".join([head, *(p.to_french() for p in self.problems)])
+
+
+@dataclass
+class UnknownCodeError(PtsmError):
+    """Codes (communes, départements, territoires, indicateurs...) that are not known.
+
+    Parameters
+    ----------
+    kind : str
+        French name of what the codes are, e.g. ``"département"``.
+    codes : list of str
+        Every unknown code, not just the first one.
+    hint : str
+        Optional French hint (where the valid codes are listed).
+    """
+
+    kind: str
+    codes: Sequence[str]
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        listed = ", ".join(f"« {c} »" for c in self.codes)
+        text = f"Code(s) {self.kind} inconnu(s) : {listed}."
+        return f"{text} {self.hint}".strip()
+
+
+@dataclass
+class CatalogError(PtsmError):
+    """A catalogue (YAML) entry is invalid."""
+
+    file: str
+    entry: str
+    field_name: str
+    message: str
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return (
+            f"Catalogue {self.file}, entrée « {self.entry} », champ « {self.field_name} » : "
+            f"{self.message}"
+        )
+
+
+@dataclass
+class ReportError(PtsmError):
+    """A report could not be produced (notebook cell failed, export failed...)."""
+
+    territory: str
+    message: str
+    cell_index: int | None = None
+    error_name: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = f" (cellule {self.cell_index})" if self.cell_index is not None else ""
+        return f"Rapport du territoire « {self.territory} » en échec{where} : {self.message}"
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that reject a row or a file."""
+    return [p for p in problems if p.severity == Severity.ERREUR]
