@@ -1,0 +1,171 @@
+"""The ``ptsm-diag`` command (French interface).
+
+Each sub-command maps 1:1 to a library function: ``demo`` and ``rapport`` to
+:func:`ptsm_diag.report.render_report`, ``valider`` to
+:func:`ptsm_diag.sources.validate_folder`, ``generer-demo`` to
+:func:`ptsm_diag.demo.generate_demo_data`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from ptsm_diag import __version__
+from ptsm_diag.errors import PtsmError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEFAULT_OUTPUT = Path("reports")
+
+
+def _file_size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} Mo"
+
+
+def _run_report(territoire: str, donnees: Path | None, sortie: Path, reference: str,
+                fond: str, keep_notebook: bool) -> int:
+    from ptsm_diag.report import ReportOptions, render_report
+
+    started = time.perf_counter()
+    with console.status(f"Production du rapport du territoire « {territoire} »…"):
+        path = render_report(
+            territoire, donnees, sortie,
+            parameters={"reference": reference, "fond": fond},
+            options=ReportOptions(keep_notebook=keep_notebook),
+        )
+    elapsed = time.perf_counter() - started
+    console.print(f"Rapport écrit en {elapsed:.1f} s ({_file_size(path)}) :")
+    print(path)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``ptsm-diag demo``: report of the demo territory on the fictional data."""
+    from ptsm_diag.demo import DEMO_TERRITORY, demo_data_dir
+
+    with console.status("Préparation des données fictives de démonstration…"):
+        folder = demo_data_dir()
+    console.print(f"Données fictives de démonstration : {folder}")
+    territoire = args.territoire or DEMO_TERRITORY
+    return _run_report(territoire, folder, args.sortie, args.reference, args.fond,
+                       args.garder_notebook)
+
+
+def cmd_rapport(args: argparse.Namespace) -> int:
+    """``ptsm-diag rapport``: report of one territory of a data folder."""
+    if not args.donnees.is_dir():
+        err_console.print(f"[red]Dossier de données introuvable :[/red] {escape(str(args.donnees))}")
+        return 2
+    return _run_report(args.territoire, args.donnees, args.sortie, args.reference, args.fond,
+                       args.garder_notebook)
+
+
+def cmd_valider(args: argparse.Namespace) -> int:
+    """``ptsm-diag valider``: check every file of a data folder, print every problem."""
+    from ptsm_diag.sources.cli_valider import run_valider
+
+    return run_valider(args.dossier, console, rapport_csv=args.rapport)
+
+
+def cmd_generer_demo(args: argparse.Namespace) -> int:
+    """``ptsm-diag generer-demo``: write the fictional data set into a folder."""
+    from ptsm_diag.demo import DEMO_SEED, generate_demo_data
+
+    with console.status("Génération des données fictives…") as status:
+        generate_demo_data(args.dossier, seed=args.graine or DEMO_SEED,
+                           progress=lambda table: status.update(f"Génération : {table}…"))
+    console.print(f"Données fictives de démonstration écrites dans {args.dossier}")
+    return 0
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
+                        help="dossier où écrire le rapport HTML (défaut : reports/)")
+    parser.add_argument("--reference", choices=["france", "region"], default="france",
+                        help="référence de la rosace (défaut : france)")
+    parser.add_argument("--fond", choices=["aucun", "osm"], default="aucun",
+                        help="fond de carte : « aucun » fonctionne hors ligne (défaut), "
+                             "« osm » utilise les tuiles OpenStreetMap (réseau requis)")
+    parser.add_argument("--garder-notebook", action="store_true",
+                        help="garder aussi le notebook exécuté (.ipynb) à côté du rapport")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ptsm-diag``."""
+    parser = argparse.ArgumentParser(
+        prog="ptsm-diag",
+        description="Diagnostic territorial des Projets Territoriaux de Santé Mentale (PTSM) : "
+                    "rosace des indicateurs, cartes des ressources, rapports HTML hors ligne.",
+        epilog="Exemples :\n"
+               "  ptsm-diag demo\n"
+               "  ptsm-diag valider mes_donnees/\n"
+               "  ptsm-diag rapport --territoire 29 --donnees mes_donnees/ --sortie rapports/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ptsm-diag {__version__}")
+    sub = parser.add_subparsers(dest="commande", metavar="COMMANDE")
+
+    demo = sub.add_parser("demo", help="rapport de démonstration sur données fictives",
+                          description="Produit le rapport d'un territoire de démonstration "
+                                      "(données fictives) et affiche son chemin.")
+    demo.add_argument("--territoire", default=None,
+                      help="code du territoire de démonstration (défaut : 35)")
+    _add_report_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    rapport = sub.add_parser("rapport", help="rapport HTML d'un territoire",
+                             description="Exécute le notebook de diagnostic pour un territoire "
+                                         "et l'exporte en un fichier HTML autonome.")
+    rapport.add_argument("--territoire", required=True,
+                         help="code du territoire (tel que dans territoires.csv), ex. 29 ou 2A")
+    rapport.add_argument("--donnees", type=Path, required=True,
+                         help="dossier des données au format des modèles (data_templates/)")
+    _add_report_options(rapport)
+    rapport.set_defaults(func=cmd_rapport)
+
+    valider = sub.add_parser("valider", help="vérifier un dossier de données",
+                             description="Vérifie tous les fichiers d'un dossier de données et "
+                                         "liste chaque problème (fichier, ligne, colonne, valeur, "
+                                         "attendu). Ne modifie jamais les fichiers.")
+    valider.add_argument("dossier", type=Path, help="dossier de données à vérifier")
+    valider.add_argument("--rapport", type=Path, default=None,
+                         help="écrire aussi la liste des problèmes dans ce fichier CSV")
+    valider.set_defaults(func=cmd_valider)
+
+    generer = sub.add_parser("generer-demo", help="écrire les données fictives dans un dossier",
+                             description="Écrit le jeu de données fictif complet (toute la "
+                                         "France) au format des modèles.")
+    generer.add_argument("dossier", type=Path, help="dossier à créer")
+    generer.add_argument("--graine", type=int, default=None, help="graine aléatoire")
+    generer.set_defaults(func=cmd_generer_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ptsm-diag``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except PtsmError as exc:
+        err_console.print(f"[red]Erreur :[/red] {escape(str(exc))}")
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("Interrompu.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""Deterministic generator of the fictional demonstration data set.
+
+Writes, in the template format of ``data_templates/``, a complete data folder for every
+département of France: territories (one per département), population by commune and age
+band, resources of every main type placed in real communes with plausible densities,
+indicator numerators and denominators for the whole catalogue, a small feuille de route
+with two follow-up dates, and impact targets. Everything but the geography is invented:
+the folder carries a ``DONNEES_FICTIVES.txt`` marker, and every output built from it says
+« données fictives de démonstration ».
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ptsm_diag import __version__
+from ptsm_diag.catalog import load_indicator_catalog, load_resource_types, load_vocabularies
+from ptsm_diag.geography import load_communes, load_departements
+
+DEMO_SEED = 2026
+DEMO_MARKER = "DONNEES_FICTIVES.txt"
+DEMO_TERRITORY = "35"
+INDICATOR_YEARS = (2022, 2023)
+FOLLOW_UP_DATES = ("2024-06-30", "2025-06-30")
+
+# Resource types: (density per 100,000 inhabitants, minimum per département,
+# capacity column, capacity range). Orders of magnitude, not statistics.
+RESOURCE_DENSITIES: dict[str, tuple[float, int, str | None, tuple[int, int]]] = {
+    "chs": (0.25, 1, "capacite_lits", (80, 320)),
+    "clinique_psy": (0.3, 0, "capacite_lits", (30, 90)),
+    "ch_psy": (0.3, 0, "capacite_lits", (20, 60)),
+    "cmp_adultes": (2.4, 2, None, (0, 0)),
+    "cmp_enfants": (1.3, 1, None, (0, 0)),
+    "cattp": (1.4, 1, "capacite_places", (10, 25)),
+    "centre_crise": (0.05, 0, "capacite_lits", (4, 10)),
+    "postcure": (0.08, 0, "capacite_lits", (15, 30)),
+    "appartement_therapeutique": (0.15, 0, "capacite_places", (3, 8)),
+    "equipe_mobile": (0.4, 1, None, (0, 0)),
+    "centre_sante": (1.5, 0, None, (0, 0)),
+    "msp": (3.0, 1, None, (0, 0)),
+    "cpts": (0.6, 1, None, (0, 0)),
+    "dac": (0.12, 1, None, (0, 0)),
+    "csapa": (0.5, 1, None, (0, 0)),
+    "mdph": (0.0, 1, None, (0, 0)),
+    "savs": (0.8, 1, "capacite_places", (25, 90)),
+    "samsah": (0.3, 1, "capacite_places", (15, 45)),
+    "mas": (0.4, 1, "capacite_places", (35, 70)),
+    "eam": (0.6, 1, "capacite_places", (25, 60)),
+    "eanm": (1.2, 1, "capacite_places", (20, 50)),
+    "esat": (1.0, 1, "capacite_places", (40, 140)),
+    "cmpp": (0.4, 0, None, (0, 0)),
+    "camsp": (0.3, 1, None, (0, 0)),
+    "sessad": (1.0, 1, "capacite_places", (20, 60)),
+    "ime": (0.8, 1, "capacite_places", (30, 90)),
+    "itep": (0.3, 0, "capacite_places", (25, 50)),
+    "chrs": (0.6, 1, "capacite_places", (20, 80)),
+    "pension_famille": (0.8, 0, "capacite_places", (15, 25)),
+    "gem": (0.5, 1, None, (0, 0)),
+    "clsm": (0.3, 0, None, (0, 0)),
+    "association_usagers": (0.3, 1, None, (0, 0)),
+}
+
+# Age structure (share 0-17, share 65+) around which communes vary.
+AGE_SHARES = (0.215, 0.205)
+
+# Demo feuille de route: (priority, theme, title).
+DEMO_ACTIONS = [
+    (1, 3, "Organiser l'accès au premier rendez-vous en CMP en moins de 15 jours"),
+    (1, 1, "Former les médecins généralistes au repérage précoce"),
+    (2, 3, "Développer les équipes de réhabilitation psychosociale"),
+    (2, 4, "Créer une commission des situations complexes"),
+    (3, 2, "Généraliser le bilan somatique à l'admission"),
+    (4, 3, "Mettre en place une équipe mobile de crise"),
+    (5, 5, "Soutenir la création d'un GEM et d'un CLSM"),
+    (6, 1, "Déployer les compétences psychosociales en milieu scolaire"),
+]
+STATUS_PATHS = [
+    ("Non commencée", "En cours"),
+    ("En cours", "Réalisée"),
+    ("En cours", "En cours"),
+    ("Non commencée", "Non commencée"),
+    ("En cours", "Suspendue"),
+    ("Non commencée", "Abandonnée"),
+]
+
+
+def is_demo_folder(folder: str | Path) -> bool:
+    """Whether a data folder holds the fictional demonstration data."""
+    return (Path(folder) / DEMO_MARKER).is_file()
+
+
+def cache_dir() -> Path:
+    """Where generated data are cached (``PTSM_DIAG_CACHE``, else the XDG cache)."""
+    override = os.environ.get("PTSM_DIAG_CACHE")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ptsm-diag"
+
+
+def demo_data_dir(*, regenerate: bool = False) -> Path:
+    """The demo data folder, generated into the cache on first use."""
+    target = cache_dir() / f"demo-{__version__}-{DEMO_SEED}"
+    if target.is_dir() and is_demo_folder(target) and not regenerate:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".demo-"))
+    try:
+        generate_demo_data(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _communes() -> pd.DataFrame:
+    communes = load_communes()
+    frame = pd.DataFrame(communes.drop(columns="geometry"))
+    points = communes.geometry.representative_point()
+    frame["lon"] = points.x.to_numpy()
+    frame["lat"] = points.y.to_numpy()
+    frame["population"] = pd.to_numeric(frame["population"], errors="coerce").fillna(0)
+    return frame
+
+
+def demo_territories() -> pd.DataFrame:
+    """One territory per département, in the ``territoires`` template format."""
+    deps = load_departements()
+    return pd.DataFrame(
+        {
+            "code_territoire": deps["code_departement"].astype(str),
+            "nom_territoire": "PTSM " + deps["nom"].astype(str),
+            "code_region": deps["code_region"].astype(str),
+            "niveau": "departement",
+            "code": deps["code_departement"].astype(str),
+        }
+    ).sort_values("code_territoire").reset_index(drop=True)
+
+
+def demo_population(communes: pd.DataFrame, rng: np.random.Generator, year: int) -> pd.DataFrame:
+    """Population of every commune by age band (0-17, 18-64, 65+), fictional split."""
+    total = communes["population"].to_numpy()
+    small = total < 2000  # rural communes are older
+    share_young = np.clip(rng.normal(AGE_SHARES[0], 0.03, len(total)), 0.08, 0.35)
+    share_old = np.clip(rng.normal(AGE_SHARES[1] + 0.05 * small, 0.04, len(total)), 0.06, 0.45)
+    young = np.round(total * share_young).astype(int)
+    old = np.round(total * share_old).astype(int)
+    adults = np.maximum(total.astype(int) - young - old, 0)
+    bands = {"0-17": young, "18-64": adults, "65+": old}
+    has_population = communes["population"].to_numpy() > 0
+    frames = [
+        pd.DataFrame({
+            "code_commune": communes["code_commune"].to_numpy()[has_population],
+            "annee": year,
+            "tranche_age": band,
+            "population": values[has_population],
+        })
+        for band, values in bands.items()
+    ]
+    return pd.concat(frames).sort_values(["code_commune", "tranche_age"]).reset_index(drop=True)
+
+
+def demo_resources(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Resources of every main type placed in real communes, weighted by population."""
+    types = load_resource_types()
+    rows: list[dict[str, object]] = []
+    counter = 0
+    for dep, group in communes.groupby("code_departement", sort=True):
+        population = group["population"].sum()
+        weights = group["population"].to_numpy() ** 1.15 + 1.0
+        weights = weights / weights.sum()
+        for code, (density, minimum, capacity_column, (low, high)) in RESOURCE_DENSITIES.items():
+            count = max(minimum, int(rng.poisson(density * population / 100_000)))
+            if count == 0:
+                continue
+            picks = rng.choice(len(group), size=count, p=weights)
+            for pick in picks:
+                commune = group.iloc[int(pick)]
+                counter += 1
+                approximate = rng.random() < 0.05
+                row: dict[str, object] = {
+                    "id_ressource": f"DEMO-{counter:06d}",
+                    "finess": "" if types[code].finess_categories == () else
+                    f"{str(dep)[:2]}{rng.integers(0, 10**7):07d}",
+                    "nom": f"{types[code].label.split(' (')[0]} de {commune['nom']}",
+                    "type_ressource": code,
+                    "champ": types[code].champ,
+                    "public": types[code].public,
+                    "code_commune": commune["code_commune"],
+                    "longitude": "" if approximate else
+                    round(float(commune["lon"] + rng.normal(0, 0.004)), 5),
+                    "latitude": "" if approximate else
+                    round(float(commune["lat"] + rng.normal(0, 0.003)), 5),
+                    "capacite_lits": "",
+                    "capacite_places": "",
+                    "prestations": "|".join(types[code].prestations),
+                    "source": "démonstration (fictif)",
+                }
+                if capacity_column:
+                    row[capacity_column] = int(rng.integers(low, high + 1))
+                rows.append(row)
+    frame = pd.DataFrame(rows)
+    # FINESS numbers must be unique: regenerate the rare collisions.
+    dup = frame["finess"].ne("") & frame["finess"].duplicated(keep="first")
+    frame.loc[dup, "finess"] = [f"{f[:2]}9{i:06d}" for i, f in
+                                enumerate(frame.loc[dup, "finess"])]
+    return frame
+
+
+def _indicator_rows(
+    territories: pd.DataFrame,
+    population_by_territory: pd.Series,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Numerators/denominators (or values) for every indicator, territory and year."""
+    catalog = load_indicator_catalog()
+    rows: list[dict[str, object]] = []
+    codes = territories["code_territoire"].drop_duplicates().tolist()
+    for indicator in catalog.values():
+        typical, spread = indicator.demo_typical, indicator.demo_spread
+        # A territory effect shared across years, and a small yearly drift.
+        effects = dict(zip(codes, rng.normal(0, spread, len(codes)), strict=True))
+        for year_index, year in enumerate(INDICATOR_YEARS):
+            for code in codes:
+                expected = max(typical + effects[code] + year_index * 0.02 * typical, 0)
+                population = float(population_by_territory.get(code, 0))
+                row = {"code_territoire": code, "indicateur": indicator.id, "annee": year,
+                       "numerateur": "", "denominateur": "", "valeur": "",
+                       "source": "démonstration (fictif)"}
+                denominator = _demo_denominator(indicator, population, rng)
+                if denominator is None:
+                    row["valeur"] = round(expected, 2)
+                else:
+                    probability = min(expected / indicator.scale, 0.95)
+                    numerator = int(rng.binomial(int(denominator), probability))
+                    row["numerateur"] = numerator
+                    row["denominateur"] = int(denominator)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _demo_denominator(indicator, population: float, rng: np.random.Generator) -> float | None:
+    """The demo denominator: a population share, a patient count, or none (a value)."""
+    if indicator.kind in ("mean", "value", "ratio"):
+        return None
+    if indicator.population:
+        share = {"0-17": 0.21, "18+": 0.79, "16+": 0.81, "20-59": 0.48, "18-64": 0.57,
+                 "65+": 0.21}.get(indicator.population, 1.0)
+        return round(population * share)
+    # Patients of the psychiatric file active: about 2.5 % of the population.
+    return max(int(rng.normal(0.025, 0.003) * population * indicator.demo_denominator_share), 20)
+
+
+def demo_actions(territories: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """A small feuille de route per territory, with two follow-up dates."""
+    statuses_with_motive = set(load_vocabularies().statuses_requiring_motive)
+    rows = []
+    for code in territories["code_territoire"].drop_duplicates():
+        chosen = rng.choice(len(DEMO_ACTIONS), size=6, replace=False)
+        for number, index in enumerate(sorted(chosen), start=1):
+            priority, theme, title = DEMO_ACTIONS[int(index)]
+            path = STATUS_PATHS[int(rng.integers(len(STATUS_PATHS)))]
+            progress = (0, int(rng.integers(10, 60)))
+            for follow_up, status, advance in zip(FOLLOW_UP_DATES, path, progress, strict=True):
+                rows.append({
+                    "id_action": f"{code}-A{number:02d}",
+                    "code_territoire": code,
+                    "priorite": priority,
+                    "theme": theme,
+                    "intitule": title,
+                    "pilote": "Établissement de santé mentale de référence",
+                    "partenaires": "CPTS|MDPH|Conseil départemental",
+                    "statut": status,
+                    "date_debut": "2024-01-15",
+                    "date_echeance": "2026-12-31",
+                    "date_suivi": follow_up,
+                    "avancement": 100 if status == "Réalisée" else advance,
+                    "motif": "Réorganisation des moyens (fictif)"
+                    if status in statuses_with_motive else "",
+                    "indicateurs": "",
+                })
+    return pd.DataFrame(rows)
+
+
+def demo_targets(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Impact targets: baseline = first year, current = last year, target from the catalogue."""
+    catalog = load_indicator_catalog()
+    impact = [i for i in catalog.values() if i.category == "impact"]
+    values = indicators.copy()
+    num = pd.to_numeric(values["numerateur"], errors="coerce")
+    den = pd.to_numeric(values["denominateur"], errors="coerce")
+    val = pd.to_numeric(values["valeur"], errors="coerce")
+    scales = values["indicateur"].map({i.id: i.scale for i in catalog.values()})
+    values["v"] = (num / den * scales).fillna(val)
+    rows = []
+    for indicator in impact:
+        subset = values[values["indicateur"] == indicator.id]
+        for code, group in subset.groupby("code_territoire"):
+            first = group.loc[group["annee"] == INDICATOR_YEARS[0], "v"]
+            last = group.loc[group["annee"] == INDICATOR_YEARS[-1], "v"]
+            if first.empty or pd.isna(first.iloc[0]):
+                continue
+            baseline = float(first.iloc[0])
+            rows.append({
+                "code_territoire": code,
+                "indicateur": indicator.id,
+                "annee_initiale": INDICATOR_YEARS[0],
+                "valeur_initiale": round(baseline, 2),
+                "annee_cible": INDICATOR_YEARS[0] + 5,
+                "valeur_cible": round(indicator.target_value(baseline), 2),
+                "annee_actuelle": INDICATOR_YEARS[-1],
+                "valeur_actuelle": round(float(last.iloc[0]), 2) if not last.empty else "",
+            })
+    return pd.DataFrame(rows)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8")
+
+
+def generate_demo_data(
+    out_dir: str | Path,
+    seed: int = DEMO_SEED,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the complete fictional data folder into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to write (created when missing).
+    seed : int
+        Seed of the random generator: the same seed gives the same files.
+    progress : callable, optional
+        Called with a French message before each table.
+    """
+    say = progress or (lambda _message: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    communes = _communes()
+    year = int(load_communes()["annee_population"].iloc[0])
+
+    say("territoires")
+    territories = demo_territories()
+    _write_csv(territories, out / "territoires.csv")
+
+    say("population")
+    population = demo_population(communes, rng, year)
+    _write_csv(population, out / "population.csv")
+
+    say("ressources")
+    _write_csv(demo_resources(communes, rng), out / "ressources.csv")
+
+    say("indicateurs")
+    pop_by_dep = communes.groupby("code_departement")["population"].sum()
+    indicators = _indicator_rows(territories, pop_by_dep, rng)
+    _write_csv(indicators, out / "indicateurs.csv")
+
+    say("feuille de route")
+    _write_csv(demo_actions(territories, rng), out / "actions.csv")
+    _write_csv(demo_targets(indicators), out / "cibles.csv")
+
+    (out / DEMO_MARKER).write_text(
+        "Données fictives de démonstration produites par ptsm-diag "
+        f"{__version__} (graine {seed}).\n"
+        "Seules la géographie et les populations communales totales sont réelles "
+        "(INSEE/IGN) ; ressources, indicateurs et actions sont inventés.\n",
+        encoding="utf-8",
+    )
+    return out

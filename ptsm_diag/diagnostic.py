@@ -1,0 +1,167 @@
+"""The diagnostic of one territory: every table a report needs, computed once.
+
+:func:`prepare_diagnostic` is the facade the notebooks call; it reads and validates the
+data folder, builds the territory, places its resources and computes the indicators
+against their references. Everything it returns is plain data, usable from a script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from ptsm_diag.catalog import Indicator, load_indicator_catalog
+from ptsm_diag.demo import demo_data_dir, is_demo_folder
+from ptsm_diag.errors import PtsmError, UnknownCodeError
+from ptsm_diag.geography import geography_metadata
+from ptsm_diag.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.resources import locate_resources, resources_in_territory
+from ptsm_diag.sources import DataFolder, read_folder
+from ptsm_diag.territory import Territory, territories_from_table
+
+REFERENCES = {"france": "France entière", "region": "Région"}
+
+
+@dataclass
+class Diagnostic:
+    """What a diagnostic report shows, for one territory."""
+
+    territory: Territory
+    data: DataFolder
+    data_folder: Path
+    is_demo: bool
+    reference: str
+    catalog: dict[str, Indicator]
+    resources: gpd.GeoDataFrame
+    indicator_values: pd.DataFrame
+    rosace: pd.DataFrame
+    year: int | None
+    generated_at: datetime = field(default_factory=datetime.now)
+
+    @property
+    def reference_label(self) -> str:
+        """French label of the chosen reference."""
+        return REFERENCES[self.reference]
+
+
+def _territory_regions(territories: dict[str, Territory]) -> dict[str, str]:
+    return {code: t.region_codes[0] for code, t in territories.items() if t.region_codes}
+
+
+def prepare_diagnostic(
+    territoire: str,
+    donnees: str | Path | None = None,
+    *,
+    reference: str = "france",
+    annee: int | None = None,
+    secrecy_threshold: int = 10,
+) -> Diagnostic:
+    """Read, validate and compute everything the report of ``territoire`` shows.
+
+    Parameters
+    ----------
+    territoire : str
+        Territory code as written in ``territoires.csv`` (always a string: ``"01"``).
+    donnees : path, optional
+        Data folder in the template format; empty or None uses the demo data.
+    reference : {"france", "region"}
+        Reference of the rosace.
+    annee : int, optional
+        Year of the indicators; the latest available by default.
+    secrecy_threshold : int
+        Counts from 1 to this value are masked (statistical secrecy).
+
+    Raises
+    ------
+    InputError
+        When the data folder has errors (every problem is listed).
+    UnknownCodeError
+        When the territory is not in ``territoires.csv``.
+    """
+    if reference not in REFERENCES:
+        raise PtsmError(
+            f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}"
+        )
+    folder = Path(donnees) if donnees else demo_data_dir()
+    if not folder.is_dir():
+        raise PtsmError(f"Dossier de données introuvable : {folder}")
+    data = read_folder(folder)
+    if data.territoires is None:
+        raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
+    territories = territories_from_table(data.territoires, data.population)
+    code = str(territoire).strip()
+    if code not in territories:
+        raise UnknownCodeError(
+            "territoire", [code], hint=f"Territoires du dossier : {', '.join(sorted(territories))}"
+        )
+    territory = territories[code]
+    catalog = load_indicator_catalog()
+
+    if data.ressources is not None and not data.ressources.empty:
+        located = locate_resources(data.ressources, territory.communes)
+        resources = resources_in_territory(located, territory.communes["code_commune"])
+    else:
+        resources = gpd.GeoDataFrame(columns=["id_ressource", "geometry"], geometry="geometry",
+                                     crs="EPSG:4326")
+
+    if data.indicateurs is not None and not data.indicateurs.empty:
+        values = compute_indicator_values(
+            data.indicateurs, catalog, _territory_regions(territories),
+            secrecy_threshold=secrecy_threshold,
+        )
+        rosace = rosace_table(values, code, year=annee, reference=reference, catalog=catalog)
+        year = annee or (int(rosace["annee"].max()) if rosace["annee"].notna().any() else None)
+    else:
+        values = pd.DataFrame()
+        rosace = pd.DataFrame()
+        year = annee
+    return Diagnostic(
+        territory=territory,
+        data=data,
+        data_folder=folder,
+        is_demo=is_demo_folder(folder),
+        reference=reference,
+        catalog=catalog,
+        resources=resources,
+        indicator_values=values,
+        rosace=rosace,
+        year=year,
+    )
+
+
+def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
+    """Every source used by the report, with its producer and vintage (French columns)."""
+    geo = geography_metadata()
+    rows = [
+        {
+            "Donnée": "Communes, départements, régions (contours simplifiés)",
+            "Producteur": geo.get("producteur", "INSEE / IGN"),
+            "Millésime": str(geo.get("millesime_cog", "")),
+            "Licence": geo.get("licence", "Licence Ouverte"),
+        },
+        {
+            "Donnée": "Population municipale des communes",
+            "Producteur": "INSEE, populations légales",
+            "Millésime": str(geo.get("millesime_population", "")),
+            "Licence": "Licence Ouverte",
+        },
+    ]
+    if diagnostic.is_demo:
+        rows.append({
+            "Donnée": "Ressources, indicateurs, feuille de route",
+            "Producteur": "ptsm-diag — données fictives de démonstration",
+            "Millésime": "—",
+            "Licence": "—",
+        })
+    else:
+        for name, table in diagnostic.data.tables().items():
+            if table is None or "source" not in table:
+                continue
+            for source in sorted(set(table["source"].dropna().astype(str)) - {""}):
+                rows.append({"Donnée": name, "Producteur": source, "Millésime": "",
+                             "Licence": ""})
+    return pd.DataFrame(rows)

@@ -1,0 +1,88 @@
+"""Show figures, maps and tables in a notebook so that the exported report works offline.
+
+plotly ≥ 6 figures vanish from nbconvert HTML with the default renderer, and the
+``notebook`` renderer fetches MathJax from a CDN; folium maps fetch Leaflet from CDNs.
+:func:`show` writes plain HTML outputs instead: plotly.js once per notebook
+(:func:`init_display`), each figure without it, each map as an offline iframe.
+The same outputs display in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import folium
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML, display
+
+from ptsm_diag.offline import map_to_iframe, plotly_js
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def init_display() -> None:
+    """Emit plotly.js once (inline) and the report's table styles; call it first."""
+    display(HTML(f'<script type="text/javascript">{plotly_js()}</script>'))
+
+
+def _figure_html(fig: go.Figure) -> str:
+    fig.update_layout(separators=", ")
+    return fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
+                       config=PLOTLY_CONFIG)
+
+
+def _map_html(m: folium.Map) -> str:
+    return map_to_iframe(m)
+
+
+def format_number(value: Any, decimals: int = 0) -> str:
+    """French number formatting: thin space for thousands, decimal comma, n.d. for missing."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return "n.d."
+    if isinstance(value, int | float):
+        text = f"{value:,.{decimals}f}"
+        return text.replace(",", "\u202f").replace(".", ",")
+    return str(value)
+
+
+def table_html(frame: pd.DataFrame, decimals: int = 0, caption: str | None = None) -> str:
+    """An HTML table of ``frame`` with French number formatting; cell text escaped."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for value in row:
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            text = html.escape(format_number(value, decimals) if numeric or pd.isna(value)
+                               else str(value))
+            cells.append(f'<td class="{"num" if numeric else ""}">{text}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (f'<table class="ptsm-table">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+# Registry: how each kind of object becomes offline HTML.
+RENDERERS: dict[type, Callable[[Any], str]] = {
+    go.Figure: _figure_html,
+    folium.Map: _map_html,
+    pd.DataFrame: table_html,
+    str: lambda markup: markup,  # HTML built (and escaped) by the library
+}
+
+
+def to_html(obj: Any) -> str:
+    """Offline HTML of a plotly figure, a folium map, a DataFrame or library HTML."""
+    for kind, render in RENDERERS.items():
+        if isinstance(obj, kind):
+            return render(obj)
+    raise TypeError(f"Type d'objet non affichable : {type(obj).__name__}")
+
+
+def show(obj: Any) -> None:
+    """Display a figure, map or table as offline HTML."""
+    display(HTML(to_html(obj)))
+

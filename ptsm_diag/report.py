@@ -1,0 +1,236 @@
+"""Run a parameterised notebook with papermill and export it to one offline HTML file.
+
+The path follows ``../shared/reference/ecosystem.md`` §3: codes are passed as Python
+strings through the API (never through ``-p`` or YAML, which turn ``01`` into ``1``),
+parameter names are checked against the notebook before running, the executed notebook
+is exported in-process by one ``HTMLExporter`` with the ``ptsm`` template (no require.js,
+MathJax or mermaid fetched from CDNs), and the HTML is written atomically.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from ptsm_diag import __version__
+from ptsm_diag.errors import PtsmError, ReportError
+from ptsm_diag.offline import remote_assets
+
+NOTEBOOKS_DIR_NAME = "notebooks"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How a report is produced.
+
+    Attributes
+    ----------
+    notebook : str
+        File name of the notebook in ``notebooks/``.
+    kernel_name : str
+        Jupyter kernel; ``python3`` is the Python running ptsm-diag.
+    timeout : int
+        Seconds a cell may run.
+    keep_notebook : bool
+        Also keep the executed ``.ipynb`` beside the HTML (for consultants).
+    """
+
+    notebook: str = "diagnostic_territorial.ipynb"
+    kernel_name: str = "python3"
+    timeout: int = 600
+    keep_notebook: bool = False
+
+
+def notebooks_dir() -> Path:
+    """The folder of the shipped notebooks (inside the wheel, or at the repository root)."""
+    packaged = Path(str(resources.files("ptsm_diag").joinpath(NOTEBOOKS_DIR_NAME)))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / NOTEBOOKS_DIR_NAME
+
+
+def notebook_path(name: str) -> Path:
+    """Path of a shipped notebook; a clear error when it does not exist."""
+    path = notebooks_dir() / name
+    if not path.is_file():
+        available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
+        raise PtsmError(f"Notebook « {name} » introuvable ; disponibles : {', '.join(available)}")
+    return path
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares in its ``parameters`` cell."""
+    return papermill.inspect_notebook(str(path))
+
+
+@cache
+def _exporter() -> HTMLExporter:
+    template_dir = Path(str(resources.files("ptsm_diag.templates").joinpath("nbconvert")))
+    return HTMLExporter(
+        template_name="ptsm",
+        extra_template_basedirs=[str(template_dir)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write a file through a temporary file and a rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _heading_text(fragment: str) -> str:
+    return html.unescape(_TAGS.sub("", fragment)).replace("¶", "").strip()
+
+
+def add_table_of_contents(page: str) -> str:
+    """Insert a table of contents of the ``h2`` sections before the first one, and use
+    the first ``h1`` as the page title."""
+    sections = _H2.findall(page)
+    if sections:
+        items = "".join(
+            f'<li><a href="#{html.escape(anchor)}">{html.escape(_heading_text(text))}</a></li>'
+            for anchor, text in sections
+        )
+        toc = f'<nav class="ptsm-sommaire"><h2>Sommaire</h2><ol>{items}</ol></nav>'
+        first = _H2.search(page)
+        assert first is not None
+        # Insert before the output/cell wrapping the first section heading.
+        cell_start = page.rfind('<div class="jp-Cell ', 0, first.start())
+        cut = cell_start if cell_start != -1 else first.start()
+        page = page[:cut] + toc + page[cut:]
+    title = _H1.search(page)
+    if title:
+        text = html.escape(_heading_text(title.group(1)))
+        page = re.sub(r"<title>.*?</title>", f"<title>{text}</title>", page, count=1, flags=re.S)
+    return page
+
+
+def _drop_noise(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr streams (warnings) from outputs: a report shows results only."""
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+
+
+def export_html(nb: nbformat.NotebookNode) -> str:
+    """Export an executed notebook to one offline HTML page (no code, with a contents)."""
+    _drop_noise(nb)
+    body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
+    page = add_table_of_contents(body)
+    leftovers = remote_assets(page)
+    if leftovers:
+        raise PtsmError("Le rapport chargerait des ressources depuis Internet : " + ", ".join(leftovers))
+    return page
+
+
+def execute_notebook(
+    notebook: Path, parameters: dict[str, Any], options: ReportOptions, label: str
+) -> nbformat.NotebookNode:
+    """Execute ``notebook`` with ``parameters``; failures become :class:`ReportError`."""
+    declared = notebook_parameters(notebook)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise PtsmError(
+            f"Paramètre(s) inconnu(s) du notebook {notebook.name} : {', '.join(unknown)} ; "
+            f"paramètres acceptés : {', '.join(declared)}"
+        )
+    with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
+        executed = Path(tmp) / notebook.name
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                kernel_name=options.kernel_name,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=options.timeout,
+                cwd=str(notebook.parent),
+            )
+        except papermill.PapermillExecutionError as exc:
+            raise ReportError(
+                territory=label,
+                message=f"{exc.ename} : {exc.evalue}",
+                cell_index=exc.cell_index,
+                error_name=exc.ename,
+            ) from exc
+        return nbformat.read(executed, as_version=4)
+
+
+def render_report(
+    territoire: str,
+    donnees: str | Path | None,
+    sortie: str | Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    options: ReportOptions | None = None,
+    file_name: str | None = None,
+) -> Path:
+    """Produce the HTML report of one territory and return its path.
+
+    Parameters
+    ----------
+    territoire : str
+        Territory code, as a string (``"01"``, ``"2A"``, ``"PTSM-35"``).
+    donnees : path or None
+        Data folder in the template format; None uses the demo data.
+    sortie : path
+        Output folder (created when missing).
+    parameters : dict, optional
+        Further notebook parameters (``reference``, ``fond``...).
+    options : ReportOptions, optional
+        Notebook, kernel, timeout.
+    file_name : str, optional
+        HTML file name; ``diagnostic_<territoire>.html`` by default.
+    """
+    options = options or ReportOptions()
+    out_dir = Path(sortie).resolve()
+    values = {
+        "territoire": str(territoire),
+        "donnees": str(Path(donnees).resolve()) if donnees else "",
+        **(parameters or {}),
+    }
+    notebook = notebook_path(options.notebook)
+    nb = execute_notebook(notebook, values, options, label=str(territoire))
+    stem = Path(options.notebook).stem.split("_")[0]
+    target = out_dir / (file_name or f"{stem}_{_safe(str(territoire))}.html")
+    write_atomic(target, export_html(nb))
+    if options.keep_notebook:
+        write_atomic(target.with_suffix(".ipynb"), nbformat.writes(nb))
+    return target
+
+
+def _safe(code: str) -> str:
+    """A territory code usable in a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", code)

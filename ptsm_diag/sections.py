@@ -1,0 +1,155 @@
+"""The pieces of the diagnostic report, built from a :class:`Diagnostic`.
+
+Each function returns a table, a figure, a map or escaped HTML; the notebook only
+calls them and shows the result. Input text is escaped here, before it reaches HTML.
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import pandas as pd
+import plotly.graph_objects as go
+
+from ptsm_diag import __version__
+from ptsm_diag.diagnostic import Diagnostic, data_sources
+from ptsm_diag.display import format_number, table_html
+from ptsm_diag.geography import load_regions
+from ptsm_diag.maps import commune_choropleth, resources_map
+from ptsm_diag.resources import summarise_by_type
+from ptsm_diag.rosace import rosace_accessible_table, rosace_figure
+
+DEMO_BANNER = (
+    '<div class="ptsm-demo" role="note">Données fictives de démonstration — '
+    "les ressources, indicateurs et actions de ce rapport sont inventés ; seules la "
+    "géographie et les populations communales sont réelles.</div>"
+)
+
+
+def _region_names(codes: tuple[str, ...]) -> str:
+    regions = load_regions().set_index("code_region")["nom"]
+    return ", ".join(str(regions.get(code, code)) for code in codes)
+
+
+def title_page(diag: Diagnostic) -> str:
+    """Title block: territory, région, date, parameters, data vintage (escaped HTML)."""
+    t = diag.territory
+    params = {
+        "Territoire": f"{t.name} ({t.code})",
+        "Région": _region_names(t.region_codes),
+        "Référence de la rosace": diag.reference_label,
+        "Année des indicateurs": diag.year if diag.year is not None else "n.d.",
+        "Données": "démonstration (fictives)" if diag.is_demo else diag.data_folder.name,
+        "Produit le": diag.generated_at.strftime("%d/%m/%Y à %H:%M"),
+        "Outil": f"ptsm-diag {__version__}",
+    }
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in params.items()
+    )
+    banner = DEMO_BANNER if diag.is_demo else ""
+    return (
+        '<header class="ptsm-page-titre">'
+        f"<h1>Diagnostic territorial partagé en santé mentale — {html.escape(t.name)}</h1>"
+        '<p class="sous-titre">Projet territorial de santé mentale (PTSM) : état des '
+        "ressources, indicateurs de parcours, premiers constats.</p></header>"
+        f"{banner}"
+        f'<table class="ptsm-table"><caption>Paramètres du rapport</caption>{rows}</table>'
+    )
+
+
+def identity_card(diag: Diagnostic) -> pd.DataFrame:
+    """Key figures of the territory (French labels)."""
+    t = diag.territory
+    rows = [
+        ("Départements", ", ".join(t.departement_codes)),
+        ("Région(s)", _region_names(t.region_codes)),
+        ("Nombre de communes", len(t.communes)),
+        (f"Population municipale ({t.population_year})", t.population_total),
+        ("Superficie (km²)", round(t.area_km2)),
+        ("Densité (hab./km²)", round(t.density, 1)),
+        ("Ressources recensées", len(diag.resources)),
+    ]
+    return pd.DataFrame(rows, columns=["Caractéristique", "Valeur"])
+
+
+def commune_density_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:
+    """Choropleth of the population density of the territory's communes."""
+    communes = diag.territory.communes.copy()
+    area = communes.to_crs("EPSG:6933").area / 1e6
+    communes["densite"] = pd.to_numeric(communes["population"], errors="coerce") / area
+    return commune_choropleth(communes, "densite", "Densité (hab./km²)", fond=fond,
+                              value_format=",.0f")
+
+
+def population_by_age(diag: Diagnostic) -> pd.DataFrame | str:
+    """Population by age band with shares, or a French note when no age data was given."""
+    table = diag.territory.population_by_age
+    if table is None or len(table) == 0:
+        return note("La table population ne donne pas de répartition par âge pour ce territoire.")
+    frame = table.reset_index() if "tranche_age" not in table else table.copy()
+    frame.columns = ["Tranche d'âge", "Population"]
+    total = frame["Population"].sum()
+    frame["Part (%)"] = (frame["Population"] / total * 100).round(1)
+    return frame
+
+
+def resources_by_type(diag: Diagnostic) -> pd.DataFrame:
+    """Resources of the territory by type: count, capacity, rate per 100,000 inhabitants."""
+    summary = summarise_by_type(diag.resources, diag.territory.population_total)
+    summary = summary[["libelle", "champ", "nombre", "lits", "places", "pour_100000_hab"]]
+    summary.columns = ["Type de ressource", "Champ", "Nombre", "Lits", "Places",
+                       "Pour 100 000 hab."]
+    summary["Pour 100 000 hab."] = summary["Pour 100 000 hab."].round(2)
+    return summary
+
+
+def resources_list(diag: Diagnostic) -> pd.DataFrame:
+    """The resources of the territory, one row each (public data of structures only)."""
+    communes = diag.territory.communes.set_index("code_commune")["nom"]
+    frame = pd.DataFrame({
+        "Nom": diag.resources["nom"],
+        "Type": diag.resources["type_ressource"],
+        "Commune": diag.resources["code_commune"].map(communes),
+        "FINESS": diag.resources.get("finess", pd.Series("", index=diag.resources.index)),
+    })
+    return frame.sort_values(["Type", "Commune", "Nom"]).reset_index(drop=True)
+
+
+def resource_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:
+    """Map of the resources by champ over the communes of the territory."""
+    return resources_map(diag.resources, diag.territory.communes, fond=fond)
+
+
+def rosace(diag: Diagnostic, projection: bool = False) -> go.Figure:
+    """The rosace figure of the territory against the chosen reference."""
+    title = f"{diag.territory.name} — référence : {diag.reference_label}"
+    return rosace_figure(diag.rosace, title=title, projection=projection)
+
+
+def rosace_table(diag: Diagnostic) -> pd.DataFrame:
+    """The same data as the rosace, as an accessible table."""
+    return rosace_accessible_table(diag.rosace)
+
+
+def sources(diag: Diagnostic) -> pd.DataFrame:
+    """The sources and vintages of the data shown."""
+    return data_sources(diag)
+
+
+def note(text: str) -> str:
+    """A short escaped note paragraph."""
+    return f'<p class="ptsm-note">{html.escape(text)}</p>'
+
+
+def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
+    """One formatted key figure (escaped HTML)."""
+    return f"<p><b>{html.escape(label)}</b> : {html.escape(format_number(value, decimals))}</p>"
+
+
+__all__ = [
+    "commune_density_map", "identity_card", "key_figure", "note", "population_by_age",
+    "resource_map", "resources_by_type", "resources_list", "rosace", "rosace_table",
+    "sources", "table_html", "title_page",
+]

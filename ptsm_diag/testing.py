@@ -1,0 +1,99 @@
+"""Helpers for testing reports and data, public so that users can test their own.
+
+- :func:`assert_offline` — a report must not load any script or stylesheet from the network.
+- :func:`open_in_browser` — open an HTML file in headless Chromium with networking off,
+  and return the uncaught script errors, the plotly figures and Leaflet maps that rendered.
+- :func:`write_csv` — write a table as a user's spreadsheet would (separator, encoding).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ptsm_diag.offline import remote_assets
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-quic", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--virtual-time-budget=15000",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium executable, or None when it is not installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass(frozen=True)
+class BrowserResult:
+    """What headless Chromium saw when opening a page."""
+
+    script_errors: list[str]
+    plotly_figures: int
+    leaflet_maps: int
+    dom: str
+    screenshot: Path | None
+
+
+def open_in_browser(
+    html_path: str | Path, screenshot: str | Path | None = None, height: int = 1400
+) -> BrowserResult:
+    """Open ``html_path`` in headless Chromium with networking off.
+
+    Parameters
+    ----------
+    html_path : path
+        The page to open.
+    screenshot : path, optional
+        Where to write a PNG screenshot.
+    height : int
+        Window height in pixels for the screenshot.
+    """
+    chrome = chromium_path()
+    if chrome is None:
+        raise RuntimeError("Chromium n'est pas installé (paquet Debian « chromium »).")
+    url = Path(html_path).resolve().as_uri()
+    with tempfile.TemporaryDirectory() as profile_a, tempfile.TemporaryDirectory() as profile_b:
+        shot_args = [f"--screenshot={screenshot}"] if screenshot else []
+        log = subprocess.run(
+            [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_a}",
+             f"--window-size=1400,{height}", "--enable-logging=stderr", "--v=0",
+             *shot_args, url],
+            capture_output=True, text=True, timeout=180, check=False,
+        ).stderr
+        dom = subprocess.run(
+            [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_b}", "--window-size=1400,1000",
+             "--dump-dom", url],
+            capture_output=True, text=True, timeout=180, check=False,
+        ).stdout
+    errors = [line for line in log.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    return BrowserResult(
+        script_errors=errors,
+        plotly_figures=len(re.findall(r'class="plot-container plotly"', dom)),
+        leaflet_maps=len(re.findall(r'class="[^"]*leaflet-container', dom)),
+        dom=dom,
+        screenshot=Path(screenshot) if screenshot else None,
+    )
+
+
+def assert_offline(page: str) -> None:
+    """Fail when ``page`` would load a script or stylesheet from the network."""
+    leftovers = remote_assets(page)
+    assert not leftovers, f"ressources chargées depuis le réseau : {leftovers}"
+
+
+def write_csv(
+    frame: pd.DataFrame, path: str | Path, *, sep: str = ";", encoding: str = "utf-8"
+) -> Path:
+    """Write ``frame`` as a user's spreadsheet would (``encoding`` e.g. ``utf-8-sig``, ``cp1252``)."""
+    path = Path(path)
+    frame.to_csv(path, sep=sep, index=False, encoding=encoding)
+    return path

@@ -1,0 +1,102 @@
+"""Maps and figures must open without network: every asset inlined, user text escaped."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from folium.plugins import Fullscreen
+from shapely.geometry import Point, box
+
+from ptsm_diag.display import format_number, table_html, to_html
+from ptsm_diag.errors import PtsmError
+from ptsm_diag.maps import commune_choropleth, quantile_bins, resources_map
+from ptsm_diag.offline import map_to_html, map_to_iframe, remote_assets
+from ptsm_diag.testing import assert_offline
+
+
+def _communes() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code_commune": ["35001", "35002"], "nom": ["Alpha", "Bêta <b>"],
+         "population": [1200, 30000]},
+        geometry=[box(-1.8, 48.0, -1.7, 48.1), box(-1.7, 48.0, -1.6, 48.1)],
+        crs="EPSG:4326",
+    )
+
+
+def test_map_html_has_no_network_asset_and_keeps_folium_class_lists():
+    class_js = list(folium.Map.default_js)
+    m = folium.Map(tiles=None, location=[48, -1.7], zoom_start=9, max_zoom=18)
+    Fullscreen().add_to(m)
+    folium.CircleMarker([48.05, -1.75], radius=5, popup="x").add_to(m)
+    page = map_to_html(m)
+    assert_offline(page)
+    assert "L.map(" in page
+    assert "<script src=" not in page  # every script inlined
+    assert folium.Map.default_js == class_js  # the shared class list is untouched
+
+
+def test_remote_assets_detected_even_inside_srcdoc():
+    page = '<iframe srcdoc="&lt;script src=&quot;https://cdn.example.org/x.js&quot;&gt;">'
+    assert remote_assets(page) == ['src="https://cdn.example.org/x.js']
+
+
+def test_map_with_unvendorable_remote_asset_is_refused():
+    m = folium.Map(tiles=None, location=[48, -1.7], zoom_start=9)
+    m.get_root().header.add_child(
+        folium.elements.JavascriptLink("https://cdn.example.org/plugin.js")
+    )
+    with pytest.raises(PtsmError, match="Internet"):
+        map_to_html(m)
+
+
+def test_choropleth_escapes_commune_names_and_shows_legend():
+    page = map_to_html(commune_choropleth(_communes(), "population", "Population"))
+    # html-escaped, then JSON-escaped inside the GeoJSON
+    assert "B\\u00eata \\u0026lt;b\\u0026gt;" in page
+    assert "B\\u00eata <b>" not in page
+    assert "Population" in page and "1200" in page.replace("\u202f", "")
+
+
+def test_resources_map_escapes_popups():
+    resources = gpd.GeoDataFrame(
+        {"id_ressource": ["r1"], "nom": ["<script>alert(1)</script>"], "type_ressource": ["gem"],
+         "champ": ["usagers"], "code_commune": ["35001"], "finess": [""],
+         "capacite_lits": [None], "capacite_places": [None], "position_approchee": [True]},
+        geometry=[Point(-1.75, 48.05)], crs="EPSG:4326",
+    )
+    page = map_to_html(resources_map(resources, _communes()))
+    assert "<script>alert(1)</script>" not in page
+    assert "Position approchée" in page
+    assert "Associatif / usagers (1)" in page
+
+
+def test_iframe_is_escaped_srcdoc():
+    m = folium.Map(tiles=None, location=[48, -1.7], zoom_start=9)
+    frame = map_to_iframe(m)
+    assert frame.startswith('<iframe class="ptsm-carte" srcdoc="&lt;!DOCTYPE html&gt;')
+
+
+def test_plotly_figure_html_does_not_embed_plotlyjs_or_mathjax():
+    fig = go.Figure(go.Bar(x=["a"], y=[1]))
+    page = to_html(fig)
+    assert "Plotly.newPlot" in page
+    assert len(page) < 50_000  # plotly.js (4.8 MB) is emitted once by init_display
+    assert_offline(page)
+
+
+def test_table_html_escapes_and_formats_french_numbers():
+    frame = pd.DataFrame({"Nom": ["<i>x</i>"], "Population": [12345.0], "Taux": [None]})
+    page = table_html(frame, decimals=1)
+    assert "&lt;i&gt;x&lt;/i&gt;" in page
+    assert "12\u202f345,0" in page
+    assert "n.d." in page
+    assert format_number(1234567) == "1\u202f234\u202f567"
+
+
+def test_quantile_bins_never_repeat_limits():
+    assert quantile_bins(pd.Series([5, 5, 5])) == [5.0, 6.0]
+    limits = quantile_bins(pd.Series(range(100)))
+    assert limits == sorted(set(limits)) and limits[0] == 0 and limits[-1] == 99
