@@ -46,7 +46,7 @@ def locate_resources(
     missing = lon.isna() | lat.isna()
     if missing.any():
         points = communes.set_index("code_commune").geometry.representative_point()
-        fallback = table.loc[missing, "code_commune"].map(points)
+        fallback = gpd.GeoSeries(table.loc[missing, "code_commune"].map(points), crs=WGS84)
         lon = lon.where(~missing, fallback.x.reindex(table.index))
         lat = lat.where(~missing, fallback.y.reindex(table.index))
     table["position_approchee"] = missing.to_numpy()

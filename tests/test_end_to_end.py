@@ -1,0 +1,88 @@
+"""End to end: `ptsm-diag demo` writes a report that opens offline, without script errors.
+
+These tests run the real notebook in a Jupyter kernel (seconds each) and, when Chromium is
+installed, open the result in headless Chromium with networking off.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from ptsm_diag.cli import main
+from ptsm_diag.demo import DEMO_MARKER
+from ptsm_diag.report import render_report
+from ptsm_diag.sources import validate_folder
+from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, Path]:
+    """Run `ptsm-diag demo` with a fresh cache; return (report path, demo data folder)."""
+    cache = tmp_path_factory.mktemp("cache")
+    out = tmp_path_factory.mktemp("reports")
+    previous = os.environ.get("PTSM_DIAG_CACHE")
+    os.environ["PTSM_DIAG_CACHE"] = str(cache)
+    try:
+        assert main(["demo", "--sortie", str(out)]) == 0
+    finally:
+        if previous is None:
+            os.environ.pop("PTSM_DIAG_CACHE")
+        else:
+            os.environ["PTSM_DIAG_CACHE"] = previous
+    reports = list(out.glob("*.html"))
+    assert len(reports) == 1
+    folders = [p for p in cache.iterdir() if (p / DEMO_MARKER).is_file()]
+    assert len(folders) == 1
+    return reports[0], folders[0]
+
+
+def test_demo_data_folder_validates_without_errors(demo_run):
+    _, folder = demo_run
+    report = validate_folder(folder)
+    assert not report.has_errors, report.to_french_text()[:2000]
+
+
+def test_demo_report_shows_every_section_and_says_fictional(demo_run):
+    path, _ = demo_run
+    page = path.read_text(encoding="utf-8")
+    assert "Données fictives de démonstration" in page
+    for title in ("Carte d'identité du territoire", "État des ressources",
+                  "Rosace des indicateurs de parcours", "Sources et méthode"):
+        assert html.escape(title, quote=False) in page or title in page, title
+    assert "Ille-et-Vilaine" in page
+    assert "prepare_diagnostic" not in page  # no code in the report
+    assert page.count('class="ptsm-carte"') == 2  # commune map and resources map
+    assert "Plotly.newPlot" in page
+    assert_offline(page)
+
+
+def test_demo_report_opens_in_browser_without_errors(demo_run, tmp_path):
+    if chromium_path() is None:
+        pytest.skip("Chromium absent")
+    path, _ = demo_run
+    result = open_in_browser(path, screenshot=tmp_path / "rapport.png", height=3000)
+    assert result.script_errors == []
+    assert result.plotly_figures >= 1
+    assert (tmp_path / "rapport.png").stat().st_size > 10_000
+    # maps live in iframes: open the first one on its own
+    page = path.read_text(encoding="utf-8")
+    srcdoc = re.search(r'<iframe class="ptsm-carte" srcdoc="([^"]+)"', page).group(1)
+    map_file = tmp_path / "carte.html"
+    map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
+    map_result = open_in_browser(map_file)
+    assert map_result.script_errors == []
+    assert map_result.leaflet_maps == 1
+
+
+def test_report_for_corsica_keeps_the_code(demo_run, tmp_path):
+    _, folder = demo_run
+    path = render_report("2A", folder, tmp_path)
+    assert path.name == "diagnostic_2A.html"
+    assert "Corse-du-Sud" in path.read_text(encoding="utf-8")
