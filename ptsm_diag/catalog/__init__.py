@@ -1,5 +1,6 @@
 """Domain vocabularies and catalogues, declared as YAML data."""
 
+from ptsm_diag.catalog.indicator_catalog import Indicator, load_indicator_catalog
 from ptsm_diag.catalog.vocabularies import (
     ResourceType,
     Vocabularies,
@@ -7,4 +8,11 @@ from ptsm_diag.catalog.vocabularies import (
     load_vocabularies,
 )
 
-__all__ = ["ResourceType", "Vocabularies", "load_resource_types", "load_vocabularies"]
+__all__ = [
+    "Indicator",
+    "ResourceType",
+    "Vocabularies",
+    "load_indicator_catalog",
+    "load_resource_types",
+    "load_vocabularies",
+]
