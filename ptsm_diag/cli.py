@@ -62,7 +62,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_rapport(args: argparse.Namespace) -> int:
     """``ptsm-diag rapport``: report of one territory of a data folder."""
     if not args.donnees.is_dir():
-        err_console.print(f"[red]Dossier de données introuvable :[/red] {escape(str(args.donnees))}")
+        folder = escape(str(args.donnees))
+        err_console.print(f"[red]Dossier de données introuvable :[/red] {folder}")
         return 2
     return _run_report(args.territoire, args.donnees, args.sortie, args.reference, args.fond,
                        args.garder_notebook)

@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ptsm_diag import __version__
-from ptsm_diag.catalog import load_indicator_catalog, load_resource_types, load_vocabularies
+from ptsm_diag.catalog import (
+    Indicator,
+    load_indicator_catalog,
+    load_resource_types,
+    load_vocabularies,
+)
 from ptsm_diag.geography import load_communes, load_departements
 
 DEMO_SEED = 2026
@@ -217,48 +222,66 @@ def demo_resources(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     return frame
 
 
+# Share of the population in the age band of an indicator's denominator (fictional).
+POPULATION_SHARES = {"ensemble": 1.0, "0-17": 0.21, "18+": 0.79, "16+": 0.81,
+                     "20-59": 0.48, "18-64": 0.57, "65+": 0.21}
+
+
 def _indicator_rows(
     territories: pd.DataFrame,
     population_by_territory: pd.Series,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Numerators/denominators (or values) for every indicator, territory and year."""
+    """Numerators/denominators (or values) for every indicator, territory and year.
+
+    Each indicator's ``demo`` block of the catalogue gives a typical value, the spread
+    between territories and bounds; counts are drawn around them (binomial for
+    proportions, Poisson for rates), so small territories get small, masked counts.
+    """
     catalog = load_indicator_catalog()
     rows: list[dict[str, object]] = []
     codes = territories["code_territoire"].drop_duplicates().tolist()
     for indicator in catalog.values():
-        typical, spread = indicator.demo_typical, indicator.demo_spread
-        # A territory effect shared across years, and a small yearly drift.
-        effects = dict(zip(codes, rng.normal(0, spread, len(codes)), strict=True))
+        demo = indicator.demo
+        if demo is None:
+            continue
+        effects = rng.normal(0, demo.spread, len(codes))
         for year_index, year in enumerate(INDICATOR_YEARS):
-            for code in codes:
-                expected = max(typical + effects[code] + year_index * 0.02 * typical, 0)
+            drift = 1 + 0.02 * year_index
+            for code, effect in zip(codes, effects, strict=True):
+                expected = float(np.clip((demo.typical + effect) * drift,
+                                         demo.min if demo.min is not None else 0,
+                                         demo.max if demo.max is not None else np.inf))
+                row: dict[str, object] = {
+                    "code_territoire": code, "indicateur": indicator.id, "annee": year,
+                    "numerateur": "", "denominateur": "", "valeur": "",
+                    "source": "démonstration (fictif)",
+                }
                 population = float(population_by_territory.get(code, 0))
-                row = {"code_territoire": code, "indicateur": indicator.id, "annee": year,
-                       "numerateur": "", "denominateur": "", "valeur": "",
-                       "source": "démonstration (fictif)"}
-                denominator = _demo_denominator(indicator, population, rng)
-                if denominator is None:
+                denominator = _demo_denominator(indicator, population)
+                if denominator is None or denominator <= 0:
                     row["valeur"] = round(expected, 2)
                 else:
-                    probability = min(expected / indicator.scale, 0.95)
-                    numerator = int(rng.binomial(int(denominator), probability))
-                    row["numerateur"] = numerator
+                    mean = denominator * expected / indicator.scale
+                    if indicator.kind == "proportion":
+                        numerator = rng.binomial(denominator, min(expected / indicator.scale, 1))
+                    else:
+                        numerator = rng.poisson(mean)
+                    row["numerateur"] = int(numerator)
                     row["denominateur"] = int(denominator)
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _demo_denominator(indicator, population: float, rng: np.random.Generator) -> float | None:
-    """The demo denominator: a population share, a patient count, or none (a value)."""
-    if indicator.kind in ("mean", "value", "ratio"):
+def _demo_denominator(indicator: Indicator, population: float) -> int | None:
+    """The demo denominator: a population band, a patient count, or None (a value)."""
+    if indicator.kind in ("mean", "value"):
         return None
     if indicator.population:
-        share = {"0-17": 0.21, "18+": 0.79, "16+": 0.81, "20-59": 0.48, "18-64": 0.57,
-                 "65+": 0.21}.get(indicator.population, 1.0)
-        return round(population * share)
-    # Patients of the psychiatric file active: about 2.5 % of the population.
-    return max(int(rng.normal(0.025, 0.003) * population * indicator.demo_denominator_share), 20)
+        return round(population * POPULATION_SHARES.get(indicator.population, 1.0))
+    if indicator.demo is not None and indicator.demo.denominator_per_100000:
+        return max(round(population * indicator.demo.denominator_per_100000 / 100_000), 1)
+    return None
 
 
 def demo_actions(territories: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -311,17 +334,32 @@ def demo_targets(indicators: pd.DataFrame) -> pd.DataFrame:
             if first.empty or pd.isna(first.iloc[0]):
                 continue
             baseline = float(first.iloc[0])
+            target = _target_value(indicator, baseline)
+            if target is None:
+                continue
             rows.append({
                 "code_territoire": code,
                 "indicateur": indicator.id,
                 "annee_initiale": INDICATOR_YEARS[0],
                 "valeur_initiale": round(baseline, 2),
                 "annee_cible": INDICATOR_YEARS[0] + 5,
-                "valeur_cible": round(indicator.target_value(baseline), 2),
+                "valeur_cible": round(target, 2),
                 "annee_actuelle": INDICATOR_YEARS[-1],
                 "valeur_actuelle": round(float(last.iloc[0]), 2) if not last.empty else "",
             })
     return pd.DataFrame(rows)
+
+
+def _target_value(indicator: Indicator, baseline: float) -> float | None:
+    """The numeric 5-year target of an indicator, from its baseline; None if not numeric."""
+    target = indicator.target
+    if target is None:
+        return None
+    if target.type == "relative" and target.factor is not None:
+        return baseline * target.factor
+    if target.type == "absolute" and target.value is not None:
+        return target.value
+    return None
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

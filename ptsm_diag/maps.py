@@ -70,7 +70,9 @@ def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
     return [float(x) for x in limits]
 
 
-def _legend(title: str, limits: list[float], colours: list[str], fmt: str) -> branca.element.Element:
+def _legend(
+    title: str, limits: list[float], colours: list[str], fmt: str
+) -> branca.element.Element:
     rows = "".join(
         f'<div><span style="background:{colours[i]};width:18px;height:12px;display:inline-block;'
         f'border:1px solid #777;margin-right:6px"></span>{low:{fmt}} – {high:{fmt}}</div>'

@@ -149,7 +149,9 @@ def export_html(nb: nbformat.NotebookNode) -> str:
     page = add_table_of_contents(body)
     leftovers = remote_assets(page)
     if leftovers:
-        raise PtsmError("Le rapport chargerait des ressources depuis Internet : " + ", ".join(leftovers))
+        raise PtsmError(
+            "Le rapport chargerait des ressources depuis Internet : " + ", ".join(leftovers)
+        )
     return page
 
 

@@ -39,7 +39,9 @@ def locate_resources(
     use_l93 = (lon.isna() | lat.isna()) & x93.notna() & y93.notna()
     if use_l93.any():
         projected = gpd.GeoSeries(
-            gpd.points_from_xy(x93[use_l93], y93[use_l93]), crs=LAMBERT93, index=table.index[use_l93]
+            gpd.points_from_xy(x93[use_l93], y93[use_l93]),
+            crs=LAMBERT93,
+            index=table.index[use_l93],
         ).to_crs(WGS84)
         lon = lon.where(~use_l93, projected.x.reindex(table.index))
         lat = lat.where(~use_l93, projected.y.reindex(table.index))

@@ -93,7 +93,7 @@ def assert_offline(page: str) -> None:
 def write_csv(
     frame: pd.DataFrame, path: str | Path, *, sep: str = ";", encoding: str = "utf-8"
 ) -> Path:
-    """Write ``frame`` as a user's spreadsheet would (``encoding`` e.g. ``utf-8-sig``, ``cp1252``)."""
+    """Write ``frame`` as a user's spreadsheet would (e.g. ``encoding="cp1252"``)."""
     path = Path(path)
     frame.to_csv(path, sep=sep, index=False, encoding=encoding)
     return path

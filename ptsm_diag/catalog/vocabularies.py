@@ -100,7 +100,9 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
             )
         unknown = [p for p in entry.get("prestations", []) if p not in vocab.prestations]
         if unknown:
-            raise CatalogError(file_name, code, "prestations", f"prestation(s) inconnue(s) : {unknown}")
+            raise CatalogError(
+                file_name, code, "prestations", f"prestation(s) inconnue(s) : {unknown}"
+            )
         types[code] = ResourceType(
             code=code,
             label=entry["libelle"],
