@@ -270,6 +270,37 @@ def _indicator_rows(
                     row["numerateur"] = int(numerator)
                     row["denominateur"] = int(denominator)
                 rows.append(row)
+    frame = pd.DataFrame(rows)
+    return pd.concat([frame, _value_references(frame, territories, population_by_territory)],
+                     ignore_index=True)
+
+
+def _value_references(
+    frame: pd.DataFrame, territories: pd.DataFrame, population_by_territory: pd.Series
+) -> pd.DataFrame:
+    """Reference rows (FRANCE, R<région>) for indicators given as values only.
+
+    Means and values cannot be pooled from counts, so the references come as rows, as a
+    producer would publish them: here the population-weighted mean of the territories.
+    """
+    values = frame[frame["valeur"] != ""].copy()
+    if values.empty:
+        return values
+    regions = territories.drop_duplicates("code_territoire").set_index("code_territoire")
+    values["region"] = values["code_territoire"].map(regions["code_region"])
+    # +1: a territory without known population (Mayotte) still counts
+    values["poids"] = values["code_territoire"].map(population_by_territory).fillna(0) + 1
+    values["produit"] = values["valeur"].astype(float) * values["poids"]
+    rows = []
+    for level, keys in (("FRANCE", ["indicateur", "annee"]),
+                        ("R", ["indicateur", "annee", "region"])):
+        sums = values.groupby(keys)[["produit", "poids"]].sum().reset_index()
+        for record in sums.itertuples(index=False):
+            code = "FRANCE" if level == "FRANCE" else f"R{record.region}"
+            rows.append({"code_territoire": code, "indicateur": record.indicateur,
+                         "annee": record.annee, "numerateur": "", "denominateur": "",
+                         "valeur": round(record.produit / record.poids, 2),
+                         "source": "démonstration (fictif)"})
     return pd.DataFrame(rows)
 
 

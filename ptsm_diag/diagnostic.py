@@ -21,7 +21,7 @@ from ptsm_diag.geography import geography_metadata
 from ptsm_diag.indicators import compute_indicator_values, rosace_table
 from ptsm_diag.resources import locate_resources, resources_in_territory
 from ptsm_diag.sources import DataFolder, read_folder
-from ptsm_diag.territory import Territory, territories_from_table
+from ptsm_diag.territory import Territory, main_regions, territories_from_table
 
 REFERENCES = {"france": "France entière", "region": "Région"}
 
@@ -46,10 +46,6 @@ class Diagnostic:
     def reference_label(self) -> str:
         """French label of the chosen reference."""
         return REFERENCES[self.reference]
-
-
-def _territory_regions(territories: dict[str, Territory]) -> dict[str, str]:
-    return {code: t.region_codes[0] for code, t in territories.items() if t.region_codes}
 
 
 def prepare_diagnostic(
@@ -92,13 +88,14 @@ def prepare_diagnostic(
     data = read_folder(folder)
     if data.territoires is None:
         raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
-    territories = territories_from_table(data.territoires, data.population)
     code = str(territoire).strip()
-    if code not in territories:
+    codes = data.territoires["code_territoire"].astype(str).str.strip()
+    if code not in set(codes):
         raise UnknownCodeError(
-            "territoire", [code], hint=f"Territoires du dossier : {', '.join(sorted(territories))}"
+            "territoire", [code],
+            hint=f"Territoires du dossier : {', '.join(sorted(set(codes)))}",
         )
-    territory = territories[code]
+    territory = territories_from_table(data.territoires[codes == code], data.population)[code]
     catalog = load_indicator_catalog()
 
     if data.ressources is not None and not data.ressources.empty:
@@ -110,7 +107,7 @@ def prepare_diagnostic(
 
     if data.indicateurs is not None and not data.indicateurs.empty:
         values = compute_indicator_values(
-            data.indicateurs, catalog, _territory_regions(territories),
+            data.indicateurs, catalog, main_regions(data.territoires),
             secrecy_threshold=secrecy_threshold,
         )
         rosace = rosace_table(values, code, year=annee, reference=reference, catalog=catalog)

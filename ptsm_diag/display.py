@@ -10,7 +10,9 @@ The same outputs display in JupyterLab.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import folium
@@ -40,29 +42,63 @@ def _map_html(m: folium.Map) -> str:
 
 def format_number(value: Any, decimals: int = 0) -> str:
     """French number formatting: thin space for thousands, decimal comma, n.d. for missing."""
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if value is None or value is pd.NA or (isinstance(value, Real) and math.isnan(value)):
         return "n.d."
-    if isinstance(value, int | float):
-        text = f"{value:,.{decimals}f}"
+    if isinstance(value, Real) and not isinstance(value, bool):
+        text = f"{float(value):,.{decimals}f}"
         return text.replace(",", "\u202f").replace(".", ",")
     return str(value)
 
 
-def table_html(frame: pd.DataFrame, decimals: int = 0, caption: str | None = None) -> str:
-    """An HTML table of ``frame`` with French number formatting; cell text escaped."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+def column_decimals(values: pd.Series) -> int:
+    """Decimals that suit a numeric column: none for counts, more for small values."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    numbers = numbers[numbers.map(lambda v: isinstance(v, int | float) and math.isfinite(v))]
+    if numbers.empty or (numbers == numbers.round()).all():
+        return 0
+    largest = numbers.abs().max()
+    return 2 if largest < 10 else 1 if largest < 1000 else 0
+
+
+def _is_numeric_column(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def table_html(frame: pd.DataFrame, decimals: int | None = None,
+               caption: str | None = None) -> str:
+    """An HTML table of ``frame`` with French number formatting; cell text escaped.
+
+    Numeric columns are right-aligned, with ``decimals`` or, by default, the decimals
+    that suit each column; a missing number reads « n.d. », a missing text stays empty.
+    """
+    numeric = {c: _is_numeric_column(frame[c]) for c in frame.columns}
+    digits = {c: decimals if decimals is not None else column_decimals(frame[c])
+              for c in frame.columns if numeric[c]}
+    head = "".join(
+        f'<th class="{"num" if numeric[c] else ""}">{html.escape(str(c))}</th>'
+        for c in frame.columns
+    )
     rows = []
-    for _, row in frame.iterrows():
+    for values in frame.itertuples(index=False):
         cells = []
-        for value in row:
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            text = html.escape(format_number(value, decimals) if numeric or pd.isna(value)
-                               else str(value))
-            cells.append(f'<td class="{"num" if numeric else ""}">{text}</td>')
+        for column, value in zip(frame.columns, values, strict=True):
+            if numeric[column]:
+                text = format_number(value, digits[column])
+            else:
+                text = "" if value is None or value is pd.NA or (
+                    isinstance(value, float) and math.isnan(value)) else str(value)
+            cells.append(f'<td class="{"num" if numeric[column] else ""}">'
+                         f"{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (f'<table class="ptsm-table">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def collapsible(summary: str, obj: Any) -> str:
+    """``obj`` (table, figure...) folded under a clickable ``summary`` line."""
+    return (f'<details class="ptsm-details"><summary>{html.escape(summary)}</summary>'
+            f"{to_html(obj)}</details>")
 
 
 # Registry: how each kind of object becomes offline HTML.

@@ -153,20 +153,14 @@ def repair_commune_codes(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
         The cleaned codes (same index, missing values stay missing) and a boolean mask of
         the repaired ones.
     """
-    values = codes.to_numpy(dtype=object)
-    missing = pd.isna(codes).to_numpy()
-    cache: dict[object, tuple[str, bool]] = {}
-    cleaned: list[object] = []
-    repaired = np.zeros(len(values), dtype=bool)
-    for i, value in enumerate(values):
-        if missing[i]:
-            cleaned.append(None)
-            continue
-        if value not in cache:
-            cache[value] = repair_commune_code(value)
-        cleaned.append(cache[value][0])
-        repaired[i] = cache[value][1]
-    out = pd.Series(cleaned, index=codes.index, name=codes.name)
+    positions, uniques = pd.factorize(codes, use_na_sentinel=True)
+    fixed = [repair_commune_code(value) for value in uniques]
+    cleaned_uniques = np.array([c for c, _ in fixed] + [None], dtype=object)
+    repaired_uniques = np.array([r for _, r in fixed] + [False], dtype=bool)
+    # position -1 (missing) points at the trailing None / False
+    cleaned = cleaned_uniques[positions]
+    repaired = repaired_uniques[positions]
+    out = pd.Series(cleaned, index=codes.index, name=codes.name, dtype=object)
     return out, pd.Series(repaired, index=codes.index, name=codes.name)
 
 

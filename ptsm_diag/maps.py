@@ -50,6 +50,7 @@ def _base_map(bounds: tuple[float, float, float, float], fond: str | None) -> fo
         max_zoom=18,
         prefer_canvas=True,
         control_scale=True,
+        zoom_snap=0.25,
     )
     layer = TILE_LAYERS[fond]
     if layer is not None:
@@ -79,7 +80,7 @@ def _legend(
         for i, (low, high) in enumerate(zip(limits[:-1], limits[1:], strict=True))
     )
     box = (
-        '<div style="position:absolute;bottom:24px;left:12px;z-index:1000;background:white;'
+        '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
         'padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif">'
         f"<b>{html.escape(title)}</b>{rows}</div>"
     )
@@ -180,8 +181,9 @@ def resources_map(
         subset = resources[resources["champ"] == champ]
         if subset.empty:
             continue
-        group = folium.FeatureGroup(name=f"{label} ({len(subset)})").add_to(m)
         colour = CHAMP_COLOURS[champ]
+        swatch = f'<span style="color:{colour};font-size:1.3em">●</span>'
+        group = folium.FeatureGroup(name=f"{swatch} {label} ({len(subset)})").add_to(m)
         for _, row in subset.iterrows():
             folium.CircleMarker(
                 location=[row.geometry.y, row.geometry.x],

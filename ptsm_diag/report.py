@@ -22,12 +22,14 @@ from typing import Any
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
 from ptsm_diag.offline import remote_assets
 
 NOTEBOOKS_DIR_NAME = "notebooks"
+REMOVE_TAG = "remove_cell"
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,17 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
 @cache
 def _exporter() -> HTMLExporter:
     template_dir = Path(str(resources.files("ptsm_diag.templates").joinpath("nbconvert")))
-    return HTMLExporter(
+    exporter = HTMLExporter(
         template_name="ptsm",
         extra_template_basedirs=[str(template_dir)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+    # cells meant for notebook users only (how to run it) are not in the report
+    remove = TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True)
+    exporter.register_preprocessor(remove, enabled=True)
+    return exporter
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -94,6 +100,9 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600: reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ptsm_diag import __version__
+from ptsm_diag.catalog import load_resource_types
 from ptsm_diag.diagnostic import Diagnostic, data_sources
-from ptsm_diag.display import format_number, table_html
+from ptsm_diag.display import collapsible, format_number, table_html
 from ptsm_diag.geography import load_regions
 from ptsm_diag.maps import commune_choropleth, resources_map
 from ptsm_diag.resources import summarise_by_type
@@ -105,16 +106,19 @@ def resources_by_type(diag: Diagnostic) -> pd.DataFrame:
     return summary
 
 
-def resources_list(diag: Diagnostic) -> pd.DataFrame:
-    """The resources of the territory, one row each (public data of structures only)."""
+def resources_list(diag: Diagnostic) -> str:
+    """The resources of the territory, one row each, folded (public data of structures)."""
     communes = diag.territory.communes.set_index("code_commune")["nom"]
+    labels = {code: t.label for code, t in load_resource_types().items()}
+    resources = diag.resources
     frame = pd.DataFrame({
-        "Nom": diag.resources["nom"],
-        "Type": diag.resources["type_ressource"],
-        "Commune": diag.resources["code_commune"].map(communes),
-        "FINESS": diag.resources.get("finess", pd.Series("", index=diag.resources.index)),
+        "Nom": resources["nom"],
+        "Type": resources["type_ressource"].map(labels).fillna(resources["type_ressource"]),
+        "Commune": resources["code_commune"].map(communes),
+        "FINESS": resources.get("finess", ""),
     })
-    return frame.sort_values(["Type", "Commune", "Nom"]).reset_index(drop=True)
+    frame = frame.sort_values(["Type", "Commune", "Nom"]).reset_index(drop=True)
+    return collapsible(f"Liste des {len(frame)} ressources (cliquer pour déplier)", frame)
 
 
 def resource_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:

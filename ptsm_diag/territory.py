@@ -159,6 +159,8 @@ def build_territory(
             name = _departement_names()[dep_codes[0]]
         else:
             raise PtsmError(f"Le territoire « {code} » n'a pas de nom.")
+    if population is not None:
+        population = normalise_population(population)
     return _make_territory(str(code), str(name), selected, population)
 
 
@@ -242,6 +244,7 @@ def territories_from_table(
     coms = [repair_commune_code(c)[0] for c in codes[levels == "commune"]]
     _check_known(_unique(deps), _unique(coms))
 
+    normalised = normalise_population(population) if population is not None else None
     result: dict[str, Territory] = {}
     for code, rows in table.groupby(table["code_territoire"].map(_text), sort=False):
         names = [n for n in rows["nom_territoire"].map(_text) if n]
@@ -250,12 +253,43 @@ def territories_from_table(
             names[0] if names else None,
             departements=rows.loc[levels[rows.index] == "departement", "code"],
             communes=rows.loc[levels[rows.index] == "commune", "code"],
-            population=population,
+            population=normalised,
         )
         problems += _region_problems(rows, result[code])
     if problems:
         raise InputError(problems)
     return result
+
+
+def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
+    """Main région of every territory of a ``territoires`` table, without building them.
+
+    The région holding most of the territory's population (as in :class:`Territory`),
+    computed from the commune table only: cheap enough for a whole country.
+    """
+    communes = pd.DataFrame(_cached_layer("communes").drop(columns="geometry"))
+    table = territoires.reset_index(drop=True)
+    levels = table["niveau"].map(_level)
+    rows = pd.DataFrame({
+        "code_territoire": table["code_territoire"].map(_text),
+        "code": [
+            normalize_departement_code(c) if lvl == "departement" else repair_commune_code(c)[0]
+            for c, lvl in zip(table["code"], levels, strict=True)
+        ],
+        "niveau": levels,
+    })
+    by_dep = rows[rows["niveau"] == "departement"].merge(
+        communes, left_on="code", right_on="code_departement")
+    by_com = rows[rows["niveau"] == "commune"].merge(
+        communes, left_on="code", right_on="code_commune")
+    members = pd.concat([by_dep, by_com]).drop_duplicates(["code_territoire", "code_commune"])
+    members["population"] = pd.to_numeric(members["population"], errors="coerce").fillna(0)
+    weights = members.groupby(["code_territoire", "code_region"])["population"].sum()
+    counts = members.groupby(["code_territoire", "code_region"]).size()
+    ranked = pd.DataFrame({"w": weights, "n": counts}).reset_index().sort_values(
+        ["code_territoire", "w", "n", "code_region"], ascending=[True, False, False, True])
+    first = ranked.drop_duplicates("code_territoire")
+    return dict(zip(first["code_territoire"], first["code_region"], strict=True))
 
 
 # --------------------------------------------------------------------------- internals
@@ -353,17 +387,33 @@ def _check_known(departements: list[str], communes: list[str]) -> None:
         raise UnknownCodeError("commune", unknown_coms, COMMUNE_HINT)
 
 
-def _population_from_table(
-    population: pd.DataFrame, commune_codes: pd.Series
-) -> tuple[pd.DataFrame | None, int | None, int | None]:
-    """(population by age band, its year, total or None) for the given communes."""
+def normalise_population(population: pd.DataFrame) -> pd.DataFrame:
+    """The population table with repaired commune codes, numeric years and counts.
+
+    Idempotent: a table it already returned is returned as is (it carries the
+    ``ptsm_normalised`` attribute), so a whole region's table is cleaned once.
+    """
+    if population.attrs.get("ptsm_normalised"):
+        return population
     codes, _ = repair_commune_codes(population["code_commune"])
     table = pd.DataFrame({
         "code_commune": codes.to_numpy(dtype=object),
         "annee": pd.to_numeric(population["annee"], errors="coerce").to_numpy(),
-        "tranche_age": population["tranche_age"].map(_text).to_numpy(dtype=object),
+        "tranche_age": population["tranche_age"].astype("string").str.strip()
+        .fillna("").to_numpy(dtype=object),
         "population": pd.to_numeric(population["population"], errors="coerce").to_numpy(),
     })
+    table.attrs["ptsm_normalised"] = True
+    return table
+
+
+def _population_from_table(
+    table: pd.DataFrame, commune_codes: pd.Series
+) -> tuple[pd.DataFrame | None, int | None, int | None]:
+    """(population by age band, its year, total or None) for the given communes.
+
+    ``table`` is a population table cleaned by :func:`normalise_population`.
+    """
     table = table[table["code_commune"].isin(set(commune_codes)) & table["annee"].notna()]
     if table.empty:
         return None, None, None

@@ -88,11 +88,13 @@ def test_plotly_figure_html_does_not_embed_plotlyjs_or_mathjax():
 
 
 def test_table_html_escapes_and_formats_french_numbers():
-    frame = pd.DataFrame({"Nom": ["<i>x</i>"], "Population": [12345.0], "Taux": [None]})
+    frame = pd.DataFrame({"Nom": ["<i>x</i>"], "Population": [12345.0], "Taux": [float("nan")],
+                          "Code": [None]})
     page = table_html(frame, decimals=1)
     assert "&lt;i&gt;x&lt;/i&gt;" in page
     assert "12\u202f345,0" in page
-    assert "n.d." in page
+    assert "n.d." in page  # a missing number
+    assert page.endswith('<td class=""></td></tr></tbody></table>')  # a missing text: empty
     assert format_number(1234567) == "1\u202f234\u202f567"
 
 
@@ -100,3 +102,12 @@ def test_quantile_bins_never_repeat_limits():
     assert quantile_bins(pd.Series([5, 5, 5])) == [5.0, 6.0]
     limits = quantile_bins(pd.Series(range(100)))
     assert limits == sorted(set(limits)) and limits[0] == 0 and limits[-1] == 99
+
+
+def test_column_decimals_follow_the_values():
+    from ptsm_diag.display import column_decimals
+
+    assert column_decimals(pd.Series([12, 3400])) == 0
+    assert column_decimals(pd.Series([2.17, 4.5])) == 2
+    assert column_decimals(pd.Series([38.6, 152.4])) == 1
+    assert table_html(pd.DataFrame({"n": [2.17]})).count("2,17") == 1

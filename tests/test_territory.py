@@ -212,3 +212,20 @@ def test_table_bad_level_and_wrong_region_name_the_line():
         territories_from_table(wrong_region)
     assert caught.value.problems[0].column == "code_region"
     assert "53" in caught.value.problems[0].expected
+
+
+def test_main_regions_agree_with_built_territories():
+    import pandas as pd
+
+    from ptsm_diag.territory import main_regions, territories_from_table
+
+    table = pd.DataFrame({
+        "code_territoire": ["T1", "T2", "T2", "T3"],
+        "nom_territoire": ["Un", "Deux", "Deux", "Trois"],
+        "code_region": ["", "", "", ""],
+        "niveau": ["departement", "departement", "departement", "commune"],
+        "code": ["35", "1", "971", "2A004"],
+    })
+    built = territories_from_table(table)
+    assert main_regions(table) == {code: t.region_codes[0] for code, t in built.items()}
+    assert main_regions(table)["T1"] == "53"
