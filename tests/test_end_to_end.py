@@ -73,7 +73,7 @@ def test_demo_report_opens_in_browser_without_errors(demo_run, tmp_path):
     assert (tmp_path / "rapport.png").stat().st_size > 10_000
     # maps live in iframes: open the first one on its own
     page = path.read_text(encoding="utf-8")
-    srcdoc = re.search(r'<iframe class="ptsm-carte" srcdoc="([^"]+)"', page).group(1)
+    srcdoc = re.search(r'<iframe[^>]*class="ptsm-carte"[^>]*srcdoc="([^"]+)"', page).group(1)
     map_file = tmp_path / "carte.html"
     map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
     map_result = open_in_browser(map_file)
