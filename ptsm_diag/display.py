@@ -60,7 +60,13 @@ def column_decimals(values: pd.Series) -> int:
     return 2 if largest < 10 else 1 if largest < 1000 else 0
 
 
+# Numeric columns shown as plain text (a year is not « 2 023 »).
+PLAIN_COLUMN_PREFIXES = ("année", "annee", "code", "finess")
+
+
 def _is_numeric_column(values: pd.Series) -> bool:
+    if str(values.name).strip().lower().startswith(PLAIN_COLUMN_PREFIXES):
+        return False
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
@@ -71,7 +77,7 @@ def table_html(frame: pd.DataFrame, decimals: int | None = None,
     Numeric columns are right-aligned, with ``decimals`` or, by default, the decimals
     that suit each column; a missing number reads « n.d. », a missing text stays empty.
     """
-    numeric = {c: _is_numeric_column(frame[c]) for c in frame.columns}
+    numeric = {c: _is_numeric_column(frame[c].rename(c)) for c in frame.columns}
     digits = {c: decimals if decimals is not None else column_decimals(frame[c])
               for c in frame.columns if numeric[c]}
     head = "".join(
@@ -84,6 +90,8 @@ def table_html(frame: pd.DataFrame, decimals: int | None = None,
         for column, value in zip(frame.columns, values, strict=True):
             if numeric[column]:
                 text = format_number(value, digits[column])
+            elif isinstance(value, Real) and not isinstance(value, bool) and value == int(value):
+                text = str(int(value))  # a year or a code stored as a number
             else:
                 text = "" if value is None or value is pd.NA or (
                     isinstance(value, float) and math.isnan(value)) else str(value)
@@ -91,8 +99,8 @@ def table_html(frame: pd.DataFrame, decimals: int | None = None,
                          f"{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return (f'<table class="ptsm-table">{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (f'<div class="ptsm-table-wrap"><table class="ptsm-table">{cap}'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def collapsible(summary: str, obj: Any) -> str:

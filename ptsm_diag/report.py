@@ -21,6 +21,7 @@ from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.manager import KernelManager
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -177,6 +178,9 @@ def execute_notebook(
         )
     with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
         executed = Path(tmp) / notebook.name
+        # IPC sockets: local only, and no "running over TCP" warning from the kernel
+        kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
+                               ip=str(Path(tmp) / "kernel"))
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -188,6 +192,7 @@ def execute_notebook(
                 request_save_on_cell_execute=False,
                 execution_timeout=options.timeout,
                 cwd=str(notebook.parent),
+                km=kernel,
             )
         except papermill.PapermillExecutionError as exc:
             raise ReportError(
@@ -196,6 +201,9 @@ def execute_notebook(
                 cell_index=exc.cell_index,
                 error_name=exc.ename,
             ) from exc
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
         return nbformat.read(executed, as_version=4)
 
 
