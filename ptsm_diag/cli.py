@@ -9,6 +9,7 @@ Each sub-command maps 1:1 to a library function: ``demo`` and ``rapport`` to
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +77,69 @@ def cmd_valider(args: argparse.Namespace) -> int:
     return run_valider(args.dossier, console, rapport_csv=args.rapport)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """``ptsm-diag batch``: one report per territory, in parallel, plus the index."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ptsm_diag.batch import FAILED, BatchOptions, run_batch
+    from ptsm_diag.demo import demo_data_dir
+
+    if args.donnees is None:
+        with console.status("Préparation des données fictives de démonstration…"):
+            folder = demo_data_dir()
+        console.print(f"Données fictives de démonstration : {folder}")
+    else:
+        folder = args.donnees
+        if not folder.is_dir():
+            err_console.print(f"[red]Dossier de données introuvable :[/red] "
+                              f"{escape(str(folder))}")
+            return 2
+    codes = [c for c in (args.territoires or "").split(",") if c.strip()] or None
+    if not (codes or args.region or args.tous):
+        err_console.print("Indiquez --territoires, --region ou --tous.")
+        return 2
+    options = BatchOptions(
+        jobs=args.jobs, force=args.force,
+        parameters={"reference": args.reference, "fond": args.fond},
+    )
+    counts = {"ok": 0, "failed": 0}
+    progress = Progress(
+        TextColumn("[bold]Rapports[/bold]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("réussis {task.fields[ok]} · échecs {task.fields[failed]}"),
+        TimeElapsedColumn(), TextColumn("reste"), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+    task = progress.add_task("lot", total=None, ok=0, failed=0)
+
+    def started(total: int) -> None:
+        progress.update(task, total=total)
+
+    def done(outcome) -> None:
+        if outcome.status == "inchangé":
+            return
+        counts["failed" if outcome.status == FAILED else "ok"] += 1
+        progress.update(task, advance=1, ok=counts["ok"], failed=counts["failed"])
+        if outcome.status == FAILED:
+            progress.console.print(f"[red]Échec[/red] {escape(outcome.code)} : "
+                                   f"{escape((outcome.error or '').splitlines()[0])}")
+
+    with progress:
+        result = run_batch(folder, args.sortie, codes=codes, region=args.region,
+                           options=options, on_start=started, on_done=done)
+    unchanged = sum(o.status == "inchangé" for o in result.outcomes)
+    console.print(f"{counts['ok']} rapport(s) produit(s), {unchanged} inchangé(s), "
+                  f"{len(result.failed)} échec(s) en {result.seconds:.0f} s. Index :")
+    print(result.index)
+    return 1 if result.failed else 0
+
+
 def cmd_generer_demo(args: argparse.Namespace) -> int:
     """``ptsm-diag generer-demo``: write the fictional data set into a folder."""
     from ptsm_diag.demo import DEMO_SEED, generate_demo_data
@@ -140,6 +204,28 @@ def build_parser() -> argparse.ArgumentParser:
     valider.add_argument("--rapport", type=Path, default=None,
                          help="écrire aussi la liste des problèmes dans ce fichier CSV")
     valider.set_defaults(func=cmd_valider)
+
+    batch = sub.add_parser("batch", help="un rapport par territoire, en parallèle",
+                           description="Produit le rapport de plusieurs territoires (une "
+                                       "liste, une région ou tous), en parallèle, avec un "
+                                       "index. Un territoire en échec a une page d'erreur et "
+                                       "le lot continue ; un territoire dont les données, "
+                                       "les paramètres et le notebook n'ont pas changé "
+                                       "n'est pas refait (sauf --force).")
+    batch.add_argument("--donnees", type=Path, default=None,
+                       help="dossier des données (défaut : données fictives de démonstration)")
+    chosen = batch.add_mutually_exclusive_group()
+    chosen.add_argument("--territoires", default=None,
+                        help="codes des territoires séparés par des virgules, ex. 22,29,35,56")
+    chosen.add_argument("--region", default=None,
+                        help="code INSEE de la région, ex. 53 (Bretagne)")
+    chosen.add_argument("--tous", action="store_true", help="tous les territoires du dossier")
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="nombre de processus en parallèle (défaut : nombre de cœurs)")
+    batch.add_argument("--force", action="store_true",
+                       help="refaire aussi les territoires inchangés")
+    _add_report_options(batch)
+    batch.set_defaults(func=cmd_batch, sortie_defaut=True)
 
     generer = sub.add_parser("generer-demo", help="écrire les données fictives dans un dossier",
                              description="Écrit le jeu de données fictif complet (toute la "

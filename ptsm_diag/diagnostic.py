@@ -7,6 +7,7 @@ against their references. Everything it returns is plain data, usable from a scr
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,24 @@ class Diagnostic:
         return REFERENCES[self.reference]
 
 
+def load_data(donnees: str | Path | None) -> DataFolder:
+    """Read and validate a data folder (the demo data when empty or None).
+
+    A file ``*.donnees.pkl`` written by a batch (validated tables, cached once for all
+    territories) is loaded as is.
+    """
+    source = Path(donnees) if donnees else demo_data_dir()
+    if source.is_file() and source.name.endswith(".donnees.pkl"):
+        with source.open("rb") as handle:
+            data = pickle.load(handle)  # our own cache, written by ptsm_diag.batch
+        if not isinstance(data, DataFolder):
+            raise PtsmError(f"Fichier de données en cache invalide : {source}")
+        return data
+    if not source.is_dir():
+        raise PtsmError(f"Dossier de données introuvable : {source}")
+    return read_folder(source)
+
+
 def prepare_diagnostic(
     territoire: str,
     donnees: str | Path | None = None,
@@ -82,10 +101,8 @@ def prepare_diagnostic(
         raise PtsmError(
             f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}"
         )
-    folder = Path(donnees) if donnees else demo_data_dir()
-    if not folder.is_dir():
-        raise PtsmError(f"Dossier de données introuvable : {folder}")
-    data = read_folder(folder)
+    data = load_data(donnees)
+    folder = data.path
     if data.territoires is None:
         raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
     code = str(territoire).strip()

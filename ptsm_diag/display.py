@@ -90,11 +90,13 @@ def table_html(frame: pd.DataFrame, decimals: int | None = None,
         for column, value in zip(frame.columns, values, strict=True):
             if numeric[column]:
                 text = format_number(value, digits[column])
+            elif value is None or value is pd.NA or (
+                    isinstance(value, Real) and not math.isfinite(value)):
+                text = ""
             elif isinstance(value, Real) and not isinstance(value, bool) and value == int(value):
                 text = str(int(value))  # a year or a code stored as a number
             else:
-                text = "" if value is None or value is pd.NA or (
-                    isinstance(value, float) and math.isnan(value)) else str(value)
+                text = str(value)
             cells.append(f'<td class="{"num" if numeric[column] else ""}">'
                          f"{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")

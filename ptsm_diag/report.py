@@ -243,13 +243,14 @@ def render_report(
     notebook = notebook_path(options.notebook)
     nb = execute_notebook(notebook, values, options, label=str(territoire))
     stem = Path(options.notebook).stem.split("_")[0]
-    target = out_dir / (file_name or f"{stem}_{_safe(str(territoire))}.html")
+    target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
     write_atomic(target, export_html(nb))
     if options.keep_notebook:
         write_atomic(target.with_suffix(".ipynb"), nbformat.writes(nb))
     return target
 
 
-def _safe(code: str) -> str:
-    """A territory code usable in a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", code)
+def safe_file_stem(code: str) -> str:
+    """A territory code usable as a file name, never a path (``../x`` → ``x``)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", code).lstrip("._")
+    return stem or "territoire"

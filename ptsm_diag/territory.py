@@ -261,11 +261,14 @@ def territories_from_table(
     return result
 
 
-def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
-    """Main région of every territory of a ``territoires`` table, without building them.
+def territory_communes(territoires: pd.DataFrame) -> pd.DataFrame:
+    """Communes of every territory of a ``territoires`` table, without building them.
 
-    The région holding most of the territory's population (as in :class:`Territory`),
-    computed from the commune table only: cheap enough for a whole country.
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (territory, commune): ``code_territoire`` and the bundled commune
+        columns (``code_commune, nom, code_departement, code_region, population``).
     """
     communes = pd.DataFrame(_cached_layer("communes").drop(columns="geometry"))
     table = territoires.reset_index(drop=True)
@@ -283,6 +286,16 @@ def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
     by_com = rows[rows["niveau"] == "commune"].merge(
         communes, left_on="code", right_on="code_commune")
     members = pd.concat([by_dep, by_com]).drop_duplicates(["code_territoire", "code_commune"])
+    return members.drop(columns=["code", "niveau"]).reset_index(drop=True)
+
+
+def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
+    """Main région of every territory of a ``territoires`` table, without building them.
+
+    The région holding most of the territory's population (as in :class:`Territory`),
+    computed from the commune table only: cheap enough for a whole country.
+    """
+    members = territory_communes(territoires)
     members["population"] = pd.to_numeric(members["population"], errors="coerce").fillna(0)
     weights = members.groupby(["code_territoire", "code_region"])["population"].sum()
     counts = members.groupby(["code_territoire", "code_region"]).size()

@@ -114,6 +114,6 @@ def test_column_decimals_follow_the_values():
 
 
 def test_years_are_not_formatted_as_amounts():
-    page = table_html(pd.DataFrame({"Année": [2023], "Population": [2023]}))
+    page = table_html(pd.DataFrame({"Année": [2023.0, float("nan")], "Population": [2023, 1]}))
     assert "<td class=\"\">2023</td>" in page
     assert "2\u202f023" in page  # the population keeps its thousands separator
