@@ -61,6 +61,13 @@ class BatchOptions:
         Extra notebook parameters, the same for every territory (``reference``, ``fond``).
     timeout : int
         Seconds a notebook cell may run.
+    shared_assets : bool
+        Reports link plotly.js and Leaflet from one ``assets/`` folder (smaller reports).
+    pdf : bool
+        Also print each report to PDF with headless Chromium.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``) to run the reports
+        on; default: local worker processes.
     """
 
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -68,6 +75,9 @@ class BatchOptions:
     notebook: str = "diagnostic_territorial.ipynb"
     parameters: dict[str, str] = field(default_factory=dict)
     timeout: int = 600
+    shared_assets: bool = False
+    pdf: bool = False
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class TerritoryJob:
     notebook: str
     parameters: dict[str, str]
     timeout: int
+    shared_assets: bool = False
+    pdf: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,8 @@ def fingerprint_folder(folder: Path) -> str:
 def _job_fingerprint(data_hash: str, notebook: Path, code: str, options: BatchOptions) -> str:
     digest = hashlib.sha256()
     for part in (data_hash, hashlib.sha256(notebook.read_bytes()).hexdigest(), code,
-                 json.dumps(options.parameters, sort_keys=True), __version__):
+                 json.dumps(options.parameters, sort_keys=True), __version__,
+                 f"assets={options.shared_assets},pdf={options.pdf}"):
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()
 
@@ -185,9 +198,14 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
         path = render_report(
             job.code, job.data_cache, job.out_dir,
             parameters=job.parameters,
-            options=ReportOptions(notebook=job.notebook, timeout=job.timeout),
+            options=ReportOptions(notebook=job.notebook, timeout=job.timeout,
+                                  shared_assets=job.shared_assets),
             file_name=job.report_name,
         )
+        if job.pdf:
+            from ptsm_diag.browser import html_to_pdf
+
+            html_to_pdf(path)
         seconds = time.perf_counter() - started
         write_atomic(job.state_path, json.dumps(
             {"empreinte": job.fingerprint, "rapport": path.name, "secondes": round(seconds, 2),
@@ -252,7 +270,7 @@ def plan_jobs(
             error_path=out_dir / "erreurs" / f"{stem}.html",
             fingerprint=_job_fingerprint(data_hash, notebook, code, options),
             notebook=options.notebook, parameters=dict(options.parameters),
-            timeout=options.timeout,
+            timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
         )
         for path in (job.log_path, job.state_path, job.error_path, out_dir / job.report_name):
             if out_dir.resolve() not in path.resolve().parents:
@@ -323,7 +341,7 @@ def run_batch(
         if on_done:
             on_done(outcome)
     try:
-        for outcome in _execute(todo, options.jobs):
+        for outcome in execute_jobs(todo, options):
             outcomes[outcome.code] = outcome
             if on_done:
                 on_done(outcome)
@@ -336,10 +354,17 @@ def run_batch(
     return BatchResult(out_dir, ordered, index, time.perf_counter() - started)
 
 
-def _execute(jobs: list[TerritoryJob], workers: int) -> Iterable[TerritoryOutcome]:
-    """Run jobs in worker processes (or in this process for one worker)."""
+def execute_jobs(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """Run jobs on the executor the options ask for; yield outcomes as they finish."""
     if not jobs:
-        return
+        return iter(())
+    executor = EXECUTORS["dask" if options.scheduler else "local"]
+    return executor(jobs, options)
+
+
+def _execute_local(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """Worker processes of this machine (or this process for one worker)."""
+    workers = options.jobs
     if workers <= 1 or len(jobs) == 1:
         for job in jobs:
             yield run_territory(job)
@@ -357,6 +382,32 @@ def _execute(jobs: list[TerritoryJob], workers: int) -> Iterable[TerritoryOutcom
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """A Dask distributed cluster; its workers must see the data cache and output folder
+    (shared file system) and have ptsm-diag installed."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # optional dependency
+        raise PtsmError("L'option --scheduler demande Dask : pip install 'ptsm-diag[dask]'"
+                        ) from exc
+    with Client(options.scheduler, set_as_default=False) as client:
+        futures = [client.submit(run_territory, job, key=f"ptsm-{job.code}-{job.fingerprint}",
+                                 pure=False) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+
+EXECUTORS: dict[str, Callable[[list[TerritoryJob], BatchOptions],
+                              Iterable[TerritoryOutcome]]] = {
+    "local": _execute_local,
+    "dask": _execute_dask,
+}
 
 
 def outcome_as_dict(outcome: TerritoryOutcome) -> dict[str, object]:

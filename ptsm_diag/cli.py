@@ -31,20 +31,26 @@ def _file_size(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} Mo"
 
 
-def _run_report(territoire: str, donnees: Path | None, sortie: Path, reference: str,
-                fond: str, keep_notebook: bool) -> int:
+def _run_report(territoire: str, donnees: Path | None, args: argparse.Namespace) -> int:
     from ptsm_diag.report import ReportOptions, render_report
 
     started = time.perf_counter()
     with console.status(f"Production du rapport du territoire « {territoire} »…"):
         path = render_report(
-            territoire, donnees, sortie,
-            parameters={"reference": reference, "fond": fond},
-            options=ReportOptions(keep_notebook=keep_notebook),
+            territoire, donnees, args.sortie,
+            parameters={"reference": args.reference, "fond": args.fond},
+            options=ReportOptions(notebook=args.notebook, keep_notebook=args.garder_notebook),
         )
     elapsed = time.perf_counter() - started
     console.print(f"Rapport écrit en {elapsed:.1f} s ({_file_size(path)}) :")
     print(path)
+    if args.pdf:
+        from ptsm_diag.browser import html_to_pdf
+
+        with console.status("Impression PDF avec Chromium…"):
+            pdf = html_to_pdf(path)
+        console.print(f"PDF ({_file_size(pdf)}) :")
+        print(pdf)
     return 0
 
 
@@ -56,8 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         folder = demo_data_dir()
     console.print(f"Données fictives de démonstration : {folder}")
     territoire = args.territoire or DEMO_TERRITORY
-    return _run_report(territoire, folder, args.sortie, args.reference, args.fond,
-                       args.garder_notebook)
+    return _run_report(territoire, folder, args)
 
 
 def cmd_rapport(args: argparse.Namespace) -> int:
@@ -66,8 +71,7 @@ def cmd_rapport(args: argparse.Namespace) -> int:
         folder = escape(str(args.donnees))
         err_console.print(f"[red]Dossier de données introuvable :[/red] {folder}")
         return 2
-    return _run_report(args.territoire, args.donnees, args.sortie, args.reference, args.fond,
-                       args.garder_notebook)
+    return _run_report(args.territoire, args.donnees, args)
 
 
 def cmd_valider(args: argparse.Namespace) -> int:
@@ -106,8 +110,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         err_console.print("Indiquez --territoires, --region ou --tous.")
         return 2
     options = BatchOptions(
-        jobs=args.jobs, force=args.force,
+        jobs=args.jobs, force=args.force, notebook=args.notebook,
         parameters={"reference": args.reference, "fond": args.fond},
+        shared_assets=args.assets_partages, pdf=args.pdf, scheduler=args.scheduler,
     )
     counts = {"ok": 0, "failed": 0}
     progress = Progress(
@@ -161,6 +166,12 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
                              "« osm » utilise les tuiles OpenStreetMap (réseau requis)")
     parser.add_argument("--garder-notebook", action="store_true",
                         help="garder aussi le notebook exécuté (.ipynb) à côté du rapport")
+    parser.add_argument("--pdf", action="store_true",
+                        help="imprimer aussi le rapport en PDF (Chromium headless requis)")
+    parser.add_argument("--notebook", default="diagnostic_territorial.ipynb",
+                        help="notebook à exécuter : nom d'un notebook fourni "
+                             "(diagnostic_territorial.ipynb, atelier_cartes.ipynb, "
+                             "suivi_feuille_de_route.ipynb) ou chemin d'une copie adaptée")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="nombre de processus en parallèle (défaut : nombre de cœurs)")
     batch.add_argument("--force", action="store_true",
                        help="refaire aussi les territoires inchangés")
+    batch.add_argument("--assets-partages", action="store_true",
+                       help="plotly.js et Leaflet dans un dossier assets/ commun aux rapports "
+                            "(rapports plus légers ; garder le dossier avec eux)")
+    batch.add_argument("--scheduler", default=None, metavar="ADRESSE",
+                       help="adresse d'un ordonnanceur Dask distributed (tcp://hote:8786) ; "
+                            "les workers doivent voir le dossier de sortie")
     _add_report_options(batch)
     batch.set_defaults(func=cmd_batch, sortie_defaut=True)
 

@@ -113,3 +113,53 @@ def plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
+    """(inlined form, linked form) of one asset, as our pages embed it."""
+    link = (f'<link rel="stylesheet" href="{folder}/{name}">' if name.endswith(".css")
+            else f'<script src="{folder}/{name}"></script>')
+    if name.endswith(".css"):
+        inline = "<style>" + code + "</style>"
+    elif name.startswith("plotly"):
+        inline = f'<script type="text/javascript">{code}</script>'
+    else:
+        inline = "<script>" + code.replace("</script", "<\\/script") + "</script>"
+    # As is in the page, and HTML-escaped inside the maps' <iframe srcdoc>: by
+    # html.escape, or as nbconvert re-serialises attributes (only " becomes &quot;).
+    forms = [(inline, link), (html.escape(inline, quote=True), html.escape(link, quote=True))]
+    for escape in (lambda text: html.escape(text, quote=False).replace('"', "&quot;"),):
+        forms.append((escape(inline), escape(link)))
+    return forms
+
+
+def shared_asset_files() -> dict[str, str]:
+    """File name → content of every heavy asset a report embeds (plotly.js, Leaflet...)."""
+    import plotly
+
+    files = {f"plotly-{plotly.__version__}.min.js": plotly_js()}
+    for file_name in sorted(set(VENDORED_ASSETS.values())):
+        files[file_name] = _read_asset(str(vendor_dir() / file_name))
+    return files
+
+
+def externalise_assets(page: str, folder: str = "assets") -> tuple[str, dict[str, str]]:
+    """Replace the inlined heavy assets of a report by links to ``folder/`` files.
+
+    Several reports written side by side then share one copy of plotly.js and Leaflet.
+    The page still works offline as long as ``folder`` stays beside it.
+
+    Returns
+    -------
+    page : str
+        The page with ``<script src="assets/...">`` links.
+    files : dict
+        File name → content of the assets the page now links to.
+    """
+    used: dict[str, str] = {}
+    for file_name, code in shared_asset_files().items():
+        for inline, link in _inline_forms(folder, file_name, code):
+            if inline in page:
+                page = page.replace(inline, link)
+                used[file_name] = code
+    return page, used

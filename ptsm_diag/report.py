@@ -27,10 +27,11 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
-from ptsm_diag.offline import remote_assets
+from ptsm_diag.offline import externalise_assets, remote_assets
 
 NOTEBOOKS_DIR_NAME = "notebooks"
 REMOVE_TAG = "remove_cell"
+ASSETS_DIR_NAME = "assets"
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,23 @@ class ReportOptions:
     Attributes
     ----------
     notebook : str
-        File name of the notebook in ``notebooks/``.
+        File name of a shipped notebook (``notebooks/``), or the path of an adapted copy.
     kernel_name : str
         Jupyter kernel; ``python3`` is the Python running ptsm-diag.
     timeout : int
         Seconds a cell may run.
     keep_notebook : bool
         Also keep the executed ``.ipynb`` beside the HTML (for consultants).
+    shared_assets : bool
+        Link plotly.js and Leaflet from an ``assets/`` folder beside the report instead of
+        embedding them (reports of a batch then share one copy; keep the folder with them).
     """
 
     notebook: str = "diagnostic_territorial.ipynb"
     kernel_name: str = "python3"
     timeout: int = 600
     keep_notebook: bool = False
+    shared_assets: bool = False
 
 
 def notebooks_dir() -> Path:
@@ -63,8 +68,17 @@ def notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[1] / NOTEBOOKS_DIR_NAME
 
 
-def notebook_path(name: str) -> Path:
-    """Path of a shipped notebook; a clear error when it does not exist."""
+def notebook_path(name: str | Path) -> Path:
+    """Path of a notebook: a shipped one by file name, or an adapted copy by its path.
+
+    Raises
+    ------
+    PtsmError
+        When the notebook does not exist (the message lists the shipped ones).
+    """
+    candidate = Path(name)
+    if len(candidate.parts) > 1 and candidate.suffix == ".ipynb" and candidate.is_file():
+        return candidate.resolve()
     path = notebooks_dir() / name
     if not path.is_file():
         available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
@@ -244,7 +258,14 @@ def render_report(
     nb = execute_notebook(notebook, values, options, label=str(territoire))
     stem = Path(options.notebook).stem.split("_")[0]
     target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
-    write_atomic(target, export_html(nb))
+    page = export_html(nb)
+    if options.shared_assets:
+        page, assets = externalise_assets(page, ASSETS_DIR_NAME)
+        for file_name, content in assets.items():
+            asset = out_dir / ASSETS_DIR_NAME / file_name
+            if not asset.is_file() or asset.stat().st_size != len(content.encode("utf-8")):
+                write_atomic(asset, content)
+    write_atomic(target, page)
     if options.keep_notebook:
         write_atomic(target.with_suffix(".ipynb"), nbformat.writes(nb))
     return target

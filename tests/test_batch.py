@@ -1,0 +1,174 @@
+"""Batch of reports: failures isolated, nothing half-written, unchanged work skipped.
+
+Most tests run a tiny notebook (same parameters as the diagnostic, fails on request) so
+that they exercise the batch machinery in seconds; one slow test runs the real diagnostic
+notebook on two territories in two worker processes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from ptsm_diag.batch import FAILED, OK, UNCHANGED, BatchOptions, run_batch, select_territories
+from ptsm_diag.cli import main
+from ptsm_diag.demo import generate_demo_data
+from ptsm_diag.errors import UnknownCodeError
+from ptsm_diag.offline import externalise_assets, shared_asset_files
+from ptsm_diag.report import safe_file_stem, write_atomic
+from ptsm_diag.testing import chromium_path, open_in_browser
+
+BRETAGNE = ["22", "29", "35", "56"]
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory) -> Path:
+    """The demo data reduced to the four Breton territories (fast to read)."""
+    full = tmp_path_factory.mktemp("demo")
+    generate_demo_data(full)
+    small = tmp_path_factory.mktemp("bretagne")
+    for path in full.iterdir():
+        if path.suffix != ".csv":
+            (small / path.name).write_bytes(path.read_bytes())
+            continue
+        table = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+        if "code_territoire" in table:
+            keep = table["code_territoire"].isin(BRETAGNE) | ~table["code_territoire"].str.match(
+                r"^\d|^2[AB]$")
+            table = table[keep]
+        elif "code_commune" in table:
+            table = table[table["code_commune"].str[:2].isin(BRETAGNE)]
+        table.to_csv(small / path.name, sep=";", index=False)
+    return small
+
+
+def _tiny_notebook(path: Path, fail_on: str) -> Path:
+    """A notebook with the diagnostic's parameters that fails for one territory."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell(
+        'territoire = "35"\ndonnees = ""\nreference = "region"\nfond = "aucun"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Essai"),
+        params,
+        nbformat.v4.new_code_cell(
+            f'if territoire == "{fail_on}":\n'
+            '    raise ValueError("données <incohérentes> pour " + territoire)\n'
+            'print("Territoire", territoire)'),
+    ]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_failing_territory_gets_an_error_page_and_the_others_their_report(
+        data_folder, tmp_path):
+    notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
+    out = tmp_path / "lot"
+    code = main(["batch", "--donnees", str(data_folder), "--territoires", "22,29,35",
+                 "--sortie", str(out), "--jobs", "2", "--notebook", str(notebook)])
+    assert code == 1  # non-zero exit when a territory failed
+    assert (out / "essai_22.html").is_file() and (out / "essai_35.html").is_file()
+    assert not (out / "essai_29.html").exists()
+    error_page = (out / "erreurs" / "29.html").read_text(encoding="utf-8")
+    assert "données &lt;incohérentes&gt; pour 29" in error_page  # escaped, not raw
+    assert "cellule" in error_page
+    assert "Traceback" in (out / "journaux" / "29.log").read_text(encoding="utf-8")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr>") == 1 + 3  # header and one row per territory
+    assert 'href="essai_22.html"' in index and 'href="erreurs/29.html"' in index
+    assert "1 en échec" in index
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_rerun_skips_unchanged_territories_and_redoes_failed_and_changed(data_folder, tmp_path):
+    notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
+    out = tmp_path / "lot"
+    options = BatchOptions(jobs=1, notebook=str(notebook))
+    first = run_batch(data_folder, out, codes=["22", "29"], options=options)
+    assert {o.code: o.status for o in first.outcomes} == {"22": OK, "29": FAILED}
+    written = (out / "essai_22.html").stat().st_mtime_ns
+
+    again = run_batch(data_folder, out, codes=["22", "29"], options=options)
+    assert {o.code: o.status for o in again.outcomes} == {"22": UNCHANGED, "29": FAILED}
+    assert (out / "essai_22.html").stat().st_mtime_ns == written
+
+    fixed = _tiny_notebook(notebook, fail_on="none")  # the notebook changed: everything reruns
+    after_fix = run_batch(data_folder, out, codes=["22", "29"], options=options)
+    assert {o.code: o.status for o in after_fix.outcomes} == {"22": OK, "29": OK}
+    assert not (out / "erreurs" / "29.html").exists()  # stale error page removed
+
+    forced = run_batch(data_folder, out, codes=["22"],
+                       options=BatchOptions(jobs=1, notebook=str(fixed), force=True))
+    assert forced.outcomes[0].status == OK
+
+
+def test_unknown_territory_or_region_stops_before_any_kernel(data_folder, tmp_path):
+    with pytest.raises(UnknownCodeError) as error:
+        run_batch(data_folder, tmp_path / "lot", codes=["22", "99", "../etc"])
+    assert "99" in str(error.value) and "../etc" in str(error.value)
+    assert not (tmp_path / "lot" / "index.html").exists()
+    assert main(["batch", "--donnees", str(data_folder), "--region", "11",
+                 "--sortie", str(tmp_path / "lot")]) == 1
+
+
+def test_territory_codes_never_escape_the_output_folder():
+    table = pd.DataFrame({"code_territoire": ["../../etc", "ok"], "nom_territoire": ["x", "y"]})
+    assert select_territories(table, ["../../etc"]) == [("../../etc", "x")]
+    assert safe_file_stem("../../etc/passwd") == "etc_passwd"
+    assert "/" not in safe_file_stem("a/b") and safe_file_stem("..") == "territoire"
+
+
+def test_an_interrupted_write_leaves_the_previous_report_intact(tmp_path, monkeypatch):
+    target = tmp_path / "diagnostic_35.html"
+    target.write_text("ancien rapport complet", encoding="utf-8")
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, "nouveau rapport" * 1000)
+    assert target.read_text(encoding="utf-8") == "ancien rapport complet"
+    assert [p.name for p in tmp_path.iterdir()] == ["diagnostic_35.html"]
+
+
+def test_shared_assets_replace_every_inlined_copy():
+    files = shared_asset_files()
+    plotly_name = next(name for name in files if name.startswith("plotly"))
+    leaflet = files["leaflet.js"]
+    inline_map = html.escape("<script>" + leaflet.replace("</script", "<\\/script")
+                             + "</script>", quote=True)
+    page = (f'<script type="text/javascript">{files[plotly_name]}</script>'
+            f'<iframe srcdoc="{inline_map}"></iframe>')
+    shared, used = externalise_assets(page)
+    assert set(used) == {plotly_name, "leaflet.js"}
+    assert f'<script src="assets/{plotly_name}"></script>' in shared
+    assert html.escape('<script src="assets/leaflet.js"></script>', quote=True) in shared
+    assert len(shared) < 2000
+
+
+@pytest.mark.slow
+def test_real_reports_in_parallel_with_shared_assets(data_folder, tmp_path):
+    out = tmp_path / "lot"
+    result = run_batch(data_folder, out, codes=["29", "56"],
+                       options=BatchOptions(jobs=2, shared_assets=True))
+    assert [o.status for o in result.outcomes] == [OK, OK]
+    report = (out / "diagnostic_56.html").read_text(encoding="utf-8")
+    assert "Morbihan" in report
+    assert (out / "diagnostic_56.html").stat().st_size < 2_500_000  # plotly.js not inside
+    assets = {p.name for p in (out / "assets").iterdir()}
+    assert "leaflet.js" in assets and any(name.startswith("plotly") for name in assets)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Finistère" in index and "Morbihan" in index
+    if chromium_path() is None:
+        pytest.skip("Chromium absent : rendu navigateur non vérifié")
+    seen = open_in_browser(out / "diagnostic_56.html")
+    assert seen.script_errors == []
+    assert seen.plotly_figures >= 1
