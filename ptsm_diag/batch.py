@@ -392,7 +392,7 @@ def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[T
     except ImportError as exc:  # optional dependency
         raise PtsmError("L'option --scheduler demande Dask : pip install 'ptsm-diag[dask]'"
                         ) from exc
-    with Client(options.scheduler, set_as_default=False) as client:
+    with Client(options.scheduler) as client:
         futures = [client.submit(run_territory, job, key=f"ptsm-{job.code}-{job.fingerprint}",
                                  pure=False) for job in jobs]
         try:

@@ -172,3 +172,17 @@ def test_real_reports_in_parallel_with_shared_assets(data_folder, tmp_path):
     seen = open_in_browser(out / "diagnostic_56.html")
     assert seen.script_errors == []
     assert seen.plotly_figures >= 1
+
+
+@pytest.mark.slow
+def test_dask_cluster_runs_the_same_batch(data_folder, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = run_batch(data_folder, tmp_path / "lot", codes=["22", "29", "35"],
+                           options=BatchOptions(notebook=str(notebook),
+                                                scheduler=cluster.scheduler_address))
+    assert {o.code: o.status for o in result.outcomes} == {"22": OK, "29": FAILED, "35": OK}
+    assert (tmp_path / "lot" / "essai_35.html").is_file()
+    assert (tmp_path / "lot" / "erreurs" / "29.html").is_file()
