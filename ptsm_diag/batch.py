@@ -11,6 +11,7 @@ parameters and notebook have not changed since its last success is skipped (unle
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
+from multiprocessing.util import Finalize
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,7 @@ from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError, UnknownCodeError
 from ptsm_diag.report import (
     ReportOptions,
+    WarmKernel,
     notebook_path,
     render_report,
     safe_file_stem,
@@ -43,6 +46,18 @@ STATE_DIR = ".ptsm-lot"
 CACHE_SUFFIX = ".donnees.pkl"
 
 OK, FAILED, UNCHANGED = "réussi", "échec", "inchangé"
+
+_WORKER_KERNELS: dict[str, WarmKernel] = {}  # one reused kernel per worker process
+
+
+def _worker_kernel(kernel_name: str = "python3") -> WarmKernel:
+    """This worker's reused kernel, shut down when the worker process exits."""
+    if kernel_name not in _WORKER_KERNELS:
+        kernel = WarmKernel(kernel_name)
+        _WORKER_KERNELS[kernel_name] = kernel
+        Finalize(kernel, kernel.discard, exitpriority=10)  # pool workers skip atexit
+        atexit.register(kernel.discard)
+    return _WORKER_KERNELS[kernel_name]
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,9 @@ class BatchOptions:
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``) to run the reports
         on; default: local worker processes.
+    reuse_kernel : bool
+        Each worker reuses one Jupyter kernel for its successive reports (namespace
+        cleared in between; see :class:`ptsm_diag.report.WarmKernel`).
     """
 
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -78,6 +96,7 @@ class BatchOptions:
     shared_assets: bool = False
     pdf: bool = False
     scheduler: str | None = None
+    reuse_kernel: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,7 @@ class TerritoryJob:
     timeout: int
     shared_assets: bool = False
     pdf: bool = False
+    reuse_kernel: bool = True
 
 
 @dataclass(frozen=True)
@@ -201,6 +221,7 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             options=ReportOptions(notebook=job.notebook, timeout=job.timeout,
                                   shared_assets=job.shared_assets),
             file_name=job.report_name,
+            warm_kernel=_worker_kernel() if job.reuse_kernel else None,
         )
         if job.pdf:
             from ptsm_diag.browser import html_to_pdf
@@ -271,6 +292,7 @@ def plan_jobs(
             fingerprint=_job_fingerprint(data_hash, notebook, code, options),
             notebook=options.notebook, parameters=dict(options.parameters),
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
+            reuse_kernel=options.reuse_kernel,
         )
         for path in (job.log_path, job.state_path, job.error_path, out_dir / job.report_name):
             if out_dir.resolve() not in path.resolve().parents:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -56,15 +57,39 @@ def load_data(donnees: str | Path | None) -> DataFolder:
     territories) is loaded as is.
     """
     source = Path(donnees) if donnees else demo_data_dir()
-    if source.is_file() and source.name.endswith(".donnees.pkl"):
-        with source.open("rb") as handle:
-            data = pickle.load(handle)  # our own cache, written by ptsm_diag.batch
-        if not isinstance(data, DataFolder):
-            raise PtsmError(f"Fichier de données en cache invalide : {source}")
-        return data
+    key = _batch_cache_key(source)
+    if key is not None:
+        return _load_batch_cache(*key)
     if not source.is_dir():
         raise PtsmError(f"Dossier de données introuvable : {source}")
     return read_folder(source)
+
+
+def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
+    """(path, mtime, size) of a batch's validated-data cache file, None for a folder."""
+    if source.is_file() and source.name.endswith(".donnees.pkl"):
+        stat = source.stat()
+        return str(source.resolve()), stat.st_mtime_ns, stat.st_size
+    return None
+
+
+@lru_cache(maxsize=2)
+def _load_batch_cache(path: str, _mtime_ns: int, _size: int) -> DataFolder:
+    """The tables a batch validated once; kept in memory by a reused kernel."""
+    with open(path, "rb") as handle:
+        data = pickle.load(handle)  # our own cache, written by ptsm_diag.batch
+    if not isinstance(data, DataFolder):
+        raise PtsmError(f"Fichier de données en cache invalide : {path}")
+    return data
+
+
+@lru_cache(maxsize=4)
+def _batch_indicator_values(key: tuple[str, int, int], secrecy_threshold: int) -> pd.DataFrame:
+    """Indicator values of every territory, computed once per batch cache and kernel."""
+    data = _load_batch_cache(*key)
+    return compute_indicator_values(data.indicateurs, load_indicator_catalog(),
+                                    main_regions(data.territoires),
+                                    secrecy_threshold=secrecy_threshold)
 
 
 def prepare_diagnostic(
@@ -123,10 +148,14 @@ def prepare_diagnostic(
                                      crs="EPSG:4326")
 
     if data.indicateurs is not None and not data.indicateurs.empty:
-        values = compute_indicator_values(
-            data.indicateurs, catalog, main_regions(data.territoires),
-            secrecy_threshold=secrecy_threshold,
-        )
+        key = _batch_cache_key(Path(donnees)) if donnees else None
+        if key is not None:
+            values = _batch_indicator_values(key, secrecy_threshold).copy()
+        else:
+            values = compute_indicator_values(
+                data.indicateurs, catalog, main_regions(data.territoires),
+                secrecy_threshold=secrecy_threshold,
+            )
         rosace = rosace_table(values, code, year=annee, reference=reference, catalog=catalog)
         year = annee or (int(rosace["annee"].max()) if rosace["annee"].notna().any() else None)
     else:

@@ -154,9 +154,19 @@ def repair_commune_codes(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
         the repaired ones.
     """
     positions, uniques = pd.factorize(codes, use_na_sentinel=True)
-    fixed = [repair_commune_code(value) for value in uniques]
-    cleaned_uniques = np.array([c for c, _ in fixed] + [None], dtype=object)
-    repaired_uniques = np.array([r for _, r in fixed] + [False], dtype=bool)
+    values = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    is_text = values.map(type).eq(str).to_numpy()
+    cleaned_uniques = np.empty(len(values) + 1, dtype=object)
+    repaired_uniques = np.zeros(len(values) + 1, dtype=bool)
+    if is_text.any():  # the usual case, vectorised: text codes read from CSV files
+        text = values[is_text].astype(str).str.strip().str.replace(
+            _DECIMAL_ZERO.pattern, r"\1", regex=True)
+        upper = text.str.upper()
+        padded = upper.where(~(upper.str.len().eq(4) & upper.str.isdigit()), "0" + upper)
+        cleaned_uniques[:-1][is_text] = padded.to_numpy(dtype=object)
+        repaired_uniques[:-1][is_text] = (padded != text).to_numpy(dtype=bool)
+    for i in np.flatnonzero(~is_text):  # numbers from spreadsheets: one by one
+        cleaned_uniques[i], repaired_uniques[i] = repair_commune_code(values.iloc[i])
     # position -1 (missing) points at the trailing None / False
     cleaned = cleaned_uniques[positions]
     repaired = repaired_uniques[positions]

@@ -179,10 +179,61 @@ def export_html(nb: nbformat.NotebookNode) -> str:
     return page
 
 
+class WarmKernel:
+    """One Jupyter kernel reused by the successive reports of a batch worker.
+
+    Starting a kernel and importing pandas, geopandas, plotly and folium in it costs
+    seconds per report; a worker that produces many reports keeps its kernel, clears the
+    user namespace (``%reset -f``) before each notebook, and restarts it after a failure
+    or every ``max_uses`` reports (bounded memory). Module caches (the bundled geography)
+    stay loaded: that is the point.
+    """
+
+    def __init__(self, kernel_name: str = "python3", max_uses: int = 20) -> None:
+        self.kernel_name = kernel_name
+        self.max_uses = max_uses
+        self.uses = 0
+        self._manager: KernelManager | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
+
+    def acquire(self, cwd: Path) -> KernelManager:
+        """A running kernel with an empty namespace."""
+        if self._manager is not None and (self.uses >= self.max_uses
+                                          or not self._manager.is_alive()):
+            self.discard()
+        if self._manager is None:
+            self._manager = KernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                          ip=str(Path(self._folder.name) / "kernel"))
+            self._manager.start_kernel(cwd=str(cwd))
+            self.uses = 0
+        else:
+            client = self._manager.client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=60)
+                client.execute_interactive("%reset -f", timeout=60, store_history=False)
+            finally:
+                client.stop_channels()
+        self.uses += 1
+        return self._manager
+
+    def discard(self) -> None:
+        """Shut the kernel down (next :meth:`acquire` starts a fresh one)."""
+        if self._manager is not None:
+            if self._manager.has_kernel:
+                self._manager.shutdown_kernel(now=True)
+            self._manager.cleanup_resources()
+            self._manager = None
+
+
 def execute_notebook(
-    notebook: Path, parameters: dict[str, Any], options: ReportOptions, label: str
+    notebook: Path, parameters: dict[str, Any], options: ReportOptions, label: str,
+    warm_kernel: WarmKernel | None = None,
 ) -> nbformat.NotebookNode:
-    """Execute ``notebook`` with ``parameters``; failures become :class:`ReportError`."""
+    """Execute ``notebook`` with ``parameters``; failures become :class:`ReportError`.
+
+    With ``warm_kernel``, the notebook runs in that reused kernel instead of a new one.
+    """
     declared = notebook_parameters(notebook)
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
@@ -191,14 +242,16 @@ def execute_notebook(
             f"paramètres acceptés : {', '.join(declared)}"
         )
     with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
-        executed = Path(tmp) / notebook.name
         # IPC sockets: local only, and no "running over TCP" warning from the kernel
-        kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
-                               ip=str(Path(tmp) / "kernel"))
+        if warm_kernel is not None:
+            kernel = warm_kernel.acquire(notebook.parent)
+        else:
+            kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
+                                   ip=str(Path(tmp) / "kernel"))
         try:
-            papermill.execute_notebook(
+            executed = papermill.execute_notebook(
                 str(notebook),
-                str(executed),
+                None,  # kept in memory: no 5 MB JSON written then parsed back
                 parameters=parameters,
                 kernel_name=options.kernel_name,
                 progress_bar=False,
@@ -208,7 +261,11 @@ def execute_notebook(
                 cwd=str(notebook.parent),
                 km=kernel,
             )
-        except papermill.PapermillExecutionError as exc:
+        except BaseException as exc:
+            if warm_kernel is not None:
+                warm_kernel.discard()  # never reuse a kernel in an unknown state
+            if not isinstance(exc, papermill.PapermillExecutionError):
+                raise
             raise ReportError(
                 territory=label,
                 message=f"{exc.ename} : {exc.evalue}",
@@ -216,9 +273,9 @@ def execute_notebook(
                 error_name=exc.ename,
             ) from exc
         finally:
-            if kernel.has_kernel:
+            if warm_kernel is None and kernel.has_kernel:
                 kernel.shutdown_kernel(now=True)
-        return nbformat.read(executed, as_version=4)
+        return executed
 
 
 def render_report(
@@ -229,6 +286,7 @@ def render_report(
     parameters: dict[str, Any] | None = None,
     options: ReportOptions | None = None,
     file_name: str | None = None,
+    warm_kernel: WarmKernel | None = None,
 ) -> Path:
     """Produce the HTML report of one territory and return its path.
 
@@ -246,6 +304,8 @@ def render_report(
         Notebook, kernel, timeout.
     file_name : str, optional
         HTML file name; ``diagnostic_<territoire>.html`` by default.
+    warm_kernel : WarmKernel, optional
+        A kernel to reuse (batch workers); by default a fresh kernel per report.
     """
     options = options or ReportOptions()
     out_dir = Path(sortie).resolve()
@@ -255,7 +315,8 @@ def render_report(
         **(parameters or {}),
     }
     notebook = notebook_path(options.notebook)
-    nb = execute_notebook(notebook, values, options, label=str(territoire))
+    nb = execute_notebook(notebook, values, options, label=str(territoire),
+                          warm_kernel=warm_kernel)
     stem = Path(options.notebook).stem.split("_")[0]
     target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
     page = export_html(nb)

@@ -14,9 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ptsm_diag.catalog.vocabularies import load_vocabularies
+from ptsm_diag.catalog.vocabularies import load_vocabularies, parse_yaml
 from ptsm_diag.errors import CatalogError
 
 PACKAGED_FILE = "indicators.yaml"
@@ -130,7 +128,7 @@ def load_indicator_catalog(
     else:
         text = Path(path).read_text(encoding="utf-8")
         file_name = str(path)
-    raw = yaml.safe_load(text)
+    raw = parse_yaml(text)
     if not isinstance(raw, dict) or not isinstance(raw.get("indicators"), list):
         raise CatalogError(file_name, "(fichier)", "indicators",
                            "liste « indicators » absente ou mal formée")
@@ -155,7 +153,7 @@ def _apply_overrides(
     """Entries with the overridden fields replaced; unknown ids or fields are errors."""
     if isinstance(overrides, str | Path):
         source = str(overrides)
-        loaded = yaml.safe_load(Path(overrides).read_text(encoding="utf-8")) or {}
+        loaded = parse_yaml(Path(overrides).read_text(encoding="utf-8")) or {}
         if isinstance(loaded, dict) and isinstance(loaded.get("indicators"), dict):
             loaded = loaded["indicators"]
     else:
