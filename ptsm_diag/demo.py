@@ -33,7 +33,9 @@ DEMO_SEED = 2026
 DEMO_MARKER = "DONNEES_FICTIVES.txt"
 DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
-FOLLOW_UP_DATES = ("2024-06-30", "2025-06-30")
+FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
+# Bump when the generator changes: the cached demo folder is then regenerated.
+DEMO_REVISION = 2
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.
@@ -87,12 +89,13 @@ DEMO_ACTIONS = [
     (6, 1, "Déployer les compétences psychosociales en milieu scolaire"),
 ]
 STATUS_PATHS = [
-    ("Non commencée", "En cours"),
-    ("En cours", "Réalisée"),
-    ("En cours", "En cours"),
-    ("Non commencée", "Non commencée"),
-    ("En cours", "Suspendue"),
-    ("Non commencée", "Abandonnée"),
+    ("Non commencée", "Non commencée", "En cours"),
+    ("En cours", "En cours", "Réalisée"),
+    ("En cours", "En cours", "En cours"),
+    ("Non commencée", "Non commencée", "Non commencée"),
+    ("Non commencée", "En cours", "Suspendue"),
+    ("Non commencée", "Non commencée", "Abandonnée"),
+    ("En cours", "Réalisée", "Réalisée"),
 ]
 
 
@@ -112,7 +115,7 @@ def cache_dir() -> Path:
 
 def demo_data_dir(*, regenerate: bool = False) -> Path:
     """The demo data folder, generated into the cache on first use."""
-    target = cache_dir() / f"demo-{__version__}-{DEMO_SEED}"
+    target = cache_dir() / f"demo-{__version__}-r{DEMO_REVISION}-{DEMO_SEED}"
     if target.is_dir() and is_demo_folder(target) and not regenerate:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -316,15 +319,26 @@ def _demo_denominator(indicator: Indicator, population: float) -> int | None:
 
 
 def demo_actions(territories: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """A small feuille de route per territory, with two follow-up dates."""
+    """A small feuille de route per territory, followed at three dates.
+
+    Every other action is due early (some are overdue at the last follow-up); each action
+    names the impact indicators of its priority.
+    """
     statuses_with_motive = set(load_vocabularies().statuses_requiring_motive)
+    impact_by_priority: dict[int, list[str]] = {}
+    for indicator in load_indicator_catalog().values():
+        if indicator.category == "impact" and indicator.priority is not None:
+            impact_by_priority.setdefault(int(indicator.priority), []).append(indicator.id)
     rows = []
     for code in territories["code_territoire"].drop_duplicates():
         chosen = rng.choice(len(DEMO_ACTIONS), size=6, replace=False)
         for number, index in enumerate(sorted(chosen), start=1):
             priority, theme, title = DEMO_ACTIONS[int(index)]
             path = STATUS_PATHS[int(rng.integers(len(STATUS_PATHS)))]
-            progress = (0, int(rng.integers(10, 60)))
+            first = int(rng.integers(0, 15))
+            middle = first + int(rng.integers(5, 30))
+            progress = (first, middle, middle + int(rng.integers(5, 40)))
+            due = "2025-03-31" if number % 2 == 0 else "2026-12-31"
             for follow_up, status, advance in zip(FOLLOW_UP_DATES, path, progress, strict=True):
                 rows.append({
                     "id_action": f"{code}-A{number:02d}",
@@ -336,12 +350,12 @@ def demo_actions(territories: pd.DataFrame, rng: np.random.Generator) -> pd.Data
                     "partenaires": "CPTS|MDPH|Conseil départemental",
                     "statut": status,
                     "date_debut": "2024-01-15",
-                    "date_echeance": "2026-12-31",
+                    "date_echeance": due,
                     "date_suivi": follow_up,
-                    "avancement": 100 if status == "Réalisée" else advance,
+                    "avancement": {"Réalisée": 100, "Non commencée": 0}.get(status, advance),
                     "motif": "Réorganisation des moyens (fictif)"
                     if status in statuses_with_motive else "",
-                    "indicateurs": "",
+                    "indicateurs": "|".join(impact_by_priority.get(int(priority), [])),
                 })
     return pd.DataFrame(rows)
 

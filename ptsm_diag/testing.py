@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,4 +97,59 @@ def write_csv(
     """Write ``frame`` as a user's spreadsheet would (e.g. ``encoding="cp1252"``)."""
     path = Path(path)
     frame.to_csv(path, sep=sep, index=False, encoding=encoding)
+    return path
+
+
+def write_finess_extract(
+    path: str | Path,
+    rows: Iterable[Mapping[str, str] | str],
+    *,
+    encoding: str = "utf-8",
+    date: str = "2026-05-12",
+    trailing_separator: bool = True,
+) -> Path:
+    """Write a FINESS extract in the official ``etalab-cs1100507`` layout.
+
+    Parameters
+    ----------
+    path : path
+        Where to write.
+    rows : iterable of mapping or str
+        One mapping per establishment, keyed by ``structureet`` field names
+        (``nofinesset``, ``rs``, ``commune``, ``departement``, ``categetab``...; missing
+        fields are written empty, ``nofinessej`` and ``rs`` get defaults). When it holds
+        ``coordxet``, a ``geolocalisation`` line is written too, with ``coordyet`` and
+        ``sourcecoordet`` (default: the Lambert-93 label). A str is written verbatim
+        among the ``structureet`` lines (malformed lines for tests).
+    encoding : str
+        ``"utf-8"`` (recent files) or ``"latin-1"`` (older ones).
+    date : str
+        Extraction date of the metadata line.
+    trailing_separator : bool
+        End ``structureet`` lines with ``;``, as the official files do.
+    """
+    from ptsm_diag.sources.finess import STRUCTURE_FIELDS
+
+    path = Path(path)
+    structures: list[str] = []
+    geolocations: list[str] = []
+    end = ";" if trailing_separator else ""
+    for row in rows:
+        if isinstance(row, str):
+            structures.append(row)
+            continue
+        finess = row.get("nofinesset", "")
+        values = {"structureet": "structureet", "nofinessej": finess,
+                  "rs": f"ETABLISSEMENT {finess}", **row}
+        structures.append(";".join(str(values.get(name, "")) for name in STRUCTURE_FIELDS)
+                          + end)
+        if "coordxet" in row:
+            source = row.get("sourcecoordet",
+                             "1,ATLASANTE,100,BAN,EPSG:2154 RGF93 / Lambert-93 (Métropole)")
+            geolocations.append(
+                f"geolocalisation;{finess};{row['coordxet']};{row.get('coordyet', '')};"
+                f"{source};{row.get('datemaj_geo', date)}")
+    lines = [f"finess;etalab;{len(structures)};{date}", *structures, *geolocations]
+    with path.open("w", encoding=encoding, newline="") as handle:
+        handle.write("\n".join(lines) + "\n")
     return path

@@ -1,0 +1,194 @@
+"""Resource densities per 100,000 inhabitants of the age band, against references."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from ptsm_diag.densities import COLUMNS, resource_densities
+from ptsm_diag.geography import load_communes
+
+# Two communes of Ille-et-Vilaine (région 53) form the test territory.
+RENNES, BRUZ = "35238", "35047"
+BREST = "29019"  # same région, outside the territory
+LYON = "69123"  # another région
+MAMOUDZOU = "97611"  # no bundled population
+
+
+@pytest.fixture(scope="module")
+def communes() -> pd.DataFrame:
+    return pd.DataFrame(load_communes().drop(columns="geometry"))
+
+
+def _resources(rows: list[tuple[str, str, float | None, float | None]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["type_ressource", "code_commune", "capacite_lits",
+                                       "capacite_places"])
+
+
+def _members(code: str = "T", communes: tuple[str, ...] = (RENNES, BRUZ)) -> pd.DataFrame:
+    return pd.DataFrame({"code_territoire": code, "code_commune": list(communes)})
+
+
+def _row(table: pd.DataFrame, type_code: str, reference: str) -> pd.Series:
+    rows = table[(table["type_ressource"] == type_code) & (table["reference"] == reference)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_hand_computed_densities_without_population_table(communes):
+    resources = _resources([
+        ("cattp", RENNES, None, 10), ("cattp", BRUZ, None, 20),
+        ("cattp", BREST, None, 5), ("cattp", LYON, None, 7),
+        ("cmp_adultes", RENNES, None, None),
+        ("esat", RENNES, None, 100), ("esat", BRUZ, None, None),
+    ])
+    table = resource_densities(resources, _members())
+    assert list(table.columns) == COLUMNS
+    pop = communes.set_index("code_commune")["population"].astype(float)
+    pop_t = pop[RENNES] + pop[BRUZ]
+    pop_region = pop[communes.set_index("code_commune")["code_region"] == "53"].sum()
+    pop_france = pop.sum()
+
+    region = _row(table, "cattp", "region")
+    assert region["code_reference"] == "53"
+    assert region["nombre"] == 2 and region["capacite"] == 30
+    assert region["population_ref_age"] == pop_t
+    assert region["densite_nombre"] == pytest.approx(2 / pop_t * 1e5)
+    assert region["densite_capacite"] == pytest.approx(30 / pop_t * 1e5)
+    assert region["nombre_reference"] == 3 and region["capacite_reference"] == 35
+    assert region["population_ref_age_reference"] == pop_region
+    assert region["densite_nombre_reference"] == pytest.approx(3 / pop_region * 1e5)
+    expected = (2 / pop_t) / (3 / pop_region) * 100 - 100
+    assert region["ecart_nombre_pct"] == pytest.approx(expected)
+    assert region["ecart_capacite_pct"] == pytest.approx(
+        (30 / pop_t) / (35 / pop_region) * 100 - 100)
+
+    france = _row(table, "cattp", "france")
+    assert france["code_reference"] == "FR"
+    assert france["nombre_reference"] == 4 and france["capacite_reference"] == 42
+    assert france["population_ref_age_reference"] == pop_france
+
+    # No population table: every public is counted against the total population.
+    assert set(table["tranche_age"]) == {"ensemble"}
+    assert (table.loc[table["public"] != "tous", "note"] != "").all()
+
+    # A type never given a capacity: capacity unknown (NaN), not 0.
+    cmp = _row(table, "cmp_adultes", "france")
+    assert cmp["nombre"] == 1 and np.isnan(cmp["capacite"]) and np.isnan(cmp["densite_capacite"])
+    # One ESAT without capacity: the territory's capacity is unknown, and says why.
+    esat = _row(table, "esat", "region")
+    assert np.isnan(esat["capacite"]) and esat["nombre_sans_capacite"] == 1
+    # A type with capacities elsewhere but none here: 0, a finding.
+    mas = _row(table, "mas", "region")
+    assert mas["nombre"] == 0 and mas["densite_nombre"] == 0
+    # Reference density 0: no ratio.
+    assert np.isnan(mas["ecart_nombre_pct"])
+
+
+def _age_table(communes: pd.DataFrame, fixed: dict[str, tuple[int, int, int]]) -> pd.DataFrame:
+    """A population table for every commune: fixed bands for some, 20/60/20 % for others."""
+    known = communes[communes["population"].fillna(0) > 0]
+    rows = []
+    for code, total in zip(known["code_commune"], known["population"].astype(int), strict=True):
+        young, adults, old = fixed.get(
+            code, (total // 5, total - 2 * (total // 5), total // 5))
+        rows += [(code, 2021, "0-17", young), (code, 2021, "18-64", adults),
+                 (code, 2021, "65+", old)]
+    return pd.DataFrame(rows, columns=["code_commune", "annee", "tranche_age", "population"])
+
+
+def test_age_bands_of_each_public(communes):
+    fixed = {RENNES: (1000, 3000, 1000), BRUZ: (500, 1500, 500)}
+    population = _age_table(communes, fixed)
+    resources = _resources([
+        ("cmp_enfants", RENNES, None, None), ("cmp_enfants", RENNES, None, None),
+        ("cmp_enfants", BRUZ, None, None),
+        ("cmp_adultes", BRUZ, None, None),
+        ("cattp", RENNES, None, 12),
+    ])
+    table = resource_densities(resources, _members(), population, references=["france"])
+    children = _row(table, "cmp_enfants", "france")
+    assert children["tranche_age"] == "0-17"
+    assert children["population_ref_age"] == 1500
+    assert children["densite_nombre"] == pytest.approx(200.0)  # 3 per 1,500 children
+    adults = _row(table, "cmp_adultes", "france")
+    assert adults["tranche_age"] == "18+"
+    assert adults["population_ref_age"] == 3000 + 1000 + 1500 + 500
+    assert adults["densite_nombre"] == pytest.approx(1 / 6000 * 1e5)
+    everyone = _row(table, "cattp", "france")
+    assert everyone["population_ref_age"] == 7500
+    assert everyone["densite_capacite"] == pytest.approx(12 / 7500 * 1e5)
+    young_france = population.loc[population["tranche_age"] == "0-17", "population"].sum()
+    assert children["population_ref_age_reference"] == young_france
+    assert (table["note"] == "").all()
+
+
+def test_reference_without_the_band_falls_back_to_total_for_both(communes):
+    population = _age_table(communes, {RENNES: (1000, 3000, 1000), BRUZ: (500, 1500, 500)})
+    population = population[population["code_commune"].isin([RENNES, BRUZ])]
+    resources = _resources([("cmp_enfants", RENNES, None, None)])
+    table = resource_densities(resources, _members(), population, references=["region"])
+    row = _row(table, "cmp_enfants", "region")
+    pop = communes.set_index("code_commune")["population"].astype(float)
+    assert row["tranche_age"] == "ensemble"
+    assert row["population_ref_age"] == pop[RENNES] + pop[BRUZ]
+    assert "0-17" in row["note"]
+
+
+def test_unknown_population_gives_missing_density_not_zero():
+    resources = _resources([("chs", MAMOUDZOU, 80, None)])
+    table = resource_densities(resources, _members("976", (MAMOUDZOU,)))
+    row = _row(table, "chs", "region")
+    assert row["nombre"] == 1 and row["capacite"] == 80
+    assert np.isnan(row["densite_nombre"]) and np.isnan(row["ecart_nombre_pct"])
+    assert "population inconnue" in row["note"]
+    # Mayotte's resources stay out of the France reference (no population to divide by).
+    assert _row(table, "chs", "france")["nombre_reference"] == 0
+
+
+def test_real_hospital_sites_match_an_independent_computation(shared_data_dir, communes):
+    path = shared_data_dir / "finess_hospitals_eurostat" / \
+        "FR_hospitals_finess20200306_sans_29_63.csv"
+    sites = pd.read_csv(path, dtype=str)
+    sites = sites[sites["facility_type"] == "Centre Hospitalier Spécialisé lutte Maladies Mentales"]
+    points = gpd.GeoDataFrame(
+        sites, geometry=gpd.points_from_xy(sites["lon"].astype(float), sites["lat"].astype(float)),
+        crs="EPSG:4326")
+    located = gpd.sjoin(points, load_communes()[["code_commune", "geometry"]],
+                        predicate="within", how="inner").drop_duplicates("id")
+    assert len(located) > 1000
+    resources = pd.DataFrame({"type_ressource": "chs",
+                              "code_commune": located["code_commune"].to_numpy()})
+    departements = sorted(set(communes["code_departement"]) - {"29", "63", "976"})
+    territoires = pd.DataFrame({"code_territoire": departements})
+    members = communes.loc[communes["code_departement"].isin(departements),
+                           ["code_departement", "code_commune"]].rename(
+        columns={"code_departement": "code_territoire"})
+    table = resource_densities(resources, members, territories=territoires["code_territoire"])
+    table = table[table["type_ressource"] == "chs"]
+
+    # Independent computation: counts and populations per département / région / France.
+    with_dep = resources.merge(communes, on="code_commune")
+    count_dep = with_dep.groupby("code_departement").size()
+    pop_dep = communes.groupby("code_departement")["population"].sum().astype(float)
+    expected_dep = (count_dep.reindex(pop_dep.index).fillna(0) / pop_dep * 1e5)
+    count_reg = with_dep.groupby("code_region").size()
+    pop_reg = communes.groupby("code_region")["population"].sum().astype(float)
+    expected_reg = count_reg.reindex(pop_reg.index).fillna(0) / pop_reg * 1e5
+    expected_fr = len(with_dep[with_dep["population"].notna()]) / \
+        communes["population"].sum() * 1e5
+
+    france = table[table["reference"] == "france"].set_index("code_territoire")
+    got = france["densite_nombre"]
+    pd.testing.assert_series_equal(got, expected_dep.reindex(got.index), check_names=False,
+                                   rtol=1e-12)
+    assert np.allclose(france["densite_nombre_reference"], expected_fr, rtol=1e-12)
+    region = table[table["reference"] == "region"].set_index("code_territoire")
+    expected = region["code_reference"].map(expected_reg)
+    assert np.allclose(region["densite_nombre_reference"], expected, rtol=1e-12)
+    gap = (expected_dep.reindex(region.index) / expected.where(expected > 0) - 1) * 100
+    assert np.allclose(region["ecart_nombre_pct"], gap, rtol=1e-9, equal_nan=True)
+    # The Rhône (69) has Le Vinatier and others: a sanity check a user would make.
+    assert france.loc["69", "nombre"] == count_dep["69"]

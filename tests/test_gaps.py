@@ -1,0 +1,353 @@
+"""Gap analysis on constructed territories whose expected gaps are known."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+
+from ptsm_diag.catalog import load_indicator_catalog
+from ptsm_diag.diagnostic import Diagnostic
+from ptsm_diag.errors import CatalogError
+from ptsm_diag.gaps import (
+    GAP_COLUMNS,
+    SOURCES,
+    GapInputs,
+    accessibility_gaps,
+    compute_gaps,
+    density_gaps,
+    indicator_gaps,
+    knowledge_gaps,
+    load_gap_config,
+    prestation_gaps,
+    roadmap_gaps,
+)
+from ptsm_diag.gaps_report import (
+    ACTION_COLUMN,
+    export_gaps_csv,
+    export_gaps_xlsx,
+    gap_section_html,
+    gap_table,
+    summary_by_axis,
+    summary_by_priority,
+    zones_blanches_map,
+)
+from ptsm_diag.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.sources import DataFolder
+from ptsm_diag.territory import build_territory
+
+NBSP = "\u202f"  # thousands separator of display.format_number
+POPULATION = 100_000
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_gap_config()
+
+
+@pytest.fixture(scope="module")
+def rosace() -> pd.DataFrame:
+    """T1 vs France: rehospit_15j significantly worse; hospit_long_cours worse, not
+    significantly (small counts); suivi_15j_sortie better."""
+    rows = [
+        ("T1", "rehospit_15j", 300, 2000), ("FRANCE", "rehospit_15j", 1000, 10000),
+        ("T1", "hospit_long_cours", 22, 500), ("FRANCE", "hospit_long_cours", 400, 10000),
+        ("T1", "suivi_15j_sortie", 800, 1000), ("FRANCE", "suivi_15j_sortie", 6000, 10000),
+    ]
+    table = pd.DataFrame(rows, columns=["code_territoire", "indicateur", "numerateur",
+                                        "denominateur"]).assign(annee=2023)
+    values = compute_indicator_values(table, secrecy_threshold=None)
+    return rosace_table(values, "T1")
+
+
+def _densities(savs_gap: float = -70.0, esat_gap: float = -10.0, label: str = "SAVS"):
+    return pd.DataFrame([
+        {"code_territoire": "T1", "type_ressource": "savs", "libelle": label,
+         "champ": "medico-social", "public": "adultes", "population_ref_age": "18-64",
+         "nombre": 1, "capacite": 30, "densite_nombre": 1.6, "densite_capacite": 0.48,
+         "reference": "France", "code_reference": "FRANCE", "densite_nombre_reference": 2.0,
+         "densite_capacite_reference": 1.6, "ecart_nombre_pct": -20.0,
+         "ecart_capacite_pct": savs_gap},
+        {"code_territoire": "T1", "type_ressource": "esat", "libelle": "ESAT",
+         "champ": "medico-social", "public": "adultes", "population_ref_age": "18-64",
+         "nombre": 2, "capacite": 150, "densite_nombre": 3.2, "densite_capacite": 2.4,
+         "reference": "France", "code_reference": "FRANCE", "densite_nombre_reference": 3.0,
+         "densite_capacite_reference": 2.67, "ecart_nombre_pct": 6.7,
+         "ecart_capacite_pct": esat_gap},
+    ])
+
+
+# Every prestation of the panier but « soins intensifs à domicile ».
+RESOURCES = pd.DataFrame({
+    "id_ressource": [f"R{i}" for i in range(8)],
+    "type_ressource": ["chs", "cmp_adultes", "centre_crise", "msp", "clsm", "gem", "savs",
+                       "esat"],
+    "prestations": [None] * 8,
+})
+
+
+def _accessibility() -> pd.DataFrame:
+    return pd.DataFrame({
+        "code_commune": ["35024", "35047", "35238", "35024", "35047", "35238"],
+        "type_ressource": ["cmp_adultes"] * 3 + ["msp"] * 3,
+        "distance_km": [40.0, 55.0, 3.0, 2.0, 3.0, 1.0],
+        "temps_min": [50.0, 60.0, 8.0, 5.0, 6.0, 4.0],
+        "source_temps": ["route"] * 6,
+        "population": [10_000, 8_400, 5_000, 10_000, 8_400, 5_000],
+    })
+
+
+def _inputs(**kwargs) -> GapInputs:
+    return GapInputs(territory="T1", population_total=POPULATION,
+                     population_by_age={"18-64": 60_000}, **kwargs)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def test_significant_indicator_gap_only(rosace, config):
+    gaps = indicator_gaps(_inputs(rosace=rosace), config)
+    assert list(gaps.columns) == GAP_COLUMNS
+    assert list(gaps["code_objet"]) == ["rehospit_15j"]  # not the non-significant one
+    row = gaps.iloc[0]
+    assert row["significativite"] == "intervalle"
+    assert row["valeur"] == pytest.approx(15.0)
+    assert row["reference"] == pytest.approx(10.0)
+    assert row["ampleur"] == pytest.approx(0.5)
+    assert row["priorite_ptsm"] == 2 and row["axe_anap"] == 2
+    assert "15 % contre 10 % pour la référence France" in row["constat"]
+    # the point value of hospit_long_cours is worse, but its interval includes France
+    long_stay = rosace.set_index("indicateur").loc["hospit_long_cours"]
+    assert long_stay["value"] > long_stay["reference"]
+    assert long_stay["verdict"] == "comparable"
+
+
+def test_indicator_threshold_from_config(rosace):
+    strict = load_gap_config(overrides={"seuils": {"indicateur": {"ecart_relatif_min": 0.6}}})
+    assert indicator_gaps(_inputs(rosace=rosace), strict).empty
+
+
+def test_density_far_below_reference(config):
+    gaps = density_gaps(_inputs(densities=_densities()), config)
+    assert list(gaps["code_objet"]) == ["savs"]
+    row = gaps.iloc[0]
+    assert row["ampleur"] == pytest.approx(0.7)
+    assert row["valeur"] == pytest.approx(0.48) and row["reference"] == pytest.approx(1.6)
+    assert row["population_concernee"] == 60_000  # population of the reference age band
+    assert row["priorite_ptsm"] == 2
+    assert row["severite"] == pytest.approx(0.7 * math.log10(60_001))
+    assert "70 % de moins" in row["constat"]
+
+
+def test_density_population_from_densities_module(config):
+    """ptsm_diag.densities gives the population counted and the band separately."""
+    frame = _densities().assign(population_ref_age=[62_500, 62_500], tranche_age="18+")
+    row = density_gaps(_inputs(densities=frame), config).iloc[0]
+    assert row["population_concernee"] == 62_500
+    assert "population 18+" in row["constat"]
+
+
+def test_density_threshold_changes_result():
+    low = load_gap_config(overrides={"seuils": {"densite": {"ecart_min_pct": 5}}})
+    high = load_gap_config(overrides={"seuils": {"densite": {"ecart_min_pct": 80}}})
+    count = load_gap_config(overrides={"seuils": {"densite": {"mesure": "nombre"}}})
+    assert set(density_gaps(_inputs(densities=_densities()), low)["code_objet"]) == {
+        "savs", "esat"}
+    assert density_gaps(_inputs(densities=_densities()), high).empty
+    assert density_gaps(_inputs(densities=_densities()), count).empty  # −20 % in number
+
+
+def test_missing_prestation(config):
+    gaps = prestation_gaps(_inputs(resources=RESOURCES), config)
+    assert list(gaps["code_objet"]) == ["soins_intensifs_domicile"]
+    row = gaps.iloc[0]
+    assert row["priorite_ptsm"] == 4 and row["axe_anap"] == 5
+    assert row["severite"] == pytest.approx(1.2 * math.log10(1 + POPULATION))
+    assert row["niveau_severite"] == "élevée"
+    assert "SAMSAH" in row["constat"]
+    declared = RESOURCES.assign(prestations=["soins_intensifs_domicile"] + [None] * 7)
+    assert prestation_gaps(_inputs(resources=declared), config).empty
+    unchecked = load_gap_config(overrides={
+        "prestations": {"soins_intensifs_domicile": {"verifier": False}}})
+    assert prestation_gaps(_inputs(resources=RESOURCES), unchecked).empty
+
+
+def test_white_zone_with_known_population(config):
+    gaps = accessibility_gaps(_inputs(accessibility=_accessibility()), config)
+    assert list(gaps["code_objet"]) == ["cmp_adultes"]
+    row = gaps.iloc[0]
+    assert row["population_concernee"] == 18_400
+    assert row["nombre_communes"] == 2
+    assert row["communes_concernees"] == "35024, 35047"
+    assert row["valeur"] == pytest.approx(100 * 18_400 / 23_400)
+    assert f"2 communes, 18{NBSP}400 habitants" in row["constat"]
+    assert "sont à plus de 45 min" in row["constat"] and "CMP adultes" in row["constat"]
+
+
+def test_white_zone_threshold_changes_result():
+    relaxed = load_gap_config(overrides={
+        "seuils": {"accessibilite": {"temps_max_par_type": {"cmp_adultes": 55}}}})
+    row = accessibility_gaps(_inputs(accessibility=_accessibility()), relaxed).iloc[0]
+    assert row["population_concernee"] == 8_400 and row["nombre_communes"] == 1
+    assert "1 commune, 8" in row["constat"] and "est à plus de 55 min" in row["constat"]
+    strict = load_gap_config(overrides={"seuils": {"accessibilite": {"temps_max_min": 5,
+                                                                      "temps_max_par_type": {}}}})
+    # with an empty per-type map merged into the default one, the msp threshold stays 30
+    assert set(accessibility_gaps(_inputs(accessibility=_accessibility()), strict)[
+        "code_objet"]) == {"cmp_adultes"}
+
+
+def test_knowledge_gaps(config):
+    nothing = knowledge_gaps(_inputs(), config)
+    assert len(nothing) == 10
+    assert nothing["donnees_a_recueillir"].notna().all()
+    some = knowledge_gaps(_inputs(resources=RESOURCES), config)
+    # centre de crise informs point 9; nothing informs point 6 (droits)
+    assert "R3224-3-9" not in set(some["code_objet"])
+    assert "R3224-3-6" in set(some["code_objet"])
+    access = knowledge_gaps(_inputs(resources=RESOURCES, accessibility=_accessibility()), config)
+    assert "R3224-3-5" not in set(access["code_objet"])
+
+
+def test_roadmap_gaps(config):
+    actions = pd.DataFrame({
+        "id_action": ["A1", "A2", "A2", "A3"], "code_territoire": ["T1"] * 4,
+        "priorite": [6, 4, 4, 1], "statut": ["En cours", "En cours", "Abandonnée", "En cours"],
+        "date_suivi": pd.to_datetime(["2024-06-30", "2024-06-30", "2025-06-30",
+                                      "2024-06-30"]),
+        "intitule": ["a", "b", "c", "d"],
+    })
+    found = pd.concat([prestation_gaps(_inputs(resources=RESOURCES), config),
+                       density_gaps(_inputs(densities=_densities()), config)])
+    gaps = roadmap_gaps(_inputs(actions=actions, found=found), config)
+    by_nature = gaps.groupby("nature")["priorite_ptsm"].apply(set).to_dict()
+    # priority 4 has a gap and only an abandoned action; priority 2 has a gap, no action
+    assert by_nature["priorite_sans_action"] == {2, 4}
+    # priorities 1 and 6 have actions but no gap among those found
+    assert by_nature["action_sans_insuffisance"] == {1, 6}
+    info = gaps[(gaps["nature"] == "action_sans_insuffisance")
+                & (gaps["priorite_ptsm"] == 6)].iloc[0]
+    assert info["severite"] == 0 and info["niveau_severite"] == "information"
+    assert "A1" in info["constat"]
+    assert roadmap_gaps(_inputs(actions=actions.assign(code_territoire="T2")), config) is None
+
+
+def test_compute_gaps_ranks_and_reports_skipped(rosace):
+    analysis = compute_gaps(_inputs(rosace=rosace, resources=RESOURCES))
+    assert set(analysis.skipped) == {"densites", "zones_blanches", "feuille_de_route"}
+    gaps = analysis.gaps
+    assert list(gaps["rang"]) == list(range(1, len(gaps) + 1))
+    assert gaps["severite"].is_monotonic_decreasing
+    assert gaps.iloc[0]["nature"] == "prestation_absente"
+    assert set(SOURCES) >= set(analysis.sources_run)
+    empty = compute_gaps(GapInputs(territory="T1"))
+    assert set(empty.skipped) == set(SOURCES) - {"connaissance"}
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(CatalogError, match="inconnue"):
+        load_gap_config(overrides={"seuils": {"densite": {"ecart_minimum": 5}}})
+    with pytest.raises(CatalogError, match="hors bornes"):
+        load_gap_config(overrides={"seuils": {"densite": {"ecart_min_pct": -5}}})
+    with pytest.raises(CatalogError, match="nombre attendu"):
+        load_gap_config(overrides={"niveaux": {"elevee": "beaucoup"}})
+    with pytest.raises(CatalogError, match="inconnu"):
+        load_gap_config(overrides={"prestations": {"teleportation": {
+            "priorite": 1, "axe_anap": 1, "theme_action": 1, "points": [1]}}})
+    with pytest.raises(CatalogError, match="inconnu"):
+        load_gap_config(overrides={"parcours": {1: {"indicateurs": ["pas_un_indicateur"]}}})
+    own = tmp_path / "mes_seuils.yaml"
+    own.write_text("seuils:\n  densite:\n    ecart_min_pct: 50\n", encoding="utf-8")
+    config = load_gap_config(overrides=own)
+    assert config.threshold("densite", "ecart_min_pct") == 50
+    assert "mes_seuils.yaml" in config.source
+
+
+# --------------------------------------------------------------------------- report
+
+
+@pytest.fixture(scope="module")
+def diag(rosace, tmp_path_factory) -> Diagnostic:
+    folder = tmp_path_factory.mktemp("donnees")
+    territory = build_territory("T1", "Territoire test", communes=["35024", "35047", "35238"])
+    actions = pd.DataFrame({
+        "id_action": ["T1-A1"], "code_territoire": ["T1"], "priorite": [6],
+        "statut": ["En cours"], "date_suivi": pd.to_datetime(["2024-06-30"]),
+        "intitule": [HOSTILE],
+    })
+    data = DataFolder(path=folder, ressources=RESOURCES, actions=actions)
+    resources = gpd.GeoDataFrame(RESOURCES.assign(code_commune="35238"),
+                                 geometry=gpd.points_from_xy([-1.68] * 8, [48.11] * 8),
+                                 crs="EPSG:4326")
+    return Diagnostic(territory=territory, data=data, data_folder=folder, is_demo=False,
+                      reference="france", catalog=load_indicator_catalog(),
+                      resources=resources, indicator_values=pd.DataFrame(), rosace=rosace,
+                      year=2023)
+
+
+def test_gap_table_and_section_escape_hostile_text(diag):
+    densities = _densities(label=HOSTILE)
+    gaps = gap_table(diag, densities=densities, accessibility=_accessibility())
+    assert set(gaps["nature"]) >= {"indicateur", "densite", "prestation_absente",
+                                   "zone_blanche", "priorite_sans_action"}
+    section = gap_section_html(diag, densities=densities, accessibility=_accessibility())
+    assert "<script>" not in section
+    assert "&lt;script&gt;" in section
+    assert "Seuils et poids utilisés" in section and "45 min" in section
+    skipped = gap_section_html(diag)
+    assert "Analyses non réalisées" in skipped and "temps d&#x27;accès" in skipped
+    by_priority = summary_by_priority(gaps)
+    assert len(by_priority) == 6 and by_priority["Insuffisances"].sum() > 0
+    assert len(summary_by_axis(gaps)) == 6
+
+
+def test_white_zone_map_offline(diag):
+    m = zones_blanches_map(diag, _accessibility())
+    page = m.get_root().render()
+    assert "Communes au-delà du temps" in page
+    assert "tile.openstreetmap" not in page
+    assert "35047" in page
+
+
+def test_exports(diag, tmp_path: Path):
+    evil = _densities(label="=HYPERLINK(\"http://x\")")
+    analysis_gaps = gap_table(diag, densities=evil, accessibility=_accessibility())
+    xlsx = export_gaps_xlsx(analysis_gaps, tmp_path / "sortie" / "insuffisances.xlsx")
+    workbook = openpyxl.load_workbook(xlsx)
+    assert workbook.sheetnames == ["Synthèse", *(f"Priorité {p}" for p in range(1, 7)),
+                                   "Paramètres"]
+    sheet = workbook["Priorité 2"]
+    header = [c.value for c in sheet[1]]
+    assert header[0] == "Rang" and "Constat" in header and header[-1] == ACTION_COLUMN
+    assert sheet.max_row >= 2
+    subjects = [row[header.index("Sujet")] for row in sheet.iter_rows(min_row=2,
+                                                                       values_only=True)]
+    assert "=HYPERLINK(\"http://x\")" in subjects  # kept as text
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
+    assert all(c.data_type != "f" for c in cells)
+    assert not list((tmp_path / "sortie").glob(".*.tmp"))
+    csv = export_gaps_csv(analysis_gaps, tmp_path / "insuffisances.csv")
+    text = csv.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("Rang;")
+    assert text.splitlines()[0].endswith(ACTION_COLUMN)
+    assert "'=HYPERLINK" in text
+    back = pd.read_csv(csv, sep=";", encoding="utf-8-sig", dtype=str)
+    assert len(back) == len(analysis_gaps)
+
+
+@pytest.mark.slow
+def test_demo_territory_ranked_table():
+    from ptsm_diag.diagnostic import prepare_diagnostic
+
+    gaps = gap_table(prepare_diagnostic("35"))
+    assert not gaps.empty
+    assert gaps["severite"].is_monotonic_decreasing
+    assert gaps["constat"].str.len().gt(20).all()
