@@ -752,8 +752,11 @@ def accessibility_summary(
     distancier: pd.DataFrame | None = None,
     detour: float = DETOUR_FACTOR,
     speed_kmh: float = SPEED_KMH,
+    nearest: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per resource type: population beyond ``seuil_minutes`` of the nearest one (French).
+
+    ``nearest`` is :func:`diagnostic_nearest` already computed (else computed here).
 
     Returns
     -------
@@ -762,8 +765,9 @@ def accessibility_summary(
         nombre d'habitants au-delà du seuil, communes au-delà, communes sans valeur, and
         the source of the times.
     """
-    nearest = diagnostic_nearest(diagnostic, distancier=distancier, detour=detour,
-                                 speed_kmh=speed_kmh)
+    if nearest is None:
+        nearest = diagnostic_nearest(diagnostic, distancier=distancier, detour=detour,
+                                     speed_kmh=speed_kmh)
     code = diagnostic.territory.code
     members = pd.DataFrame({"code_territoire": code, "code_commune": nearest[
         "code_commune"].unique()})

@@ -384,7 +384,8 @@ def diagnostic_densities(diagnostic: Diagnostic) -> pd.DataFrame:
     )
 
 
-def densities_table(diagnostic: Diagnostic, reference: str | None = None) -> pd.DataFrame:
+def densities_table(diagnostic: Diagnostic, reference: str | None = None,
+                    densities: pd.DataFrame | None = None) -> pd.DataFrame:
     """Densities of the diagnostic's territory against one reference, French columns.
 
     Parameters
@@ -393,6 +394,8 @@ def densities_table(diagnostic: Diagnostic, reference: str | None = None) -> pd.
         The prepared diagnostic.
     reference : {"region", "france"}, optional
         Defaults to the diagnostic's reference.
+    densities : DataFrame, optional
+        :func:`diagnostic_densities` already computed (else computed here).
 
     Returns
     -------
@@ -400,7 +403,7 @@ def densities_table(diagnostic: Diagnostic, reference: str | None = None) -> pd.
         One row per resource type, ready for display (NaN shown as missing).
     """
     reference = reference or diagnostic.reference
-    table = diagnostic_densities(diagnostic)
+    table = diagnostic_densities(diagnostic) if densities is None else densities
     table = table[table["reference"] == reference]
     vocab = load_vocabularies()
     label = REFERENCE_LABELS[reference]

@@ -72,16 +72,18 @@ def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
 
 
 def _legend(
-    title: str, limits: list[float], colours: list[str], fmt: str
+    title: str, limits: list[float], colours: list[str], fmt: str, *, font_scale: float = 1.0
 ) -> branca.element.Element:
+    width, height, font = (round(x * font_scale) for x in (18, 12, 13))
     rows = "".join(
-        f'<div><span style="background:{colours[i]};width:18px;height:12px;display:inline-block;'
-        f'border:1px solid #777;margin-right:6px"></span>{low:{fmt}} – {high:{fmt}}</div>'
+        f'<div><span style="background:{colours[i]};width:{width}px;height:{height}px;'
+        f'display:inline-block;border:1px solid #777;margin-right:6px"></span>'
+        f"{low:{fmt}} – {high:{fmt}}</div>"
         for i, (low, high) in enumerate(zip(limits[:-1], limits[1:], strict=True))
     )
     box = (
         '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
-        'padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif">'
+        f'padding:8px 10px;border:1px solid #999;border-radius:4px;font:{font}px sans-serif">'
         f"<b>{html.escape(title)}</b>{rows}</div>"
     )
     return branca.element.Element(box)
@@ -94,6 +96,7 @@ def commune_choropleth(
     *,
     fond: str | None = None,
     value_format: str = ",.0f",
+    font_scale: float = 1.0,
 ) -> folium.Map:
     """Communes coloured by ``column`` (quantile classes), with tooltip and legend.
 
@@ -107,6 +110,8 @@ def commune_choropleth(
         French legend title, e.g. ``"Densité (hab./km²)"``.
     fond : {None, "osm"}
         Background tiles; None works offline.
+    font_scale : float
+        Multiplier of the legend and tooltip font sizes (1.6 or more for a projector).
     """
     data = communes[["code_commune", "nom", column, "geometry"]].copy()
     data = data[~data.geometry.is_empty & data.geometry.notna()]
@@ -130,10 +135,12 @@ def commune_choropleth(
         },
         highlight_function=lambda f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=["nom", "code_commune", "valeur"], aliases=["Commune", "Code INSEE", title]
+            fields=["nom", "code_commune", "valeur"], aliases=["Commune", "Code INSEE", title],
+            **({"style": f"font-size:{round(13 * font_scale)}px"} if font_scale != 1.0 else {}),
         ),
     ).add_to(m)
-    m.get_root().html.add_child(_legend(title, limits, colours, value_format.replace(",", "")))
+    m.get_root().html.add_child(_legend(title, limits, colours, value_format.replace(",", ""),
+                                        font_scale=font_scale))
     return m
 
 
