@@ -86,6 +86,8 @@ class BatchOptions:
     reuse_kernel : bool
         Each worker reuses one Jupyter kernel for its successive reports (namespace
         cleared in between; see :class:`ptsm_diag.report.WarmKernel`).
+    synthesis : bool
+        Also produce the synthesis of the batch's territories (``synthese.html``).
     """
 
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -97,6 +99,7 @@ class BatchOptions:
     pdf: bool = False
     scheduler: str | None = None
     reuse_kernel: bool = True
+    synthesis: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,13 @@ class BatchResult:
     outcomes: list[TerritoryOutcome]
     index: Path
     seconds: float
+    synthesis: TerritoryOutcome | None = None
 
     @property
     def failed(self) -> list[TerritoryOutcome]:
-        """Territories whose report failed."""
-        return [o for o in self.outcomes if o.status == FAILED]
+        """Territories whose report failed (and the synthesis, when it failed)."""
+        every = [*self.outcomes, *([self.synthesis] if self.synthesis else [])]
+        return [o for o in every if o.status == FAILED]
 
 
 def fingerprint_folder(folder: Path) -> str:
@@ -350,6 +355,7 @@ def run_batch(
     jobs = plan_jobs(data, data_hash, territories, out_dir, options)
 
     outcomes: dict[str, TerritoryOutcome] = {}
+    synthesis: TerritoryOutcome | None = None
     todo = []
     for job in jobs:
         if not options.force and _unchanged(job):
@@ -367,13 +373,69 @@ def run_batch(
             outcomes[outcome.code] = outcome
             if on_done:
                 on_done(outcome)
+        synthesis = (run_synthesis(jobs[0].data_cache, out_dir, [c for c, _ in territories],
+                                   data_hash, options) if options.synthesis and jobs else None)
+        if synthesis is not None and on_done:
+            on_done(synthesis)
     finally:
         ordered = [outcomes[j.code] for j in jobs if j.code in outcomes]
         index = out_dir / "index.html"
         figures = territory_key_figures(data, [code for code, _ in territories])
         write_atomic(index, batch_index_html(ordered, figures, folder, data_hash,
-                                             datetime.now()))
-    return BatchResult(out_dir, ordered, index, time.perf_counter() - started)
+                                             datetime.now(), synthesis=synthesis))
+    return BatchResult(out_dir, ordered, index, time.perf_counter() - started, synthesis)
+
+
+SYNTHESIS_CODE = "synthèse"
+SYNTHESIS_FILE = "synthese.html"
+
+
+def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: str,
+                  options: BatchOptions) -> TerritoryOutcome:
+    """The synthesis of the batch's territories, with the same guarantees as a report:
+    skipped when unchanged, an error page instead of an exception."""
+    from ptsm_diag.regional_sections import render_synthesis
+
+    started = time.perf_counter()
+    notebook = notebook_path("synthese_regionale.ipynb")
+    fingerprint = _job_fingerprint(data_hash, notebook, ",".join(codes), options)
+    state = out_dir / STATE_DIR / "synthese.json"
+    error_path = out_dir / "erreurs" / "synthese.html"
+    name = f"Synthèse des {len(codes)} territoires"
+    if not options.force and (out_dir / SYNTHESIS_FILE).is_file() and state.is_file():
+        try:
+            if json.loads(state.read_text(encoding="utf-8")).get("empreinte") == fingerprint:
+                return TerritoryOutcome(SYNTHESIS_CODE, name, UNCHANGED, SYNTHESIS_FILE,
+                                        None, 0.0)
+        except (OSError, ValueError):
+            pass
+    log_path = out_dir / "journaux" / "synthese.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = _logger(log_path)
+    try:
+        parameters = {k: v for k, v in options.parameters.items() if k in ("reference", "fond")}
+        render_synthesis(data_cache, out_dir, territoires=codes, file_name=SYNTHESIS_FILE,
+                         parameters=parameters,
+                         options=ReportOptions(notebook="synthese_regionale.ipynb",
+                                               timeout=options.timeout,
+                                               shared_assets=options.shared_assets))
+        seconds = time.perf_counter() - started
+        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": round(seconds, 2)}))
+        error_path.unlink(missing_ok=True)
+        log.info("synthèse écrite (%.1f s)", seconds)
+        return TerritoryOutcome(SYNTHESIS_CODE, name, OK, SYNTHESIS_FILE, None, seconds)
+    except Exception as exc:  # the territory reports are kept whatever happens here
+        message = str(exc) if isinstance(exc, PtsmError) else f"{type(exc).__name__} : {exc}"
+        log.error("échec de la synthèse : %s\n%s", message, traceback.format_exc())
+        write_atomic(error_path, error_page_html(SYNTHESIS_CODE, name, message, None,
+                                                 log_path.name))
+        state.unlink(missing_ok=True)
+        return TerritoryOutcome(SYNTHESIS_CODE, name, FAILED, None, message,
+                                time.perf_counter() - started)
+    finally:
+        for handler in list(log.handlers):
+            handler.close()
+            log.removeHandler(handler)
 
 
 def execute_jobs(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:

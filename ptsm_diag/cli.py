@@ -92,7 +92,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from ptsm_diag.batch import FAILED, BatchOptions, run_batch
+    from ptsm_diag.batch import FAILED, SYNTHESIS_CODE, BatchOptions, run_batch
     from ptsm_diag.demo import demo_data_dir
 
     if args.donnees is None:
@@ -113,6 +113,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         jobs=args.jobs, force=args.force, notebook=args.notebook,
         parameters={"reference": args.reference, "fond": args.fond},
         shared_assets=args.assets_partages, pdf=args.pdf, scheduler=args.scheduler,
+        synthesis=not args.sans_synthese,
     )
     counts = {"ok": 0, "failed": 0}
     progress = Progress(
@@ -127,6 +128,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         progress.update(task, total=total)
 
     def done(outcome) -> None:
+        if outcome.code == SYNTHESIS_CODE:
+            colour = "red" if outcome.status == FAILED else "green"
+            progress.console.print(f"Synthèse : [{colour}]{escape(outcome.status)}[/{colour}]"
+                                   + (f" — {escape(outcome.error)}" if outcome.error else ""))
+            return
         if outcome.status == "inchangé":
             return
         counts["failed" if outcome.status == FAILED else "ok"] += 1
@@ -143,6 +149,86 @@ def cmd_batch(args: argparse.Namespace) -> int:
                   f"{len(result.failed)} échec(s) en {result.seconds:.0f} s. Index :")
     print(result.index)
     return 1 if result.failed else 0
+
+
+def _data_folder(donnees: Path | None) -> Path:
+    """The data folder asked for, or the demo data (generated on first use)."""
+    if donnees is not None:
+        if not donnees.is_dir():
+            raise PtsmError(f"Dossier de données introuvable : {donnees}")
+        return donnees
+    from ptsm_diag.demo import demo_data_dir
+
+    with console.status("Préparation des données fictives de démonstration…"):
+        return demo_data_dir()
+
+
+def cmd_synthese(args: argparse.Namespace) -> int:
+    """``ptsm-diag synthese``: the synthesis of a région's (or a list of) territories."""
+    from ptsm_diag.regional_sections import render_synthesis
+    from ptsm_diag.report import ReportOptions
+
+    folder = _data_folder(args.donnees)
+    codes = [c.strip() for c in (args.territoires or "").split(",") if c.strip()] or None
+    with console.status("Production de la synthèse…"):
+        path = render_synthesis(folder, args.sortie, region=args.region, territoires=codes,
+                                parameters={"reference": args.reference, "fond": args.fond},
+                                options=ReportOptions(notebook="synthese_regionale.ipynb"))
+    console.print(f"Synthèse écrite ({_file_size(path)}) :")
+    print(path)
+    return 0
+
+
+def cmd_carte(args: argparse.Namespace) -> int:
+    """``ptsm-diag carte``: the workshop map of a territory (offline HTML, large fonts)."""
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.workshop import export_layers_gpkg, write_workshop_map
+
+    folder = _data_folder(args.donnees)
+    with console.status("Carte d'atelier…"):
+        path = write_workshop_map(args.territoire, folder, args.sortie, fond=args.fond)
+    console.print(f"Carte écrite ({_file_size(path)}) :")
+    print(path)
+    if args.gpkg:
+        with console.status("Couches GeoPackage…"):
+            gpkg = export_layers_gpkg(prepare_diagnostic(args.territoire, folder),
+                                      path.with_suffix(".gpkg"))
+        console.print("Couches pour QGIS (GeoPackage) :")
+        print(gpkg)
+    return 0
+
+
+def cmd_insuffisances(args: argparse.Namespace) -> int:
+    """``ptsm-diag insuffisances``: the ranked gaps of a territory as XLSX and CSV."""
+    from ptsm_diag import sections
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.gaps_report import export_gaps_csv, export_gaps_xlsx
+    from ptsm_diag.report import safe_file_stem
+
+    folder = _data_folder(args.donnees)
+    with console.status("Analyse des insuffisances…"):
+        diag = prepare_diagnostic(args.territoire, folder, reference=args.reference)
+        analysis = sections.gap_analysis(diag)
+    stem = args.sortie / f"insuffisances_{safe_file_stem(diag.territory.code)}"
+    xlsx = export_gaps_xlsx(analysis.gaps, stem.with_suffix(".xlsx"), analysis.config)
+    csv = export_gaps_csv(analysis.gaps, stem.with_suffix(".csv"))
+    console.print(f"{len(analysis.gaps)} insuffisance(s) ; classeur pour l'atelier "
+                  "(colonne « action proposée » à remplir) :")
+    print(xlsx)
+    print(csv)
+    return 0
+
+
+def cmd_finess(args: argparse.Namespace) -> int:
+    """``ptsm-diag finess``: an official FINESS extract → the ressources template."""
+    from ptsm_diag.sources.finess import convert_finess
+
+    with console.status("Lecture de l'extraction FINESS…"):
+        summary = convert_finess(args.fichier, args.sortie, types=args.types)
+    console.print(summary.to_french())
+    console.print("Fichier écrit :")
+    print(args.sortie)
+    return 0
 
 
 def cmd_generer_demo(args: argparse.Namespace) -> int:
@@ -238,11 +324,66 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--assets-partages", action="store_true",
                        help="plotly.js et Leaflet dans un dossier assets/ commun aux rapports "
                             "(rapports plus légers ; garder le dossier avec eux)")
+    batch.add_argument("--sans-synthese", action="store_true",
+                       help="ne pas produire la synthèse des territoires du lot")
     batch.add_argument("--scheduler", default=None, metavar="ADRESSE",
                        help="adresse d'un ordonnanceur Dask distributed (tcp://hote:8786) ; "
                             "les workers doivent voir le dossier de sortie")
     _add_report_options(batch)
     batch.set_defaults(func=cmd_batch, sortie_defaut=True)
+
+    synthese = sub.add_parser("synthese", help="synthèse régionale de plusieurs territoires",
+                              description="Carte des territoires, rosaces côte à côte, "
+                                          "tableau des indices, classement et densités, pour "
+                                          "une région ou une liste de territoires.")
+    synthese.add_argument("--donnees", type=Path, default=None,
+                          help="dossier des données (défaut : données fictives)")
+    chosen_syn = synthese.add_mutually_exclusive_group()
+    chosen_syn.add_argument("--region", default=None, help="code INSEE de la région, ex. 53")
+    chosen_syn.add_argument("--territoires", default=None,
+                            help="codes des territoires séparés par des virgules")
+    _add_report_options(synthese)
+    synthese.set_defaults(func=cmd_synthese)
+
+    carte = sub.add_parser("carte", help="carte d'atelier d'un territoire (HTML hors ligne)",
+                           description="Carte des ressources en grands caractères pour la "
+                                       "projection en atelier, hors ligne ; couches GeoPackage "
+                                       "pour QGIS en option.")
+    carte.add_argument("--territoire", required=True, help="code du territoire, ex. 35 ou 2A")
+    carte.add_argument("--donnees", type=Path, default=None,
+                       help="dossier des données (défaut : données fictives)")
+    carte.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
+                       help="dossier (ou fichier .html) de sortie (défaut : reports/)")
+    carte.add_argument("--fond", choices=["aucun", "osm"], default="aucun",
+                       help="« aucun » fonctionne hors ligne (défaut) ; « osm » : tuiles en ligne")
+    carte.add_argument("--gpkg", action="store_true",
+                       help="exporter aussi les couches en GeoPackage (QGIS)")
+    carte.set_defaults(func=cmd_carte)
+
+    insuff = sub.add_parser("insuffisances", help="insuffisances d'un territoire en XLSX/CSV",
+                            description="Classe les insuffisances du territoire et les écrit "
+                                        "en XLSX (une feuille par priorité) et CSV, avec une "
+                                        "colonne « action proposée » pour l'atelier.")
+    insuff.add_argument("--territoire", required=True, help="code du territoire")
+    insuff.add_argument("--donnees", type=Path, default=None,
+                        help="dossier des données (défaut : données fictives)")
+    insuff.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
+                        help="dossier de sortie (défaut : reports/)")
+    insuff.add_argument("--reference", choices=["france", "region"], default="france",
+                        help="référence des comparaisons (défaut : france)")
+    insuff.set_defaults(func=cmd_insuffisances)
+
+    finess = sub.add_parser("finess", help="convertir une extraction FINESS en ressources.csv",
+                            description="Lit le fichier etalab-cs1100507-stock-*.csv de "
+                                        "data.gouv.fr et écrit les établissements de la "
+                                        "typologie au format du modèle ressources.csv.")
+    finess.add_argument("fichier", type=Path,
+                        help="extraction FINESS (etalab-cs1100507-stock-*.csv)")
+    finess.add_argument("--sortie", type=Path, default=Path("ressources.csv"),
+                        help="fichier ressources à écrire (défaut : ressources.csv)")
+    finess.add_argument("--types", nargs="+", metavar="TYPE",
+                        help="types de ressources à garder (défaut : toute la typologie)")
+    finess.set_defaults(func=cmd_finess)
 
     generer = sub.add_parser("generer-demo", help="écrire les données fictives dans un dossier",
                              description="Écrit le jeu de données fictif complet (toute la "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -48,6 +48,20 @@ class Diagnostic:
     def reference_label(self) -> str:
         """French label of the chosen reference."""
         return REFERENCES[self.reference]
+
+    @cached_property
+    def densities(self) -> pd.DataFrame:
+        """Resource densities against région and France (computed on first use)."""
+        from ptsm_diag.densities import diagnostic_densities
+
+        return diagnostic_densities(self)
+
+    @cached_property
+    def nearest(self) -> pd.DataFrame:
+        """Time and distance from each commune to the nearest resource of each type."""
+        from ptsm_diag.accessibility import diagnostic_nearest
+
+        return diagnostic_nearest(self)
 
 
 def load_data(donnees: str | Path | None) -> DataFolder:

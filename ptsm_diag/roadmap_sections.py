@@ -89,7 +89,18 @@ def prepare_follow_up(
     if reference not in REFERENCES:
         raise PtsmError(
             f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}")
-    data = load_data(donnees)
+    return follow_up_from_data(load_data(donnees), territoire, date_suivi=date_suivi,
+                               reference=reference)
+
+
+def follow_up_from_data(
+    data: DataFolder,
+    territoire: str,
+    *,
+    date_suivi: str | None = None,
+    reference: str = "region",
+) -> FollowUp:
+    """:func:`prepare_follow_up` on tables already read (e.g. those of a diagnostic)."""
     if data.territoires is None:
         raise PtsmError(f"Le dossier {data.path} ne contient pas de fichier territoires.csv")
     code = str(territoire).strip()

@@ -7,15 +7,22 @@ calls them and shows the result. Input text is escaped here, before it reaches H
 from __future__ import annotations
 
 import html
+from importlib import resources
 
 import folium
 import pandas as pd
 import plotly.graph_objects as go
 
 from ptsm_diag import __version__
+from ptsm_diag.accessibility import accessibility_summary
 from ptsm_diag.catalog import load_resource_types
+from ptsm_diag.catalog.vocabularies import parse_yaml
+from ptsm_diag.densities import densities_table
 from ptsm_diag.diagnostic import Diagnostic, data_sources
-from ptsm_diag.display import collapsible, format_number, table_html
+from ptsm_diag.display import collapsible, format_number, table_html, to_html
+from ptsm_diag.gaps import GapAnalysis
+from ptsm_diag.gaps_report import gap_analysis as run_gap_analysis
+from ptsm_diag.gaps_report import gap_section_html, zones_blanches_map
 from ptsm_diag.geography import load_regions
 from ptsm_diag.maps import commune_choropleth, resources_map
 from ptsm_diag.resources import summarise_by_type
@@ -142,6 +149,95 @@ def sources(diag: Diagnostic) -> pd.DataFrame:
     return data_sources(diag)
 
 
+def densities(diag: Diagnostic) -> pd.DataFrame | str:
+    """Resources per 100,000 inhabitants of the relevant age band, against the reference.
+
+    A compact table for the page (the full one is :func:`ptsm_diag.densities.densities_table`),
+    followed by the remarks on the populations used, when any.
+    """
+    table = densities_table(diag, densities=diag.densities)
+    ref = "Réf. région" if diag.reference == "region" else "Réf. France"
+    compact = pd.DataFrame({
+        "Type de ressource": table["Type de ressource"],
+        "Âges": table["Tranche d'âge"],
+        "Nombre": table["Nombre"],
+        "Pour 100 000 hab.": table["Nombre pour 100 000 hab."],
+        ref: table.iloc[:, 7],
+        "Écart (%)": table["Écart nombre (%)"],
+        "Capacité pour 100 000 hab.": table["Capacité pour 100 000 hab."],
+        f"{ref} (capacité)": table.iloc[:, 10],
+        "Écart capacité (%)": table["Écart capacité (%)"],
+    })
+    remarks = sorted({str(r) for r in table["Remarque"] if isinstance(r, str) and r.strip()})
+    if not remarks:
+        return compact
+    return table_html(compact) + "".join(note(r) for r in remarks)
+
+
+ACCESS_COLUMNS = {  # summary column → shorter header for the page
+    "Type de ressource": "Type de ressource",
+    "Tranche d'âge": "Âges",
+    "Temps médian (min)": "Temps médian (min)",
+    "Habitants à plus de 30 min": "Habitants au-delà",
+    "Part des habitants à plus de 30 min (%)": "Part au-delà (%)",
+    "Communes à plus de 30 min": "Communes au-delà",
+}
+
+
+def accessibility(diag: Diagnostic) -> pd.DataFrame:
+    """Per resource type: inhabitants beyond 30 minutes of the nearest one."""
+    summary = accessibility_summary(diag, 30.0, nearest=diag.nearest)
+    return summary[list(ACCESS_COLUMNS)].rename(columns=ACCESS_COLUMNS)
+
+
+def access_map(diag: Diagnostic, type_ressource: str = "cmp_adultes",
+               fond: str | None = None) -> folium.Map | str:
+    """Communes coloured by the estimated time to the nearest resource of one type."""
+    nearest = diag.nearest
+    times = nearest[nearest["type_ressource"].astype(str) == type_ressource]
+    label = load_resource_types()[type_ressource].label
+    if times.empty or times["temps_min"].isna().all():
+        return note(f"Aucune ressource de type « {label} » dans les données : pas de carte.")
+    communes = diag.territory.communes.merge(
+        times[["code_commune", "temps_min"]], on="code_commune", how="left")
+    return commune_choropleth(communes, "temps_min", f"Temps estimé jusqu'au {label} (min)",
+                              fond=fond, value_format=",.0f")
+
+
+def gap_analysis(diag: Diagnostic) -> GapAnalysis:
+    """The insuffisances of the territory, from every evidence source available."""
+    return run_gap_analysis(diag, densities=diag.densities, accessibility=diag.nearest)
+
+
+GAPS_SHOWN = 25  # ranked gaps printed in the report; all of them are in the exports
+
+
+def gaps(diag: Diagnostic, analysis: GapAnalysis | None = None) -> str:
+    """The ranked insuffisances with their evidence, summaries and thresholds (HTML)."""
+    return gap_section_html(diag, analysis=analysis or gap_analysis(diag), limit=GAPS_SHOWN)
+
+
+def white_zones_map(diag: Diagnostic, analysis: GapAnalysis,
+                    fond: str | None = None) -> folium.Map | str:
+    """Communes beyond the access-time threshold of the most severe white zone's type."""
+    white = analysis.gaps[analysis.gaps["nature"] == "zone_blanche"]
+    if white.empty:
+        return note("Aucune zone blanche : toutes les communes sont dans les temps d'accès "
+                    "retenus pour chaque type de ressource présent dans les données.")
+    kind = str(white.iloc[0]["code_objet"])
+    label = load_resource_types()[kind].label if kind in load_resource_types() else kind
+    return (note(f"Type de ressource de la zone blanche la plus sévère : {label}.")
+            + to_html(zones_blanches_map(diag, diag.nearest, analysis.config,
+                                         type_ressource=kind, fond=fond)))
+
+
+def glossary() -> pd.DataFrame:
+    """The acronyms used in the report, with their meaning."""
+    entries = parse_yaml(resources.files("ptsm_diag.catalog").joinpath(
+        "glossary.yaml").read_text(encoding="utf-8"))
+    return pd.DataFrame(sorted(entries.items()), columns=["Sigle", "Signification"])
+
+
 def note(text: str) -> str:
     """A short escaped note paragraph."""
     return f'<p class="ptsm-note">{html.escape(text)}</p>'
@@ -153,7 +249,8 @@ def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
 
 
 __all__ = [
-    "commune_density_map", "identity_card", "key_figure", "note", "population_by_age",
-    "resource_map", "resources_by_type", "resources_list", "rosace", "rosace_table",
-    "sources", "table_html", "title_page",
+    "access_map", "accessibility", "commune_density_map", "densities", "gap_analysis", "gaps",
+    "glossary", "identity_card", "key_figure", "note", "population_by_age", "resource_map",
+    "resources_by_type", "resources_list", "rosace", "rosace_table", "sources", "table_html",
+    "title_page", "white_zones_map",
 ]

@@ -33,6 +33,7 @@ tr:nth-child(even) td { background: #f7f8fb; }
 .statut-échec { color: #b42318; font-weight: bold; }
 .erreur { background: #fdecea; border: 2px solid #b42318; padding: 1rem; border-radius: 4px; }
 .note { color: #5b6573; font-size: .9rem; }
+.synthese { font-size: 1.15rem; font-weight: bold; }
 """
 
 
@@ -75,8 +76,10 @@ def batch_index_html(
     folder: Path,
     data_hash: str,
     generated_at: datetime,
+    synthesis: Outcome | None = None,
 ) -> str:
-    """The batch index: every territory with its status, key figures and links."""
+    """The batch index: every territory with its status, key figures and links, and the
+    synthesis of the batch when one was asked for."""
     outcomes = list(outcomes)
     counts = {status: sum(o.status == status for o in outcomes)
               for status in ("réussi", "inchangé", "échec")}
@@ -99,9 +102,18 @@ def batch_index_html(
         )
     summary = (f"{counts['réussi']} rapport(s) produit(s), {counts['inchangé']} inchangé(s), "
                f"{counts['échec']} en échec, sur {len(outcomes)} territoire(s).")
+    synthesis_html = ""
+    if synthesis is not None:
+        target = (html.escape(synthesis.report) if synthesis.report
+                  else "erreurs/synthese.html")
+        text = "Synthèse des territoires du lot" if synthesis.report else \
+            "Synthèse en échec : voir la page d'erreur"
+        synthesis_html = (f'<p class="synthese"><a href="{target}">{html.escape(text)}</a> '
+                          f'<span class="statut-{html.escape(synthesis.status)}">'
+                          f"({html.escape(synthesis.status)})</span></p>")
     body = (
         "<h1>Diagnostics territoriaux PTSM — lot de rapports</h1>"
-        f"<p>{html.escape(summary)}</p>"
+        f"<p>{html.escape(summary)}</p>{synthesis_html}"
         '<table><thead><tr><th>Code</th><th>Territoire</th><th>Statut</th>'
         '<th class="num">Population</th><th class="num">Communes</th>'
         '<th class="num">Ressources</th><th>Lien</th><th class="num">Durée (s)</th>'

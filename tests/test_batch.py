@@ -32,17 +32,24 @@ def data_folder(tmp_path_factory) -> Path:
     full = tmp_path_factory.mktemp("demo")
     generate_demo_data(full)
     small = tmp_path_factory.mktemp("bretagne")
-    for path in full.iterdir():
+    kept_ids: set[str] = set()
+    for path in sorted(full.iterdir(), key=lambda p: p.name != "ressources.csv"):
         if path.suffix != ".csv":
             (small / path.name).write_bytes(path.read_bytes())
             continue
         table = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
-        if "code_territoire" in table:
+        links = [c for c in table.columns if c.startswith("id_ressource_")]
+        if links:  # tables pointing at resources: only links between kept resources
+            for column in links:
+                table = table[table[column].eq("") | table[column].isin(kept_ids)]
+        elif "code_territoire" in table:
             keep = table["code_territoire"].isin(BRETAGNE) | ~table["code_territoire"].str.match(
                 r"^\d|^2[AB]$")
             table = table[keep]
         elif "code_commune" in table:
             table = table[table["code_commune"].str[:2].isin(BRETAGNE)]
+            if path.name == "ressources.csv":
+                kept_ids = set(table["id_ressource"])
         table.to_csv(small / path.name, sep=";", index=False)
     return small
 
@@ -72,7 +79,8 @@ def test_a_failing_territory_gets_an_error_page_and_the_others_their_report(
     notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
     out = tmp_path / "lot"
     code = main(["batch", "--donnees", str(data_folder), "--territoires", "22,29,35",
-                 "--sortie", str(out), "--jobs", "2", "--notebook", str(notebook)])
+                 "--sortie", str(out), "--jobs", "2", "--notebook", str(notebook),
+                 "--sans-synthese"])
     assert code == 1  # non-zero exit when a territory failed
     assert (out / "essai_22.html").is_file() and (out / "essai_35.html").is_file()
     assert not (out / "essai_29.html").exists()
@@ -90,7 +98,7 @@ def test_a_failing_territory_gets_an_error_page_and_the_others_their_report(
 def test_rerun_skips_unchanged_territories_and_redoes_failed_and_changed(data_folder, tmp_path):
     notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
     out = tmp_path / "lot"
-    options = BatchOptions(jobs=1, notebook=str(notebook))
+    options = BatchOptions(jobs=1, notebook=str(notebook), synthesis=False)
     first = run_batch(data_folder, out, codes=["22", "29"], options=options)
     assert {o.code: o.status for o in first.outcomes} == {"22": OK, "29": FAILED}
     written = (out / "essai_22.html").stat().st_mtime_ns
@@ -105,7 +113,8 @@ def test_rerun_skips_unchanged_territories_and_redoes_failed_and_changed(data_fo
     assert not (out / "erreurs" / "29.html").exists()  # stale error page removed
 
     forced = run_batch(data_folder, out, codes=["22"],
-                       options=BatchOptions(jobs=1, notebook=str(fixed), force=True))
+                       options=BatchOptions(jobs=1, notebook=str(fixed), force=True,
+                                            synthesis=False))
     assert forced.outcomes[0].status == OK
 
 
@@ -167,6 +176,13 @@ def test_real_reports_in_parallel_with_shared_assets(data_folder, tmp_path):
     assert "leaflet.js" in assets and any(name.startswith("plotly") for name in assets)
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "Finistère" in index and "Morbihan" in index
+    assert result.synthesis is not None and result.synthesis.status == OK
+    assert 'href="synthese.html"' in index
+    synthesis = (out / "synthese.html").read_text(encoding="utf-8")
+    assert "Finistère" in synthesis and "Morbihan" in synthesis
+    again = run_batch(data_folder, out, codes=["29", "56"],
+                      options=BatchOptions(jobs=2, shared_assets=True))
+    assert again.synthesis.status == UNCHANGED  # nothing changed: nothing redone
     if chromium_path() is None:
         pytest.skip("Chromium absent : rendu navigateur non vérifié")
     seen = open_in_browser(out / "diagnostic_56.html")
@@ -181,7 +197,7 @@ def test_dask_cluster_runs_the_same_batch(data_folder, tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         result = run_batch(data_folder, tmp_path / "lot", codes=["22", "29", "35"],
-                           options=BatchOptions(notebook=str(notebook),
+                           options=BatchOptions(notebook=str(notebook), synthesis=False,
                                                 scheduler=cluster.scheduler_address))
     assert {o.code: o.status for o in result.outcomes} == {"22": OK, "29": FAILED, "35": OK}
     assert (tmp_path / "lot" / "essai_35.html").is_file()

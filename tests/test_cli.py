@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
+import pyogrio
 import pytest
 
 from ptsm_diag.cli import build_parser, main
@@ -16,7 +19,8 @@ def test_help_is_french_and_lists_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "rapport", "valider", "generer-demo"):
+    for command in ("demo", "rapport", "valider", "generer-demo", "batch", "synthese", "carte",
+                    "insuffisances", "finess"):
         assert command in out
     assert "Diagnostic territorial" in out
 
@@ -49,3 +53,27 @@ def test_console_script_is_installed():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert result.stdout.startswith("ptsm-diag ")
+
+
+def test_finess_command_writes_the_ressources_template(tmp_path: Path, capsys):
+    extract = Path(__file__).parent / "fixtures" / "finess" / \
+        "etalab-cs1100507-stock-20260512-0339.csv"
+    target = tmp_path / "ressources.csv"
+    assert main(["finess", str(extract), "--sortie", str(target)]) == 0
+    written = pd.read_csv(target, sep=";", dtype=str, encoding="utf-8-sig")
+    assert {"id_ressource", "type_ressource", "code_commune"} <= set(written.columns)
+    assert "97101" in set(written["code_commune"])  # overseas commune rebuilt from 9A + 101
+    assert "rejetée" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_gap_export_and_workshop_map_on_the_demo(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PTSM_DIAG_CACHE", str(tmp_path / "cache"))
+    assert main(["insuffisances", "--territoire", "29", "--sortie", str(tmp_path)]) == 0
+    workbook = openpyxl.load_workbook(tmp_path / "insuffisances_29.xlsx", read_only=True)
+    assert workbook.sheetnames[0] == "Synthèse" and "Paramètres" in workbook.sheetnames
+    assert main(["carte", "--territoire", "29", "--sortie", str(tmp_path), "--gpkg"]) == 0
+    page = (tmp_path / "carte_atelier_29.html").read_text(encoding="utf-8")
+    assert "Finistère" in page and "leaflet" in page.lower()
+    layers = pyogrio.list_layers(tmp_path / "carte_atelier_29.gpkg")[:, 0]
+    assert {"communes", "territoire", "ressources"} <= set(layers)
