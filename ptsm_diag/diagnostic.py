@@ -215,8 +215,8 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
             "Licence": "—",
         })
     else:
-        for name, table in diagnostic.data.tables().items():
-            if table is None or "source" not in table:
+        for name, table in vars(diagnostic.data).items():
+            if not isinstance(table, pd.DataFrame) or "source" not in table:
                 continue
             for source in sorted(set(table["source"].dropna().astype(str)) - {""}):
                 rows.append({"Donnée": name, "Producteur": source, "Millésime": "",

@@ -100,6 +100,7 @@ def _exporter() -> HTMLExporter:
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        language_code="fr",  # <html lang="fr">: French hyphenation and screen readers
     )
     # cells meant for notebook users only (how to run it) are not in the report
     remove = TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True)

@@ -133,14 +133,23 @@ def resource_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:
     return resources_map(diag.resources, diag.territory.communes, fond=fond)
 
 
-def rosace(diag: Diagnostic, projection: bool = False) -> go.Figure:
+NO_INDICATORS = ("Aucun indicateur n'est renseigné pour ce territoire (table indicateurs "
+                 "absente ou vide) : la rosace ne peut pas être tracée. Le dictionnaire des "
+                 "données (data_templates/README.md) dit quelles valeurs fournir.")
+
+
+def rosace(diag: Diagnostic, projection: bool = False) -> go.Figure | str:
     """The rosace figure of the territory against the chosen reference."""
+    if diag.rosace.empty:
+        return note(NO_INDICATORS)
     title = f"{diag.territory.name} — référence : {diag.reference_label}"
     return rosace_figure(diag.rosace, title=title, projection=projection)
 
 
-def rosace_table(diag: Diagnostic) -> pd.DataFrame:
+def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
     """The same data as the rosace, as an accessible table."""
+    if diag.rosace.empty:
+        return ""
     return rosace_accessible_table(diag.rosace)
 
 

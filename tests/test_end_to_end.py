@@ -57,8 +57,13 @@ def test_demo_report_shows_every_section_and_says_fictional(demo_run):
                   "Rosace des indicateurs de parcours", "Sources et méthode"):
         assert html.escape(title, quote=False) in page or title in page, title
     assert "Ille-et-Vilaine" in page
+    assert '<html lang="fr">' in page
+    for title in ("Densités comparées à la référence", "Accessibilité", "Insuffisances",
+                  "Feuille de route", "Glossaire"):
+        assert html.escape(title, quote=False) in page or title in page, title
     assert "prepare_diagnostic" not in page  # no code in the report
-    assert page.count('class="ptsm-carte"') == 2  # commune map and resources map
+    # density, resources, access-time and white-zone maps
+    assert page.count('class="ptsm-carte"') == 4
     assert "Plotly.newPlot" in page
     assert_offline(page)
 
@@ -86,3 +91,19 @@ def test_report_for_corsica_keeps_the_code(demo_run, tmp_path):
     path = render_report("2A", folder, tmp_path)
     assert path.name == "diagnostic_2A.html"
     assert "Corse-du-Sud" in path.read_text(encoding="utf-8")
+
+
+def test_report_on_user_data_without_indicators(demo_run, tmp_path):
+    """A user's folder (not the demo) with no indicateurs.csv still gives a full report."""
+    _, demo = demo_run
+    folder = tmp_path / "mes_donnees"
+    folder.mkdir()
+    for path in demo.iterdir():
+        if path.name not in (DEMO_MARKER, "indicateurs.csv", "cibles.csv"):
+            (folder / path.name).write_bytes(path.read_bytes())
+    report = render_report("29", folder, tmp_path / "out")
+    page = report.read_text(encoding="utf-8")
+    assert "Finistère" in page
+    assert "Aucun indicateur n" in page  # the rosace says why it is missing
+    assert "Données fictives de démonstration" not in page
+    assert "Sources et méthode" in page and "Insuffisances" in page
