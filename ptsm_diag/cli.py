@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from ptsm_diag import __version__
+from ptsm_diag import __version__, cli_donnees
 from ptsm_diag.errors import PtsmError
 
 console = Console(stderr=False, highlight=False)
@@ -269,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exemples :\n"
                "  ptsm-diag demo\n"
                "  ptsm-diag valider mes_donnees/\n"
-               "  ptsm-diag rapport --territoire 29 --donnees mes_donnees/ --sortie rapports/",
+               "  ptsm-diag rapport --territoire 29 --donnees mes_donnees/ --sortie rapports/\n"
+               "  ptsm-diag batch --region 53 --sortie rapports/\n"
+               "  ptsm-diag donnees telecharger --departements 29 --sortie donnees_29/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ptsm-diag {__version__}")
@@ -391,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     generer.add_argument("dossier", type=Path, help="dossier à créer")
     generer.add_argument("--graine", type=int, default=None, help="graine aléatoire")
     generer.set_defaults(func=cmd_generer_demo)
+    cli_donnees.register(sub)
     return parser
 
 
