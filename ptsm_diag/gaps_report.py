@@ -15,8 +15,6 @@ that a spreadsheet would read as a formula are neutralised in the exports.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import collapsible, format_number, table_html
+from ptsm_diag.files import write_atomic, write_atomic_with
 from ptsm_diag.gaps import (
     LEVELS,
     NATURES,
@@ -465,7 +464,6 @@ def export_gaps_csv(gaps: pd.DataFrame, path: str | Path) -> Path:
 
     Written atomically; text that would be read as a formula is neutralised.
     """
-    from ptsm_diag.report import write_atomic  # heavy imports (papermill), only here
 
     path = Path(path)
     table = export_table(gaps)
@@ -551,16 +549,4 @@ def export_gaps_xlsx(
     _write_sheet(parameters, params)
     _fit_columns(parameters, params, _WIDE)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        workbook.save(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic_with(path, workbook.save)

@@ -321,15 +321,12 @@ def render_synthesis(
         Kernel, timeout, shared assets; the notebook is the synthesis one unless an
         adapted copy is named.
     """
-    from ptsm_diag.offline import externalise_assets
     from ptsm_diag.report import (
-        ASSETS_DIR_NAME,
         ReportOptions,
         execute_notebook,
-        export_html,
         notebook_path,
         safe_file_stem,
-        write_atomic,
+        save_report,
     )
 
     if options is None:
@@ -350,21 +347,7 @@ def render_synthesis(
                           label=f"synthèse {label}")
     default = (f"synthese_region_{safe_file_stem(region_code)}.html" if region_code
                else "synthese_territoires.html" if codes else "synthese_france.html")
-    out_dir = Path(sortie).resolve()
-    target = out_dir / (file_name or default)
-    page = export_html(nb)
-    if options.shared_assets:
-        page, assets = externalise_assets(page, ASSETS_DIR_NAME)
-        for asset_name, content in assets.items():
-            asset = out_dir / ASSETS_DIR_NAME / asset_name
-            if not asset.is_file() or asset.stat().st_size != len(content.encode("utf-8")):
-                write_atomic(asset, content)
-    write_atomic(target, page)
-    if options.keep_notebook:
-        import nbformat
-
-        write_atomic(target.with_suffix(".ipynb"), nbformat.writes(nb))
-    return target
+    return save_report(nb, Path(sortie).resolve() / (file_name or default), options)
 
 
 __all__ = [

@@ -10,7 +10,6 @@ MathJax or mermaid fetched from CDNs), and the HTML is written atomically.
 from __future__ import annotations
 
 import html
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
+from ptsm_diag.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
 from ptsm_diag.offline import externalise_assets, remote_assets
 
 NOTEBOOKS_DIR_NAME = "notebooks"
@@ -106,23 +106,6 @@ def _exporter() -> HTMLExporter:
     remove = TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True)
     exporter.register_preprocessor(remove, enabled=True)
     return exporter
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write a file through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600: reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
@@ -320,11 +303,17 @@ def render_report(
                           warm_kernel=warm_kernel)
     stem = Path(options.notebook).stem.split("_")[0]
     target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
+    return save_report(nb, target, options)
+
+
+def save_report(nb: nbformat.NotebookNode, target: Path, options: ReportOptions) -> Path:
+    """Export an executed notebook to ``target`` (HTML), atomically, with the shared
+    ``assets/`` folder or the executed notebook beside it when the options ask for them."""
     page = export_html(nb)
     if options.shared_assets:
         page, assets = externalise_assets(page, ASSETS_DIR_NAME)
-        for file_name, content in assets.items():
-            asset = out_dir / ASSETS_DIR_NAME / file_name
+        for asset_name, content in assets.items():
+            asset = target.parent / ASSETS_DIR_NAME / asset_name
             if not asset.is_file() or asset.stat().st_size != len(content.encode("utf-8")):
                 write_atomic(asset, content)
     write_atomic(target, page)

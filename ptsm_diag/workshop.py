@@ -14,9 +14,6 @@ Maps have no tiles by default (``fond="aucun"``): they work without network.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import branca
@@ -28,6 +25,7 @@ from folium.plugins import MarkerCluster
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.diagnostic import Diagnostic, prepare_diagnostic
+from ptsm_diag.files import write_atomic_with
 from ptsm_diag.maps import CHAMP_COLOURS, _base_map, _popup_html, commune_choropleth
 from ptsm_diag.offline import map_to_html
 from ptsm_diag.rosace import rosace_figure
@@ -318,23 +316,6 @@ def density_slide(diag: Diagnostic, fond: str | None = None) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        Path(tmp).unlink()  # drivers such as GPKG want to create the file themselves
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_workshop_map(
     territoire: str,
     donnees: str | Path | None,
@@ -371,7 +352,7 @@ def write_workshop_map(
     target = Path(sortie)
     if target.suffix.lower() != ".html":
         target = target / f"carte_atelier_{safe_file_stem(str(territoire))}.html"
-    _write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    write_atomic_with(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return target
 
 
@@ -421,7 +402,7 @@ def export_layers_gpkg(diag: Diagnostic, path: str | Path) -> Path:
         for name in GPKG_LAYERS:
             layers[name].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
 
-    _write_atomic(target, write)
+    write_atomic_with(target, write)
     return target
 
 
