@@ -4,9 +4,9 @@ Writes, in the template format of ``data_templates/``, a complete data folder fo
 département of France: territories (one per département), population by commune and age
 band, resources of every main type placed in real communes with plausible densities,
 indicator numerators and denominators for the whole catalogue, a small feuille de route
-with two follow-up dates, and impact targets. Everything but the geography is invented:
-the folder carries a ``DONNEES_FICTIVES.txt`` marker, and every output built from it says
-« données fictives de démonstration ».
+with two follow-up dates, impact targets and cooperation links between resources.
+Everything but the geography is invented: the folder carries a ``DONNEES_FICTIVES.txt``
+marker, and every output built from it says « données fictives de démonstration ».
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
 FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
 # Bump when the generator changes: the cached demo folder is then regenerated.
-DEMO_REVISION = 2
+DEMO_REVISION = 3
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.
@@ -407,6 +407,111 @@ def _target_value(indicator: Indicator, baseline: float) -> float | None:
     return None
 
 
+# Demo cooperation: (kind of link, weight) by pair of champs of the partner of a
+# psychiatric service, and the share of structures that have such a link.
+DEMO_LINK_KINDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "medico-social": (("convention", 0.35), ("echange_pratiques", 0.25),
+                      ("equipe_mobile", 0.15), ("stage_immersion", 0.1),
+                      ("formation_commune", 0.1), ("case_management", 0.05)),
+    "social": (("convention", 0.3), ("equipe_mobile", 0.3), ("echange_pratiques", 0.2),
+               ("concertation", 0.1), ("formation_commune", 0.1)),
+    "ville": (("dossier_partage", 0.5), ("concertation", 0.3), ("formation_commune", 0.2)),
+    "coordination": (("concertation", 0.5), ("case_management", 0.3),
+                     ("dossier_partage", 0.2)),
+    "usagers": (("convention", 0.5), ("echange_pratiques", 0.3), ("formation_commune", 0.2)),
+}
+DEMO_LINK_SHARE = {"medico-social": 0.55, "social": 0.45, "ville": 0.3, "coordination": 0.7,
+                   "usagers": 0.6}
+DEMO_FREQUENCIES = {"echange_pratiques": "semestrielle", "equipe_mobile": "hebdomadaire",
+                    "case_management": "continue", "dossier_partage": "continue",
+                    "concertation": "mensuelle", "stage_immersion": "ponctuelle",
+                    "formation_commune": "ponctuelle"}
+DEMO_FREE_PARTNERS = (("Mission locale", "autre"), ("Bailleur social", "autre"),
+                      ("Service pénitentiaire d'insertion et de probation", "autre"),
+                      ("Centre communal d'action sociale", "autre"))
+_PSY_ADULTS = ("cmp_adultes", "chs", "ch_psy", "cattp", "equipe_mobile", "clinique_psy")
+_PSY_CHILDREN = ("cmp_enfants", "chs", "ch_psy")
+
+
+def demo_partnerships(
+    resources: pd.DataFrame, communes: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Cooperation links between the demo resources, in the ``partenariats`` format.
+
+    In each département, a share of the médico-social, social, ville, coordination and
+    users' structures is linked with a nearby psychiatric service (CMP for the public, or
+    the CHS), some CMPs with a second structure; links start between 2018 and 2025, some
+    have ended, a few partners are named freely (mission locale, bailleur social...).
+    """
+    from ptsm_diag.cooperation import PSYCHIATRIC_TYPES
+
+    places = communes.set_index("code_commune")[["lon", "lat", "nom"]]
+    frame = resources.copy()
+    lon = pd.to_numeric(frame["longitude"], errors="coerce")
+    lat = pd.to_numeric(frame["latitude"], errors="coerce")
+    frame["x"] = lon.fillna(frame["code_commune"].map(places["lon"]))
+    frame["y"] = lat.fillna(frame["code_commune"].map(places["lat"]))
+    frame["dep"] = frame["code_commune"].map(lambda c: c[:3] if c.startswith("97") else c[:2])
+    rows: list[dict[str, object]] = []
+    kinds_of = {champ: ([k for k, _ in pairs], np.array([w for _, w in pairs]))
+                for champ, pairs in DEMO_LINK_KINDS.items()}
+
+    def add(first: str, second: object, champ: str, free: tuple[str, str] | None = None
+            ) -> None:
+        kinds, weights = kinds_of[champ]
+        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        year = int(rng.integers(2018, 2026))
+        start = f"{year}-{int(rng.integers(1, 13)):02d}-01"
+        frequency = DEMO_FREQUENCIES.get(kind, "")
+        end = ""
+        if frequency != "ponctuelle" and rng.random() < 0.15:
+            end = f"{min(year + int(rng.integers(1, 4)), 2025)}-12-31"
+            frequency = ""
+        elif frequency == "" and rng.random() < 0.5:
+            end = f"{year + 3}-12-31"
+        else:
+            frequency = frequency or "annuelle"
+        rows.append({
+            "id_lien": f"L{len(rows) + 1:06d}", "id_ressource_1": first,
+            "nom_acteur_1": "", "type_acteur_1": "",
+            "id_ressource_2": "" if free else second,
+            "nom_acteur_2": free[0] if free else "", "type_acteur_2": free[1] if free else "",
+            "type_lien": kind, "date_debut": start, "date_fin": end, "frequence": frequency,
+            "note": "", "source": "démonstration (fictif)",
+        })
+
+    for _dep, group in frame.groupby("dep", sort=True):
+        psy = group[group["type_ressource"].isin(PSYCHIATRIC_TYPES)]
+        if psy.empty:
+            continue
+        for row in group.itertuples(index=False):
+            champ = row.champ
+            if champ not in DEMO_LINK_SHARE or rng.random() >= DEMO_LINK_SHARE[champ]:
+                continue
+            wanted = _PSY_CHILDREN if row.public == "enfants" else _PSY_ADULTS
+            candidates = psy[psy["type_ressource"].isin(wanted)]
+            if candidates.empty:
+                candidates = psy
+            distance = np.hypot(candidates["x"].to_numpy() - row.x,
+                                candidates["y"].to_numpy() - row.y)
+            weights = 1.0 / (distance + 0.02) ** 2
+            partner = candidates.iloc[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+            add(partner["id_ressource"], row.id_ressource, champ)
+        cmps = group[group["type_ressource"].isin(("cmp_adultes", "cmp_enfants"))]
+        others = group[group["champ"].isin(("medico-social", "social"))]
+        for row in cmps.itertuples(index=False):
+            if not others.empty and rng.random() < 0.35:
+                other = others.iloc[int(rng.integers(len(others)))]
+                add(row.id_ressource, other["id_ressource"], str(other["champ"]))
+            if rng.random() < 0.15:
+                name, kind = DEMO_FREE_PARTNERS[int(rng.integers(len(DEMO_FREE_PARTNERS)))]
+                town = places["nom"].get(row.code_commune, "")
+                add(row.id_ressource, None, "social", (f"{name} de {town}", kind))
+    links = pd.DataFrame(rows)
+    pairs = links[["id_ressource_1", "id_ressource_2", "nom_acteur_2", "type_lien"]]
+    return links[~pairs.duplicated()].reset_index(drop=True)
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, sep=";", index=False, encoding="utf-8")
 
@@ -443,7 +548,8 @@ def generate_demo_data(
     _write_csv(population, out / "population.csv")
 
     say("ressources")
-    _write_csv(demo_resources(communes, rng), out / "ressources.csv")
+    resources = demo_resources(communes, rng)
+    _write_csv(resources, out / "ressources.csv")
 
     say("indicateurs")
     pop_by_dep = communes.groupby("code_departement")["population"].sum()
@@ -453,6 +559,9 @@ def generate_demo_data(
     say("feuille de route")
     _write_csv(demo_actions(territories, rng), out / "actions.csv")
     _write_csv(demo_targets(indicators), out / "cibles.csv")
+
+    say("partenariats")  # last: the other tables stay as they were before it existed
+    _write_csv(demo_partnerships(resources, communes, rng), out / "partenariats.csv")
 
     (out / DEMO_MARKER).write_text(
         "Données fictives de démonstration produites par ptsm-diag "

@@ -144,6 +144,7 @@ class DataFolder:
     indicateurs: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
     cibles: pd.DataFrame | None = None
+    partenariats: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
     counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNT_COLUMNS))
 
@@ -253,8 +254,23 @@ def validate_folder(
             else:
                 codes = territoires.data["code_territoire"].dropna().unique()
                 table_refs = refs.with_(territories=codes)
+        if name == "partenariats" and "resources" not in referentials:
+            table_refs = _with_resource_ids(report, sources[name][0].label, table_refs)
         report.results[name] = _read_source(name, sources[name][0], table_refs)
     return report
+
+
+def _with_resource_ids(report: ValidationReport, label: str, refs: Referentials) -> Referentials:
+    """``refs`` with the accepted resource ids, for the actors of ``partenariats``."""
+    ressources = report.results.get("ressources")
+    if ressources is None or any(p.severity == Severity.ERREUR and p.row is None
+                                 for p in ressources.problems):
+        report.folder_problems.append(Problem(
+            label, None, "id_ressource_1", None, "un fichier ressources lisible",
+            "table ressources absente ou illisible : identifiants des acteurs non vérifiés",
+            Severity.AVERTISSEMENT))
+        return refs
+    return refs.with_(resources=ressources.data["id_ressource"].dropna().unique())
 
 
 def read_folder(

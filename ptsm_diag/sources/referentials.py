@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 import pandas as pd
 
 REFERENTIAL_NAMES = ("communes", "departements", "regions", "indicators", "territories",
-                     "proportions")
+                     "proportions", "resources")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Referentials:
     proportions : frozenset of str, optional
         Indicator ids whose numerator cannot exceed the denominator (proportions). When
         None, the rule numerator ≤ denominator applies to every indicator.
+    resources : frozenset of str, optional
+        Resource ids (``id_ressource`` of ``ressources``), for the ``partenariats`` table.
     """
 
     communes: frozenset[str] | None = None
@@ -47,6 +49,7 @@ class Referentials:
     indicators: frozenset[str] | None = None
     territories: frozenset[str] | None = None
     proportions: frozenset[str] | None = None
+    resources: frozenset[str] | None = None
 
     def with_(self, **changes: Collection[str] | None) -> Referentials:
         """A copy with some referentials replaced (None disables a check)."""

@@ -225,12 +225,59 @@ def _cibles_rules(_refs: Referentials) -> list[RowRule]:
     ]
 
 
+def _partenariats_rules(refs: Referentials) -> list[RowRule]:
+    def named(number: int) -> Callable[[pd.DataFrame], pd.Series]:
+        return lambda df: df[f"id_ressource_{number}"].notna() | df[f"nom_acteur_{number}"].notna()
+
+    def different(df: pd.DataFrame) -> pd.Series:
+        same_id = _fine(df["id_ressource_1"] == df["id_ressource_2"])
+        same_name = _fine(df["nom_acteur_1"].str.casefold() == df["nom_acteur_2"].str.casefold())
+        same_name &= df["id_ressource_1"].isna() & df["id_ressource_2"].isna()
+        return ~((same_id & df["id_ressource_1"].notna()) | (same_name & df["nom_acteur_1"]
+                                                             .notna()))
+
+    def dates(df: pd.DataFrame) -> pd.Series:
+        return _fine(df["date_fin"] >= df["date_debut"]) | df["date_debut"].isna() \
+            | df["date_fin"].isna()
+
+    rules = []
+    for number in (1, 2):
+        rules.append(RowRule(
+            f"partenariats_acteur_{number}", f"id_ressource_{number}",
+            (f"id_ressource_{number}", f"nom_acteur_{number}"), named(number),
+            f"acteur {number} non désigné",
+            f"id_ressource_{number} (identifiant de ressources.csv) ou nom_acteur_{number} "
+            "(nom de la structure)"))
+    if refs.resources is not None:
+        known = refs.resources
+        for number in (1, 2):
+            column = f"id_ressource_{number}"
+            rules.append(RowRule(
+                f"partenariats_ressource_{number}_inconnue", column, (column,),
+                lambda df, c=column: ~(df[c].notna() & ~is_known(df[c], known)),
+                "identifiant de ressource inconnu : absent de ressources.csv (ou ligne "
+                "rejetée dans ce fichier)",
+                f"un id_ressource de ressources.csv, ou laissez {column} vide et nommez la "
+                f"structure dans nom_acteur_{number}"))
+    rules += [
+        RowRule("partenariats_meme_acteur", "id_ressource_2",
+                ("id_ressource_1", "nom_acteur_1", "id_ressource_2", "nom_acteur_2"),
+                different, "les deux acteurs du lien sont identiques",
+                "deux structures différentes"),
+        RowRule("partenariats_fin_avant_debut", "date_fin", ("date_debut", "date_fin"),
+                dates, "date de fin antérieure à la date de début",
+                "date_fin postérieure ou égale à date_debut"),
+    ]
+    return rules
+
+
 _ERROR_RULES: dict[str, Callable[[Referentials], list[RowRule]]] = {
     "territoires": _territoires_rules,
     "ressources": _ressources_rules,
     "indicateurs": _indicateurs_rules,
     "actions": _actions_rules,
     "cibles": _cibles_rules,
+    "partenariats": _partenariats_rules,
 }
 
 
@@ -262,7 +309,29 @@ def warnings(
         return _ressources_warnings(typed, label)
     if table == "territoires":
         return _territoires_warnings(typed.drop(index=list(rejected)), label)
+    if table == "partenariats":
+        return _partenariats_warnings(typed.drop(index=list(rejected)), label)
     return []
+
+
+def _partenariats_warnings(typed: pd.DataFrame, label: str) -> list[Problem]:
+    undated = typed["date_fin"].isna() & typed["frequence"].isna()
+    problems = cell_problems(
+        label, typed.loc[undated, "frequence"], "frequence",
+        "une date de fin ou une fréquence",
+        "ni date de fin ni fréquence : le lien est compté comme toujours actif",
+        Severity.AVERTISSEMENT,
+    )
+    for number in (1, 2):
+        column = f"nom_acteur_{number}"
+        person = typed[column].str.contains(PERSON_TITLE).fillna(False).astype(bool)
+        problems += cell_problems(
+            label, typed.loc[person, column], column,
+            "une structure (établissement, service, association), pas une personne",
+            "le nom de l'acteur semble être celui d'une personne : indiquez la structure",
+            Severity.AVERTISSEMENT,
+        )
+    return problems
 
 
 def _actions_warnings(typed: pd.DataFrame, label: str) -> list[Problem]:

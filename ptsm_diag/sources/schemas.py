@@ -335,7 +335,72 @@ CIBLES = TableSpec(
     ),
 )
 
+
+
+def _actor(number: int) -> tuple[ColumnSpec, ...]:
+    """The three columns naming one actor of a link (a resource, or a free name)."""
+    return (
+        ColumnSpec(f"id_ressource_{number}", "code", False,
+                   f"Identifiant (id_ressource) de l'acteur {number} dans ressources.csv ; "
+                   f"vide si la structure n'y figure pas (remplir alors nom_acteur_{number}).",
+                   referential="ressources"),
+        ColumnSpec(f"nom_acteur_{number}", "text", False,
+                   f"Nom de la structure {number} quand elle ne figure pas dans "
+                   "ressources.csv (jamais le nom d'une personne)."),
+        ColumnSpec(f"type_acteur_{number}", "code", False,
+                   f"Type de la structure {number} nommée librement (typologie des "
+                   "ressources) : il donne son champ ; ignoré quand id_ressource_"
+                   f"{number} est rempli.",
+                   vocabulary="types_ressource"),
+    )
+
+
+PARTENARIATS = TableSpec(
+    name="partenariats",
+    title="Partenariats (coopérations entre acteurs)",
+    description=(
+        "Facultative. Une ligne par lien de coopération entre deux structures (convention, "
+        "échanges de pratiques, stage d'immersion, équipe mobile...) : chaque acteur est une "
+        "ressource de ressources.csv ou une structure nommée librement."
+    ),
+    columns=(
+        ColumnSpec("id_lien", "code", True,
+                   "Identifiant du lien, unique dans le fichier (ex. L001)."),
+        *_actor(1),
+        *_actor(2),
+        ColumnSpec("type_lien", "code", True, "Nature de la coopération.",
+                   vocabulary="types_lien"),
+        ColumnSpec("date_debut", "date", False,
+                   "Date de début du lien (AAAA-MM-JJ ou JJ/MM/AAAA) ; vide = actif depuis "
+                   "toujours."),
+        ColumnSpec("date_fin", "date", False,
+                   "Date de fin du lien (AAAA-MM-JJ ou JJ/MM/AAAA) ; vide = toujours actif."),
+        ColumnSpec("frequence", "code", False,
+                   "Fréquence des rencontres ou interventions (quand le lien n'a pas de date "
+                   "de fin).",
+                   vocabulary="frequences_lien"),
+        ColumnSpec("note", "text", False,
+                   "Remarque libre sur le lien (aucune donnée personnelle)."),
+        ColumnSpec("source", "text", False,
+                   "Origine de l'information (ex. enquête PTSM 2024)."),
+    ),
+    key=("id_lien",),
+    rules_text=(
+        "Chaque acteur est désigné par id_ressource_N (un identifiant de ressources.csv) "
+        "ou par nom_acteur_N (nom libre de la structure) ; un identifiant absent de "
+        "ressources.csv est une erreur.",
+        "Les deux acteurs d'un lien sont différents.",
+        "La date de fin ne peut pas précéder la date de début.",
+        "Un lien est actif à une date entre sa date de début et sa date de fin (bornes "
+        "comprises) ; un lien « ponctuelle » sans date de fin n'est actif qu'à sa date de "
+        "début.",
+        "Avertissement si un lien n'a ni date de fin ni fréquence, ou si un nom d'acteur "
+        "ressemble au nom d'une personne (M., Mme, Dr...).",
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
-    for spec in (TERRITOIRES, POPULATION, RESSOURCES, INDICATEURS, ACTIONS, CIBLES)
+    for spec in (TERRITOIRES, POPULATION, RESSOURCES, INDICATEURS, ACTIONS, CIBLES,
+                 PARTENARIATS)
 }

@@ -98,6 +98,21 @@ EXAMPLES: dict[str, list[dict[str, str]]] = {
          "annee_initiale": "2023", "valeur_initiale": "38", "annee_cible": "2028",
          "valeur_cible": "15"},
     ],
+    "partenariats": [
+        {"id_lien": "L001", "id_ressource_1": "R002", "id_ressource_2": "",
+         "nom_acteur_2": "SAVS-SAMSAH Exemple de Saint-Malo", "type_acteur_2": "samsah",
+         "type_lien": "echange_pratiques", "date_debut": "2023-09-01",
+         "frequence": "semestrielle",
+         "note": "Deux rencontres par an, alternativement au SAVS et au CMP",
+         "source": _EXAMPLE_SOURCE},
+        {"id_lien": "L002", "id_ressource_1": "R001", "id_ressource_2": "R003",
+         "type_lien": "convention", "date_debut": "15/01/2024", "date_fin": "2026-12-31",
+         "source": _EXAMPLE_SOURCE},
+        {"id_lien": "L003", "id_ressource_1": "R001",
+         "nom_acteur_2": "CHRS Exemple de Rennes", "type_acteur_2": "chrs",
+         "type_lien": "stage_immersion", "date_debut": "2024-03-11", "frequence": "ponctuelle",
+         "source": _EXAMPLE_SOURCE},
+    ],
 }
 
 KIND_LABELS = {
@@ -109,6 +124,7 @@ REFERENTIAL_LABELS = {
     "regions": "code région existant",
     "indicateurs": "identifiant du catalogue des indicateurs",
     "territoires": "code de territoires.csv",
+    "ressources": "id_ressource de ressources.csv",
     "territoires_ou_reference": f"code de territoires.csv, « {REFERENCE_FRANCE} » ou R + "
                                 "code région",
 }
@@ -209,7 +225,7 @@ def _vocabulary_sections() -> list[str]:
         lines.append(f"| `{code}` | {_cell(t.label)} | {t.champ} | {t.public} | {categories} |")
     lines.append("")
     for name in ("champs", "publics", "prestations", "tranches_age", "statuts_action",
-                 "priorites", "themes_action", "niveaux"):
+                 "priorites", "themes_action", "niveaux", "types_lien", "frequences_lien"):
         lines += [f"### {VOCABULARY_TITLES[name]}", "", "| Code | Libellé |", "|---|---|"]
         for code, label in vocabulary_labels(name).items():
             lines.append(f"| `{code}` | {_cell(label)} |")

@@ -10,6 +10,7 @@ import difflib
 from functools import cache
 
 from ptsm_diag.catalog import ResourceType, load_resource_types, load_vocabularies
+from ptsm_diag.catalog.vocabularies import parse_yaml
 
 # Composition levels of a territory (table ``territoires``, column ``niveau``).
 TERRITORY_LEVELS = {"departement": "Département entier", "commune": "Commune"}
@@ -24,6 +25,18 @@ def resource_types() -> dict[str, ResourceType]:
     return load_resource_types()
 
 
+@cache
+def link_vocabularies() -> dict[str, dict[str, str]]:
+    """Kinds and frequencies of the links between actors (table ``partenariats``)."""
+    from importlib import resources
+
+    text = resources.files("ptsm_diag.catalog").joinpath("vocabularies.yaml").read_text(
+        encoding="utf-8")
+    raw = parse_yaml(text)
+    return {name: {str(k): str(v) for k, v in raw.get(name, {}).items()}
+            for name in ("types_lien", "frequences_lien")}
+
+
 def vocabulary_labels(name: str) -> dict[str, str]:
     """Codes → French labels of a vocabulary, codes as text, in catalogue order."""
     vocab = load_vocabularies()
@@ -31,6 +44,8 @@ def vocabulary_labels(name: str) -> dict[str, str]:
         return {code: t.label for code, t in resource_types().items()}
     if name == "niveaux":
         return dict(TERRITORY_LEVELS)
+    if name in ("types_lien", "frequences_lien"):
+        return dict(link_vocabularies()[name])
     lists = {
         "champs": vocab.champs,
         "publics": vocab.publics,
@@ -82,4 +97,6 @@ VOCABULARY_TITLES = {
     "statuts_action": "statuts d'action",
     "priorites": "priorités du PTSM",
     "themes_action": "thèmes d'action",
+    "types_lien": "types de liens",
+    "frequences_lien": "fréquences des liens",
 }
