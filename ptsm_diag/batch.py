@@ -285,6 +285,12 @@ def plan_jobs(
     cache = _cache_data(data, state_dir, data_hash)
     notebook = notebook_path(options.notebook)
     prefix = Path(options.notebook).stem.split("_")[0]
+    # Every report of the batch runs the notebook as it was when the batch started, even
+    # if someone edits it meanwhile: the fingerprints then say the truth.
+    content = notebook.read_bytes()
+    snapshot = state_dir / f"{notebook.stem}-{hashlib.sha256(content).hexdigest()[:12]}.ipynb"
+    if not snapshot.is_file():
+        write_atomic(snapshot, content)
     jobs = []
     for code, name in territories:
         stem = safe_file_stem(code)
@@ -295,7 +301,7 @@ def plan_jobs(
             state_path=state_dir / f"{stem}.json",
             error_path=out_dir / "erreurs" / f"{stem}.html",
             fingerprint=_job_fingerprint(data_hash, notebook, code, options),
-            notebook=options.notebook, parameters=dict(options.parameters),
+            notebook=str(snapshot), parameters=dict(options.parameters),
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
             reuse_kernel=options.reuse_kernel,
         )

@@ -219,6 +219,20 @@ def cmd_insuffisances(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annuaire(args: argparse.Namespace) -> int:
+    """``ptsm-diag annuaire``: the directory of actors of a territory (HTML and XLSX)."""
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.directory import write_directory
+
+    folder = _data_folder(args.donnees)
+    with console.status("Annuaire des acteurs…"):
+        written = write_directory(prepare_diagnostic(args.territoire, folder), args.sortie)
+    console.print("Annuaire (page HTML consultable hors ligne, et classeur imprimable) :")
+    for path in written.values():
+        print(path)
+    return 0
+
+
 def cmd_finess(args: argparse.Namespace) -> int:
     """``ptsm-diag finess``: an official FINESS extract → the ressources template."""
     from ptsm_diag.sources.finess import convert_finess
@@ -374,6 +388,18 @@ def build_parser() -> argparse.ArgumentParser:
     insuff.add_argument("--reference", choices=["france", "region"], default="france",
                         help="référence des comparaisons (défaut : france)")
     insuff.set_defaults(func=cmd_insuffisances)
+
+    annuaire = sub.add_parser("annuaire", help="annuaire des acteurs d'un territoire",
+                              description="Répertoire des ressources en santé mentale par "
+                                          "champ, type et commune (coordonnées publiques des "
+                                          "structures seulement) : page HTML avec recherche, "
+                                          "hors ligne, et classeur XLSX imprimable.")
+    annuaire.add_argument("--territoire", required=True, help="code du territoire")
+    annuaire.add_argument("--donnees", type=Path, default=None,
+                          help="dossier des données (défaut : données fictives)")
+    annuaire.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
+                          help="dossier de sortie (défaut : reports/)")
+    annuaire.set_defaults(func=cmd_annuaire)
 
     finess = sub.add_parser("finess", help="convertir une extraction FINESS en ressources.csv",
                             description="Lit le fichier etalab-cs1100507-stock-*.csv de "

@@ -20,7 +20,7 @@ def test_help_is_french_and_lists_commands(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for command in ("demo", "rapport", "valider", "generer-demo", "batch", "synthese", "carte",
-                    "insuffisances", "finess"):
+                    "insuffisances", "finess", "annuaire", "donnees"):
         assert command in out
     assert "Diagnostic territorial" in out
 
@@ -77,3 +77,7 @@ def test_gap_export_and_workshop_map_on_the_demo(tmp_path: Path, monkeypatch):
     assert "Finistère" in page and "leaflet" in page.lower()
     layers = pyogrio.list_layers(tmp_path / "carte_atelier_29.gpkg")[:, 0]
     assert {"communes", "territoire", "ressources"} <= set(layers)
+    assert main(["annuaire", "--territoire", "29", "--sortie", str(tmp_path)]) == 0
+    directory = (tmp_path / "annuaire_29.html").read_text(encoding="utf-8")
+    assert "Finistère" in directory and "<script" in directory  # search works offline
+    assert (tmp_path / "annuaire_29.xlsx").is_file()
