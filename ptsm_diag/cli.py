@@ -219,6 +219,26 @@ def cmd_insuffisances(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rosace(args: argparse.Namespace) -> int:
+    """``ptsm-diag rosace``: the rosace of a territory as an image for slides."""
+    from ptsm_diag import sections
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.figures_export import export_figure
+    from ptsm_diag.report import safe_file_stem
+
+    folder = _data_folder(args.donnees)
+    diag = prepare_diagnostic(args.territoire, folder, reference=args.reference)
+    figure = sections.rosace(diag, projection=args.projection)
+    if isinstance(figure, str):
+        raise PtsmError(f"Pas de rosace pour le territoire {args.territoire} : aucun indicateur.")
+    target = args.sortie / f"rosace_{safe_file_stem(diag.territory.code)}.{args.format}"
+    with console.status("Export de l'image (plotly + Chromium)…"):
+        path = export_figure(figure, target)
+    console.print(f"Rosace écrite ({_file_size(path)}) :")
+    print(path)
+    return 0
+
+
 def cmd_annuaire(args: argparse.Namespace) -> int:
     """``ptsm-diag annuaire``: the directory of actors of a territory (HTML and XLSX)."""
     from ptsm_diag.diagnostic import prepare_diagnostic
@@ -388,6 +408,22 @@ def build_parser() -> argparse.ArgumentParser:
     insuff.add_argument("--reference", choices=["france", "region"], default="france",
                         help="référence des comparaisons (défaut : france)")
     insuff.set_defaults(func=cmd_insuffisances)
+
+    rosace = sub.add_parser("rosace", help="rosace d'un territoire en image (diapositives)",
+                            description="Exporte la rosace d'un territoire en PNG, SVG ou PDF "
+                                        "pour une présentation (plotly + kaleido + Chromium).")
+    rosace.add_argument("--territoire", required=True, help="code du territoire")
+    rosace.add_argument("--donnees", type=Path, default=None,
+                        help="dossier des données (défaut : données fictives)")
+    rosace.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
+                        help="dossier de sortie (défaut : reports/)")
+    rosace.add_argument("--reference", choices=["france", "region"], default="france",
+                        help="référence de la rosace (défaut : france)")
+    rosace.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
+                        help="format de l'image (défaut : png)")
+    rosace.add_argument("--projection", action="store_true",
+                        help="grands caractères, pour la projection en salle")
+    rosace.set_defaults(func=cmd_rosace)
 
     annuaire = sub.add_parser("annuaire", help="annuaire des acteurs d'un territoire",
                               description="Répertoire des ressources en santé mentale par "

@@ -24,9 +24,10 @@ from ptsm_diag.gaps import GapAnalysis
 from ptsm_diag.gaps_report import gap_analysis as run_gap_analysis
 from ptsm_diag.gaps_report import gap_section_html, zones_blanches_map
 from ptsm_diag.geography import load_regions
+from ptsm_diag.indicators import rosace_table as rosace_table_of
 from ptsm_diag.maps import commune_choropleth, resources_map
 from ptsm_diag.resources import summarise_by_type
-from ptsm_diag.rosace import rosace_accessible_table, rosace_figure
+from ptsm_diag.rosace import rosace_accessible_table, rosace_comparison_figure, rosace_figure
 
 DEMO_BANNER = (
     '<div class="ptsm-demo" role="note">Données fictives de démonstration — '
@@ -153,6 +154,44 @@ def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
     return rosace_accessible_table(diag.rosace)
 
 
+MISSING_REASONS = {  # (statut, masking) → why the petal is grey
+    ("masqué", "primaire"): "effectif compris entre 1 et le seuil du secret statistique",
+    ("masqué", "secondaire"): "masqué pour qu'un autre effectif masqué ne puisse pas être "
+                              "retrouvé par différence (secret secondaire)",
+    ("manquant", None): "aucune valeur pour ce territoire dans indicateurs.csv",
+}
+
+
+def rosace_not_shown(diag: Diagnostic) -> pd.DataFrame | str:
+    """The rosace indicators masked or missing for the territory, and why."""
+    if diag.rosace.empty:
+        return ""
+    grey = diag.rosace[diag.rosace["statut"] != "ok"]
+    if grey.empty:
+        return note("Tous les indicateurs de la rosace sont renseignés pour ce territoire.")
+    reasons = [MISSING_REASONS.get((row.statut, row.masking if isinstance(row.masking, str)
+                                    else None), str(row.statut))
+               for row in grey.itertuples()]
+    return pd.DataFrame({"Indicateur": grey["label"].to_numpy(),
+                         "Statut": grey["statut"].to_numpy(),
+                         "Pourquoi": reasons})
+
+
+def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
+    """The territory's rosace in its first and last years of data, side by side."""
+    values = diag.indicator_values
+    if values.empty or values["annee"].dropna().nunique() < 2:
+        return note("Une seule année d'indicateurs : pas encore d'évolution à montrer.")
+    years = sorted(int(y) for y in values["annee"].dropna().unique())
+    first, last = years[0], years[-1]
+    code = diag.territory.code
+    tables = [rosace_table_of(values, code, year=y, reference=diag.reference,
+                              catalog=diag.catalog) for y in (first, last)]
+    return rosace_comparison_figure(
+        *tables, [f"{diag.territory.name} ({first})", f"{diag.territory.name} ({last})"],
+        title=f"Évolution de la rosace, {first} → {last} (référence : {diag.reference_label})")
+
+
 def sources(diag: Diagnostic) -> pd.DataFrame:
     """The sources and vintages of the data shown."""
     return data_sources(diag)
@@ -260,6 +299,7 @@ def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
 __all__ = [
     "access_map", "accessibility", "commune_density_map", "densities", "gap_analysis", "gaps",
     "glossary", "identity_card", "key_figure", "note", "population_by_age", "resource_map",
-    "resources_by_type", "resources_list", "rosace", "rosace_table", "sources", "table_html",
+    "resources_by_type", "resources_list", "rosace", "rosace_evolution", "rosace_not_shown",
+    "rosace_table", "sources", "table_html",
     "title_page", "white_zones_map",
 ]

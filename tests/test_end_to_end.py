@@ -59,7 +59,8 @@ def test_demo_report_shows_every_section_and_says_fictional(demo_run):
     assert "Ille-et-Vilaine" in page
     assert '<html lang="fr">' in page
     for title in ("Densités comparées à la référence", "Accessibilité", "Insuffisances",
-                  "Coopérations", "Feuille de route", "Glossaire"):
+                  "Coopérations", "Feuille de route", "Glossaire",
+                  "Indicateurs masqués ou manquants", "Évolution"):
         assert html.escape(title, quote=False) in page or title in page, title
     assert "prepare_diagnostic" not in page  # no code in the report
     # density, resources, access-time, network and white-zone maps

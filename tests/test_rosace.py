@@ -163,3 +163,21 @@ def test_comparison_figure_has_two_rosaces(values):
     assert len(names) == len(set(names))  # each legend entry once
     with pytest.raises(ValueError):
         rosace_comparison_figure(table_a, table_b, ["A"])
+
+
+def test_the_report_says_why_each_grey_petal_is_grey():
+    from types import SimpleNamespace
+
+    from ptsm_diag.sections import rosace_not_shown
+
+    rosace = pd.DataFrame({
+        "label": ["A", "B", "C", "D"],
+        "statut": ["ok", "masqué", "masqué", "manquant"],
+        "masking": [None, "primaire", "secondaire", None],
+    })
+    table = rosace_not_shown(SimpleNamespace(rosace=rosace))
+    assert list(table["Indicateur"]) == ["B", "C", "D"]
+    reasons = list(table["Pourquoi"])
+    assert "secret statistique" in reasons[0]
+    assert "secondaire" in reasons[1]
+    assert "aucune valeur" in reasons[2]
