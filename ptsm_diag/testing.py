@@ -153,3 +153,40 @@ def write_finess_extract(
     with path.open("w", encoding=encoding, newline="") as handle:
         handle.write("\n".join(lines) + "\n")
     return path
+
+
+def many_resources(territory, count: int, seed: int = 0):
+    """``count`` fictional resources of every type, in the communes of ``territory``.
+
+    For tests and benchmarks of crowded maps: a GeoDataFrame shaped like
+    :attr:`ptsm_diag.diagnostic.Diagnostic.resources`.
+    """
+    import geopandas as gpd
+    import numpy as np
+
+    from ptsm_diag.catalog import load_resource_types
+
+    rng = np.random.default_rng(seed)
+    communes = territory.communes.reset_index(drop=True)
+    points = communes.geometry.representative_point()
+    chosen = rng.integers(0, len(communes), size=count)
+    types = list(load_resource_types())
+    kinds = [types[i] for i in rng.integers(0, len(types), size=count)]
+    champs = {code: t.champ for code, t in load_resource_types().items()}
+    jitter = rng.normal(0, 0.01, size=(count, 2))
+    return gpd.GeoDataFrame(
+        {
+            "id_ressource": [f"TEST-{i:05d}" for i in range(count)],
+            "nom": [f"Structure fictive n° {i}" for i in range(count)],
+            "type_ressource": kinds,
+            "champ": [champs[k] for k in kinds],
+            "code_commune": communes["code_commune"].to_numpy()[chosen],
+            "adresse": "",
+            "capacite_lits": np.nan,
+            "capacite_places": np.nan,
+            "position_approchee": False,
+        },
+        geometry=gpd.points_from_xy(points.x.to_numpy()[chosen] + jitter[:, 0],
+                                    points.y.to_numpy()[chosen] + jitter[:, 1]),
+        crs="EPSG:4326",
+    )

@@ -115,3 +115,25 @@ def test_workshop_notebook_renders_offline(tmp_path):
         map_result = open_in_browser(map_file)
         assert map_result.script_errors == []
         assert map_result.leaflet_maps == 1
+
+
+@pytest.mark.slow
+def test_crowded_workshop_map_opens_offline_with_markers_and_layers(diag, tmp_path):
+    """A département with 2,000 resources: clusters, layers and communes, no network."""
+    from dataclasses import replace
+
+    from ptsm_diag.testing import many_resources
+
+    crowded = replace(diag, resources=many_resources(diag.territory, 2_000))
+    page = map_to_html(workshop_resources_map(crowded))
+    assert_offline(page)
+    path = tmp_path / "carte_2000.html"
+    path.write_text(page, encoding="utf-8")
+    if chromium_path() is None:
+        pytest.skip("Chromium absent : rendu navigateur non vérifié")
+    seen = open_in_browser(path, screenshot=tmp_path / "carte.png")
+    assert seen.script_errors == []
+    assert seen.leaflet_maps == 1
+    assert "marker-cluster" in seen.dom  # the 2,000 markers are clustered
+    assert "leaflet-control-layers" in seen.dom  # one toggleable layer per type
+    assert "<path" in seen.dom  # commune background and territory outline (SVG)

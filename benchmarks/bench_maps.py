@@ -1,0 +1,43 @@
+"""Benchmark: offline map HTML for a département — build time and file size.
+
+Usage: ``python benchmarks/bench_maps.py [TERRITOIRE]`` — the workshop resources map and the
+diagnostic resources map of the demo territory, then the workshop map with 1,000, 3,000 and
+5,000 markers (resources drawn at random in the territory's communes).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+
+from ptsm_diag.diagnostic import prepare_diagnostic
+from ptsm_diag.maps import resources_map
+from ptsm_diag.offline import map_to_html
+from ptsm_diag.testing import many_resources
+from ptsm_diag.workshop import workshop_resources_map
+
+
+def _measure(label: str, build) -> None:
+    started = time.perf_counter()
+    page = map_to_html(build())
+    print(f"{label:<52} {time.perf_counter() - started:6.2f} s  {len(page) / 1e6:6.2f} Mo")
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    territory = sys.argv[1] if len(sys.argv) > 1 else "35"
+    diag = prepare_diagnostic(territory)
+    print(f"territoire {territory} : {len(diag.territory.communes)} communes, "
+          f"{len(diag.resources)} ressources de démonstration")
+    _measure("carte des ressources du rapport (par champ)",
+             lambda: resources_map(diag.resources, diag.territory.communes))
+    _measure("carte d'atelier (par type, grands caractères)",
+             lambda: workshop_resources_map(diag))
+    for count in (1_000, 3_000, 5_000):
+        crowded = replace(diag, resources=many_resources(diag.territory, count))
+        _measure(f"carte d'atelier, {count} marqueurs", lambda d=crowded: workshop_resources_map(d))
+
+
+if __name__ == "__main__":
+    main()
