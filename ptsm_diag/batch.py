@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -272,6 +273,23 @@ def _cache_data(data: DataFolder, state_dir: Path, data_hash: str) -> Path:
     return path
 
 
+# Temporary files of write_atomic_with (".<stem>.<8 random chars><suffix>"), left behind
+# only when a batch was killed mid-write.
+_STALE_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:html|pdf|json|pkl|ipynb)$")
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed batch left in ``out_dir`` (never a report)."""
+    removed = []
+    for folder in (out_dir, out_dir / STATE_DIR, out_dir / "erreurs", out_dir / "assets"):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and _STALE_TEMPORARY.match(path.name):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    return removed
+
+
 def plan_jobs(
     data: DataFolder,
     data_hash: str,
@@ -282,6 +300,7 @@ def plan_jobs(
     """The job of each territory, with paths kept inside ``out_dir``."""
     state_dir = out_dir / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
     cache = _cache_data(data, state_dir, data_hash)
     notebook = notebook_path(options.notebook)
     prefix = Path(options.notebook).stem.split("_")[0]

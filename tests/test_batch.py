@@ -202,3 +202,45 @@ def test_dask_cluster_runs_the_same_batch(data_folder, tmp_path):
     assert {o.code: o.status for o in result.outcomes} == {"22": OK, "29": FAILED, "35": OK}
     assert (tmp_path / "lot" / "essai_35.html").is_file()
     assert (tmp_path / "lot" / "erreurs" / "29.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_killed_batch_leaves_no_partial_report_and_resumes(data_folder, tmp_path):
+    """Kill the batch process mid-way (SIGKILL), then run it again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="none")
+    source = notebook.read_text(encoding="utf-8").replace(
+        'print(\\"Territoire\\", territoire)',
+        'import time\\ntime.sleep(2)\\nprint(\\"Territoire\\", territoire)')
+    notebook.write_text(source, encoding="utf-8")
+    out = tmp_path / "lot"
+    command = [sys.executable, "-m", "ptsm_diag.cli", "batch", "--donnees", str(data_folder),
+               "--tous", "--sortie", str(out), "--jobs", "1", "--notebook", str(notebook),
+               "--sans-synthese"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("essai_*.html")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = sorted(p.name for p in out.glob("essai_*.html"))
+    assert 1 <= len(finished) < 4  # killed mid-way
+    for report in out.glob("essai_*.html"):  # every report there is complete
+        assert report.read_text(encoding="utf-8").rstrip().endswith("</html>")
+
+    resumed = run_batch(data_folder, out, options=BatchOptions(
+        jobs=1, notebook=str(notebook), synthesis=False))
+    statuses = {o.code: o.status for o in resumed.outcomes}
+    assert sorted(statuses) == BRETAGNE
+    kept = [statuses[p.removeprefix("essai_").removesuffix(".html")] for p in finished]
+    # finished work is kept, not redone (the last one may have been killed between its
+    # report and its state file: it is then redone, which is safe)
+    assert kept.count(UNCHANGED) >= len(finished) - 1
+    assert all(status in (OK, UNCHANGED) for status in statuses.values())
+    leftovers = [p.name for p in out.rglob(".*") if p.is_file()]
+    assert leftovers == []  # no temporary file left behind
