@@ -148,10 +148,38 @@ def rosace(diag: Diagnostic, projection: bool = False) -> go.Figure | str:
 
 
 def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
-    """The same data as the rosace, as an accessible table."""
+    """The same data as the rosace, as a compact accessible table (one line per petal).
+
+    The full table (every column, including sources and rank counts) is
+    :func:`ptsm_diag.rosace.rosace_accessible_table`.
+    """
     if diag.rosace.empty:
         return ""
-    return rosace_accessible_table(diag.rosace)
+    full = rosace_accessible_table(diag.rosace)
+    reference = next(c for c in full.columns if c.startswith("Référence"))
+
+    def number(value: float) -> str:
+        decimals = 0 if pd.isna(value) or abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+        return format_number(value, decimals)
+
+    interval = [f"[{number(lo)} ; {number(hi)}]" if pd.notna(lo) and pd.notna(hi) else ""
+                for lo, hi in zip(full["IC 95 % (borne basse)"], full["IC 95 % (borne haute)"],
+                                  strict=True)]
+    value = [f"{number(v)} {u}" if pd.notna(v) else st
+             for v, u, st in zip(full["Valeur"], full["Unité"], full["Statut"], strict=True)]
+    return pd.DataFrame({
+        "Axe": full["Axe"].str.split(" – ").str[0],
+        "Indicateur": full["Indicateur"],
+        "Année": full["Année"],
+        "Valeur": value,
+        "IC 95 %": interval,
+        reference: [number(v) for v in full[reference]],
+        "Indice": full["Indice (100 = référence)"],
+        "Appréciation": full["Appréciation"],
+        "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) and pd.notna(n) else ""
+                 for r, n in zip(full["Rang (1 = plus favorable)"], full["Territoires classés"],
+                                 strict=True)],
+    })
 
 
 MISSING_REASONS = {  # (statut, masking) → why the petal is grey
@@ -187,9 +215,13 @@ def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
     code = diag.territory.code
     tables = [rosace_table_of(values, code, year=y, reference=diag.reference,
                               catalog=diag.catalog) for y in (first, last)]
-    return rosace_comparison_figure(
+    fig = rosace_comparison_figure(
         *tables, [f"{diag.territory.name} ({first})", f"{diag.territory.name} ({last})"],
         title=f"Évolution de la rosace, {first} → {last} (référence : {diag.reference_label})")
+    # the page is ~1,100 px wide: let the two rosaces share it instead of scrolling
+    fig.update_layout(width=None, autosize=True, height=820,
+                      title={"y": 0.985, "yanchor": "top"}, margin={"t": 110})
+    return fig
 
 
 def sources(diag: Diagnostic) -> pd.DataFrame:
