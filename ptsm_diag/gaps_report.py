@@ -205,12 +205,7 @@ def summary_by_priority(gaps: pd.DataFrame) -> pd.DataFrame:
         key)["nature"].size().reindex(priorities).fillna(0)
     return pd.DataFrame({
         "Priorité du PTSM": [_priority_label(p) for p in priorities],
-        "Insuffisances": counts[["élevée", "moyenne", "faible"]].sum(axis=1).astype(int)
-        .to_numpy(),
-        "dont élevée": counts["élevée"].astype(int).to_numpy(),
-        "dont moyenne": counts["moyenne"].astype(int).to_numpy(),
-        "dont faible": counts["faible"].astype(int).to_numpy(),
-        "Score cumulé": counts["score"].astype(float).round(1).to_numpy(),
+        **_level_columns(counts),
         "Informations": info.astype(int).to_numpy(),
     })
 
@@ -222,13 +217,18 @@ def summary_by_axis(gaps: pd.DataFrame) -> pd.DataFrame:
     counts = _level_counts(gaps, key).reindex(axes).fillna(0)
     return pd.DataFrame({
         "Axe ANAP": [_axis_label(None if a == -1 else a) for a in axes],
-        "Insuffisances": counts[["élevée", "moyenne", "faible"]].sum(axis=1).astype(int)
-        .to_numpy(),
-        "dont élevée": counts["élevée"].astype(int).to_numpy(),
-        "dont moyenne": counts["moyenne"].astype(int).to_numpy(),
-        "dont faible": counts["faible"].astype(int).to_numpy(),
-        "Score cumulé": counts["score"].astype(float).round(1).to_numpy(),
+        **_level_columns(counts),
     })
+
+
+def _level_columns(counts: pd.DataFrame) -> dict[str, Any]:
+    """Total, count by severity level and cumulated score columns of a summary."""
+    levels = ["élevée", "moyenne", "faible"]
+    return {
+        "Insuffisances": counts[levels].sum(axis=1).astype(int).to_numpy(),
+        **{f"dont {level}": counts[level].astype(int).to_numpy() for level in levels},
+        "Score cumulé": counts["score"].astype(float).round(1).to_numpy(),
+    }
 
 
 def _pct(value: float) -> str:
