@@ -49,7 +49,7 @@ from scipy.spatial import cKDTree
 from ptsm_diag.catalog import ResourceType, load_resource_types
 from ptsm_diag.densities import PUBLIC_BANDS, commune_population
 from ptsm_diag.errors import InputError, Problem
-from ptsm_diag.geography import _cached_layer, repair_commune_codes
+from ptsm_diag.geography import cached_layer, repair_commune_codes
 
 if TYPE_CHECKING:
     from ptsm_diag.diagnostic import Diagnostic
@@ -113,7 +113,7 @@ def project(zones: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> tuple[np.nda
 
 @functools.cache
 def _bundled_points() -> pd.DataFrame:
-    communes = _cached_layer("communes")
+    communes = cached_layer("communes")
     valid = communes.geometry.notna() & ~communes.geometry.is_empty
     points = communes.geometry[valid].representative_point()
     lon = pd.Series(np.nan, index=communes.index)
@@ -224,7 +224,7 @@ def check_distancier(table: pd.DataFrame, label: str = "distancier") -> pd.DataF
     lines = (table.index.to_numpy() if table.index.name == "ligne"
              else np.arange(len(table)) + 2)
     problems: list[Problem] = []
-    known = set(_cached_layer("communes")["code_commune"])
+    known = set(cached_layer("communes")["code_commune"])
     out = pd.DataFrame(index=table.index)
     for column in DISTANCIER_COLUMNS[:2]:
         raw = table[column].astype("string").str.strip()
@@ -282,7 +282,7 @@ class _Lookup:
     """Distancier minutes by (origin, destination) commune, as integer keys."""
 
     def __init__(self, distancier: pd.DataFrame | None):
-        self.codes = pd.Index(_cached_layer("communes")["code_commune"].to_numpy(dtype=object))
+        self.codes = pd.Index(cached_layer("communes")["code_commune"].to_numpy(dtype=object))
         self.n = len(self.codes)
         if distancier is None or distancier.empty:
             self.series = None
@@ -665,7 +665,7 @@ def floating_catchment(
         Columns :data:`FCA_COLUMNS`; ``offre`` = ``"capacite"`` or ``"nombre"``,
         ``accessibilite`` = supply within reach per ``per`` inhabitants.
     """
-    from ptsm_diag.densities import _capacity
+    from ptsm_diag.densities import resource_capacity
 
     catalog = load_resource_types()
     table = pd.DataFrame({
@@ -675,7 +675,7 @@ def floating_catchment(
     if supply == "nombre":
         table["offre"] = 1.0
     elif supply == "capacite":
-        table["offre"] = _capacity(resources)[2].to_numpy()
+        table["offre"] = resource_capacity(resources)[2].to_numpy()
     else:
         raise ValueError("supply must be 'capacite' or 'nombre'")
     table = table.dropna(subset=["offre"])
@@ -725,7 +725,7 @@ def located_resources(diagnostic: Diagnostic) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(
             columns=["id_ressource", "type_ressource", "code_commune", "geometry"],
             geometry="geometry", crs="EPSG:4326")
-    return locate_resources(table, _cached_layer("communes"))
+    return locate_resources(table, cached_layer("communes"))
 
 
 def diagnostic_nearest(

@@ -38,7 +38,7 @@ from ptsm_diag.cooperation import (
 )
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import format_number
-from ptsm_diag.maps import CHAMP_COLOURS, _base_map
+from ptsm_diag.maps import CHAMP_COLOURS, base_map
 from ptsm_diag.offline import map_to_html
 from ptsm_diag.resources import locate_resources
 from ptsm_diag.sources.vocab import vocabulary_labels
@@ -171,7 +171,7 @@ def network_map(
     valid = valid[valid.geometry.x.notna() & valid.geometry.y.notna()]
     valid = valid.drop_duplicates("id_ressource")
     where = {i: (g.y, g.x) for i, g in zip(valid["id_ressource"], valid.geometry, strict=True)}
-    m = _base_map(tuple(outline.total_bounds), fond)
+    m = base_map(tuple(outline.total_bounds), fond)
     folium.GeoJson(
         outline[["code_commune", "geometry"]].to_json(),
         name="Communes",

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ptsm_diag.catalog import ResourceType, load_resource_types, load_vocabularies
-from ptsm_diag.geography import _cached_layer
+from ptsm_diag.geography import cached_layer
 
 if TYPE_CHECKING:
     from ptsm_diag.diagnostic import Diagnostic
@@ -87,7 +87,7 @@ def commune_population(
         unknown) and one float column per band of :data:`BANDS` (NaN where the table has
         no value for that commune).
     """
-    communes = _cached_layer("communes")
+    communes = cached_layer("communes")
     frame = pd.DataFrame({
         "code_departement": communes["code_departement"].to_numpy(dtype=object),
         "code_region": communes["code_region"].to_numpy(dtype=object),
@@ -262,7 +262,7 @@ def _unit_population(units: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _capacity(resources: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+def resource_capacity(resources: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Lits, places and lits + places per resource (NaN when neither is known)."""
     def column(name: str) -> pd.Series:
         if name not in resources:
@@ -281,7 +281,7 @@ def _unit_resources(units: pd.DataFrame, resources: pd.DataFrame,
         "code_commune": resources["code_commune"].astype(str).str.strip().to_numpy(),
         "type_ressource": resources["type_ressource"].astype(str).str.strip().to_numpy(),
     })
-    lits, places, capacity = _capacity(resources)
+    lits, places, capacity = resource_capacity(resources)
     res["lits"], res["places"], res["capacite"] = (
         lits.to_numpy(), places.to_numpy(), capacity.to_numpy())
     res["sans_capacite"] = res["capacite"].isna().astype(int)

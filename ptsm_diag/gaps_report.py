@@ -42,7 +42,7 @@ from ptsm_diag.gaps import (
     compute_gaps,
     white_zone_communes,
 )
-from ptsm_diag.maps import _base_map
+from ptsm_diag.maps import base_map
 
 ACTION_COLUMN = "Action proposée"
 NO_AXIS = "Hors axes ANAP"
@@ -400,7 +400,7 @@ def zones_blanches_map(
                        for n in data["nombre_types"]]
     data["nom"] = data["nom"].astype(str).map(html.escape)
     data["detail"] = data["detail"].fillna("dans les seuils").astype(str).map(html.escape)
-    m = _base_map(tuple(data.total_bounds), fond)
+    m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "detail", "couleur", "geometry"]].to_json(),
         name="Zones blanches",

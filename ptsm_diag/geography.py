@@ -39,7 +39,7 @@ _DECIMAL_ZERO = re.compile(r"^(\d+)\.0+$")  # "1001.0": a number that went throu
 
 
 @functools.cache
-def _cached_layer(name: str) -> gpd.GeoDataFrame:
+def cached_layer(name: str) -> gpd.GeoDataFrame:
     """The bundled layer as read (shared: never modify it, use the public loaders)."""
     if name not in LAYERS:
         raise ValueError(f"unknown layer {name!r}")
@@ -57,17 +57,17 @@ def load_communes() -> gpd.GeoDataFrame:
         One row per commune, sorted by ``code_commune``, EPSG:4326. The file is read once
         per process; each call returns a copy that the caller may modify.
     """
-    return _cached_layer("communes").copy()
+    return cached_layer("communes").copy()
 
 
 def load_departements() -> gpd.GeoDataFrame:
     """The 101 départements (metropolitan France and the 5 DROM), EPSG:4326, a copy."""
-    return _cached_layer("departements").copy()
+    return cached_layer("departements").copy()
 
 
 def load_regions() -> gpd.GeoDataFrame:
     """The 18 régions, EPSG:4326, a copy."""
-    return _cached_layer("regions").copy()
+    return cached_layer("regions").copy()
 
 
 @functools.cache

@@ -41,7 +41,9 @@ TILE_LAYERS: dict[str | None, dict[str, str] | None] = {
 }
 
 
-def _base_map(bounds: tuple[float, float, float, float], fond: str | None) -> folium.Map:
+def base_map(bounds: tuple[float, float, float, float], fond: str | None) -> folium.Map:
+    """An empty offline map fitted to ``bounds`` (lon/lat), with scale and fullscreen;
+    OpenStreetMap tiles only when ``fond`` is ``"osm"``."""
     minx, miny, maxx, maxy = bounds
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -123,7 +125,7 @@ def commune_choropleth(
     data["nom"] = data["nom"].map(html.escape)
     data["valeur"] = data[column].map(lambda v: "n.d." if pd.isna(v) else f"{v:{value_format}}"
                                       .replace(",", "\u202f"))
-    m = _base_map(tuple(data.total_bounds), fond)
+    m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "valeur", "couleur", "geometry"]].to_json(),
         name=title,
@@ -144,7 +146,10 @@ def commune_choropleth(
     return m
 
 
-def _popup_html(row: pd.Series, type_labels: dict[str, str], champ_labels: dict[str, str]) -> str:
+def resource_popup_html(
+    row: pd.Series, type_labels: dict[str, str], champ_labels: dict[str, str]
+) -> str:
+    """The popup of one resource: name, type, champ, address, capacity (escaped HTML)."""
     parts = [f"<b>{html.escape(str(row['nom']))}</b>",
              html.escape(type_labels.get(row["type_ressource"], row["type_ressource"])),
              f"Champ : {html.escape(champ_labels.get(row['champ'], str(row['champ'])))}"]
@@ -176,7 +181,7 @@ def resources_map(
     """
     vocab = load_vocabularies()
     type_labels = {code: t.label for code, t in load_resource_types().items()}
-    m = _base_map(tuple(outline.total_bounds), fond)
+    m = base_map(tuple(outline.total_bounds), fond)
     folium.GeoJson(
         outline[["code_commune", "geometry"]].to_json(),
         name="Communes",
@@ -201,7 +206,8 @@ def resources_map(
                 fill_color=colour,
                 fill_opacity=0.9,
                 tooltip=html.escape(str(row["nom"])),
-                popup=folium.Popup(_popup_html(row, type_labels, vocab.champs), max_width=300),
+                popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
+                                   max_width=300),
             ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

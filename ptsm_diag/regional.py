@@ -44,9 +44,9 @@ from ptsm_diag.indicators import (
     compute_indicator_values,
     rosace_table,
 )
-from ptsm_diag.maps import _base_map
+from ptsm_diag.maps import base_map
 from ptsm_diag.resources import locate_resources, summarise_by_type
-from ptsm_diag.rosace import CATEGORIES, _add_rosace, _sizes, format_fr
+from ptsm_diag.rosace import CATEGORIES, add_rosace, format_fr, rosace_sizes
 from ptsm_diag.sources import DataFolder
 from ptsm_diag.territory import (
     Territory,
@@ -462,7 +462,7 @@ def territory_choropleth(
                           else "—" for r in data["rang"]]
     data["reference_texte"] = [format_fr(v, u) for v, u in
                                zip(data["reference"], data["unit"].fillna(""), strict=True)]
-    m = _base_map(tuple(data.total_bounds), fond)
+    m = base_map(tuple(data.total_bounds), fond)
     fields = ["nom_html", "valeur", "reference_texte", "indice", "rang_texte"]
     folium.GeoJson(
         data[["code_territoire", *fields, "couleur", "tirets", "geometry"]].to_json(),
@@ -553,7 +553,7 @@ def small_multiple_rosaces(
         return go.Figure()
     cols = columns or _grid_columns(len(codes))
     rows = math.ceil(len(codes) / cols)
-    sizes = {**_sizes(False), "tick": 12, "line": 1}
+    sizes = {**rosace_sizes(False), "tick": 12, "line": 1}
     row_height = 430 if cols <= 2 else 360
     legend_height = 150
     height = rows * row_height + legend_height
@@ -565,7 +565,7 @@ def small_multiple_rosaces(
     cell_h = (plot_top - plot_bottom) / rows
     for i, code in enumerate(codes):
         subplot = "polar" if i == 0 else f"polar{i + 1}"
-        polar = _add_rosace(fig, rosaces[code], subplot, showlegend=i == 0, sizes=sizes)
+        polar = add_rosace(fig, rosaces[code], subplot, showlegend=i == 0, sizes=sizes)
         numbers = [str(n) for n in range(1, len(rosaces[code]) + 1)]
         polar["angularaxis"]["ticktext"] = numbers
         polar["radialaxis"]["tickfont"] = {"size": 9}

@@ -59,9 +59,9 @@ def rosace_figure(
     plotly.graph_objects.Figure
         Traces carry ``meta={"role": "axis" | "petal" | "reference", ...}``.
     """
-    sizes = _sizes(projection)
+    sizes = rosace_sizes(projection)
     fig = go.Figure()
-    polar = _add_rosace(fig, table, "polar", showlegend=True, sizes=sizes)
+    polar = add_rosace(fig, table, "polar", showlegend=True, sizes=sizes)
     polar["domain"] = {"x": [0.0, sizes["domain"] / 100], "y": [0.09, 1.0]}
     territory = _first(table, "code_territoire") or ""
     fig.update_layout(
@@ -98,10 +98,10 @@ def rosace_comparison_figure(
     """
     if len(labels) != 2:
         raise ValueError("labels : deux libellés attendus")
-    sizes = _sizes(projection)
+    sizes = rosace_sizes(projection)
     fig = go.Figure()
-    polar_a = _add_rosace(fig, table_a, "polar", showlegend=True, sizes=sizes)
-    polar_b = _add_rosace(fig, table_b, "polar2", showlegend=False, sizes=sizes)
+    polar_a = add_rosace(fig, table_a, "polar", showlegend=True, sizes=sizes)
+    polar_b = add_rosace(fig, table_b, "polar2", showlegend=False, sizes=sizes)
     polar_a["domain"] = {"x": [0.05, 0.45], "y": [0.3, 0.94]}
     polar_b["domain"] = {"x": [0.55, 0.95], "y": [0.3, 0.94]}
     caption = _caption(pd.concat([table_a, table_b], ignore_index=True), sizes)
@@ -157,7 +157,8 @@ def rosace_accessible_table(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- building
 
 
-def _sizes(projection: bool) -> dict[str, int]:
+def rosace_sizes(projection: bool) -> dict[str, int]:
+    """Font sizes and dimensions of a rosace: on screen, or large for a projector."""
     if projection:
         return {"font": 20, "tick": 16, "title": 30, "legend": 17, "caption": 17, "domain": 57,
                 "width": 1600, "height": 1150, "margin": 130, "hover": 20, "line": 3}
@@ -189,7 +190,7 @@ def _category(row: pd.Series) -> str:
     return row["verdict"] if row["verdict"] in CATEGORIES else "non évaluable"
 
 
-def _add_rosace(
+def add_rosace(
     fig: go.Figure, table: pd.DataFrame, subplot: str, *, showlegend: bool,
     sizes: dict[str, int],
 ) -> dict:

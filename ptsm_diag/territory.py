@@ -30,7 +30,7 @@ import shapely
 
 from ptsm_diag.errors import InputError, Problem, PtsmError, UnknownCodeError
 from ptsm_diag.geography import (
-    _cached_layer,
+    cached_layer,
     fill_data_gaps,
     normalize_departement_code,
     repair_commune_code,
@@ -149,7 +149,7 @@ def build_territory(
             f"Le territoire « {code} » n'a aucune composante : indiquez au moins un code "
             "département ou un code commune."
         )
-    all_communes = _cached_layer("communes")
+    all_communes = cached_layer("communes")
     _check_known(dep_codes, com_codes)
     whole = all_communes["code_departement"].isin(dep_codes)
     listed = all_communes["code_commune"].isin(com_codes)
@@ -270,7 +270,7 @@ def territory_communes(territoires: pd.DataFrame) -> pd.DataFrame:
         One row per (territory, commune): ``code_territoire`` and the bundled commune
         columns (``code_commune, nom, code_departement, code_region, population``).
     """
-    communes = pd.DataFrame(_cached_layer("communes").drop(columns="geometry"))
+    communes = pd.DataFrame(cached_layer("communes").drop(columns="geometry"))
     table = territoires.reset_index(drop=True)
     levels = table["niveau"].map(_level)
     rows = pd.DataFrame({
@@ -349,7 +349,7 @@ def _make_territory(
 
 def _dissolve(communes: gpd.GeoDataFrame) -> shapely.Geometry:
     """Union of the communes; whole départements reuse the bundled (filled) outline."""
-    deps = _cached_layer("departements").set_index("code_departement")["geometry"]
+    deps = cached_layer("departements").set_index("code_departement")["geometry"]
     sizes = _departement_sizes()
     parts = []
     for dep, group in communes.groupby("code_departement"):
@@ -367,24 +367,24 @@ def _dissolve(communes: gpd.GeoDataFrame) -> shapely.Geometry:
 
 @functools.cache
 def _commune_index() -> tuple[np.ndarray, shapely.STRtree]:
-    geometries = _cached_layer("communes").geometry.to_numpy()
+    geometries = cached_layer("communes").geometry.to_numpy()
     return geometries, shapely.STRtree(geometries)
 
 
 @functools.cache
 def _departement_sizes() -> dict[str, int]:
-    return _cached_layer("communes").groupby("code_departement").size().to_dict()
+    return cached_layer("communes").groupby("code_departement").size().to_dict()
 
 
 @functools.cache
 def _departement_names() -> dict[str, str]:
-    deps = _cached_layer("departements")
+    deps = cached_layer("departements")
     return dict(zip(deps["code_departement"], deps["nom"], strict=True))
 
 
 @functools.cache
 def _known_communes() -> frozenset[str]:
-    return frozenset(_cached_layer("communes")["code_commune"])
+    return frozenset(cached_layer("communes")["code_commune"])
 
 
 def _check_known(departements: list[str], communes: list[str]) -> None:

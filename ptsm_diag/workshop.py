@@ -26,7 +26,7 @@ from folium.plugins import MarkerCluster
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.diagnostic import Diagnostic, prepare_diagnostic
 from ptsm_diag.files import write_atomic_with
-from ptsm_diag.maps import CHAMP_COLOURS, _base_map, _popup_html, commune_choropleth
+from ptsm_diag.maps import CHAMP_COLOURS, base_map, commune_choropleth, resource_popup_html
 from ptsm_diag.offline import map_to_html
 from ptsm_diag.rosace import rosace_figure
 
@@ -161,7 +161,7 @@ def workshop_resources_map(
     """
     territory = diag.territory
     communes = territory.communes
-    m = _base_map(tuple(communes.total_bounds), fond)
+    m = base_map(tuple(communes.total_bounds), fond)
     m.options["max_zoom"] = 18  # the clusters need it on the map (there may be no tiles)
     folium.GeoJson(
         communes[["code_commune", "nom", "geometry"]].assign(
@@ -214,7 +214,7 @@ def workshop_resources_map(
             folium.Marker(
                 location=[row.geometry.y, row.geometry.x], icon=icon,
                 tooltip=html.escape(str(row["nom"])),
-                popup=folium.Popup(_popup_html(row, type_labels, vocab.champs),
+                popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
                                    max_width=round(320 * font_scale)),
             ).add_to(target)
     folium.LayerControl(collapsed=False).add_to(m)

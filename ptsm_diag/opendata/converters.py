@@ -84,9 +84,9 @@ def departement_of(codes: pd.Series) -> pd.Series:
 
 def known_communes() -> pd.Index:
     """Codes of the communes of the bundled geography."""
-    from ptsm_diag.geography import _cached_layer
+    from ptsm_diag.geography import cached_layer
 
-    return pd.Index(_cached_layer("communes")["code_commune"].astype(str))
+    return pd.Index(cached_layer("communes")["code_commune"].astype(str))
 
 
 def keep_known_communes(table: pd.DataFrame, label: str, what: str
@@ -359,7 +359,7 @@ def convert_cog(path: Path, context: Context) -> Converted:
     touching the package data; ``table`` holds one row per difference
     (``code_commune, changement, nom_embarque, nom_cog``).
     """
-    from ptsm_diag.geography import _cached_layer, geography_metadata
+    from ptsm_diag.geography import cached_layer, geography_metadata
 
     name, data = open_text_member(path, r"commune.*\.csv$")
     text = decode(data)
@@ -374,7 +374,7 @@ def convert_cog(path: Path, context: Context) -> Converted:
                                   f"d'en-tête lue : « {header[:100]} »)"], context.hint)
     cog = frame[frame["TYPECOM"].str.strip() == "COM"]
     cog = pd.Series(cog["LIBELLE"].str.strip().to_numpy(), index=cog["COM"].str.strip())
-    bundled = _cached_layer("communes")
+    bundled = cached_layer("communes")
     ref = pd.Series(bundled["nom"].astype(str).to_numpy(),
                     index=bundled["code_commune"].astype(str).to_numpy())
     added = cog.index.difference(ref.index)

@@ -278,9 +278,9 @@ def resolve_departements(departements: str | list[str] | None, region: str | Non
         For a département or région that the bundled geography does not know.
     """
     from ptsm_diag.errors import UnknownCodeError
-    from ptsm_diag.geography import _cached_layer, normalize_departement_code
+    from ptsm_diag.geography import cached_layer, normalize_departement_code
 
-    deps = _cached_layer("departements")
+    deps = cached_layer("departements")
     known = list(deps["code_departement"].astype(str))
     if region:
         code = str(region).strip().zfill(2)
@@ -300,9 +300,9 @@ def resolve_departements(departements: str | list[str] | None, region: str | Non
 
 def territoires_table(departements: list[str] | None) -> pd.DataFrame:
     """One PTSM territory per département (the usual case), in the template format."""
-    from ptsm_diag.geography import _cached_layer
+    from ptsm_diag.geography import cached_layer
 
-    deps = _cached_layer("departements")
+    deps = cached_layer("departements")
     if departements is not None:
         deps = deps[deps["code_departement"].isin(departements)]
     deps = deps.sort_values("code_departement")

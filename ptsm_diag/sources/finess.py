@@ -670,9 +670,9 @@ def _departement_shapes() -> dict[str, object]:
 
 @functools.cache
 def _commune_codes() -> pd.Index:
-    from ptsm_diag.geography import _cached_layer
+    from ptsm_diag.geography import cached_layer
 
-    return pd.Index(_cached_layer("communes")["code_commune"].astype(str).to_numpy(object))
+    return pd.Index(cached_layer("communes")["code_commune"].astype(str).to_numpy(object))
 
 
 def _is_in(values: pd.Series, known: pd.Index) -> pd.Series:
@@ -683,9 +683,9 @@ def _is_in(values: pd.Series, known: pd.Index) -> pd.Series:
 
 def commune_points(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Longitude and latitude of each commune's representative point (NaN if unknown)."""
-    from ptsm_diag.geography import _cached_layer
+    from ptsm_diag.geography import cached_layer
 
-    communes = _cached_layer("communes")
+    communes = cached_layer("communes")
     needed = pd.Index(codes.dropna().unique())
     chosen = communes[communes["code_commune"].isin(needed) & communes.geometry.notna()]
     points = chosen.geometry.representative_point()
