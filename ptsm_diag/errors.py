@@ -145,7 +145,11 @@ class CatalogError(PtsmError):
 
 @dataclass
 class ReportError(PtsmError):
-    """A report could not be produced (notebook cell failed, export failed...)."""
+    """A report could not be produced (notebook cell failed, export failed...).
+
+    ``cell_index`` is the position of the failing cell in the notebook as the user sees
+    it in JupyterLab, counted from 1.
+    """
 
     territory: str
     message: str

@@ -253,13 +253,22 @@ def execute_notebook(
             raise ReportError(
                 territory=label,
                 message=f"{exc.ename} : {exc.evalue}",
-                cell_index=exc.cell_index,
+                cell_index=_cell_number(notebook, exc.cell_index),
                 error_name=exc.ename,
             ) from exc
         finally:
             if warm_kernel is None and kernel.has_kernel:
                 kernel.shutdown_kernel(now=True)
         return executed
+
+
+def _cell_number(notebook: Path, executed_index: int) -> int:
+    """Number (from 1) in the user's notebook of a cell of the executed one, which has
+    papermill's injected-parameters cell right after the ``parameters`` cell."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    injected_after = tagged[0] if tagged else -1
+    return executed_index + (0 if executed_index <= injected_after else -1) + 1
 
 
 def render_report(

@@ -86,7 +86,7 @@ def test_a_failing_territory_gets_an_error_page_and_the_others_their_report(
     assert not (out / "essai_29.html").exists()
     error_page = (out / "erreurs" / "29.html").read_text(encoding="utf-8")
     assert "données &lt;incohérentes&gt; pour 29" in error_page  # escaped, not raw
-    assert "cellule" in error_page
+    assert "cellule 3 du notebook" in error_page  # the third cell of the user's notebook
     assert "Traceback" in (out / "journaux" / "29.log").read_text(encoding="utf-8")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<tr>") == 1 + 3  # header and one row per territory
