@@ -3,7 +3,8 @@
 Each evidence source of :data:`SOURCES` turns one kind of input into gap rows with the
 same columns (:data:`GAP_COLUMNS`); a source whose input is absent returns None and the
 analysis records why (:data:`SKIP_REASONS`). Thresholds, weights and the map from the ten
-R3224-3 parcours points to indicators and resources are data (``catalog/gaps.yaml``).
+R3224-3 parcours points to indicators and resources are data (``catalog/gaps.yaml``),
+as are the thresholds of the cooperation shares (``ptsm_diag.cooperation``).
 
 Severity (documented in ``gaps.yaml``)::
 
@@ -35,6 +36,7 @@ from ptsm_diag.catalog import (
     load_resource_types,
     load_vocabularies,
 )
+from ptsm_diag.cooperation import INDICATORS as COOPERATION_INDICATORS
 from ptsm_diag.display import format_number
 from ptsm_diag.errors import CatalogError
 
@@ -46,6 +48,7 @@ NATURES: dict[str, str] = {
     "densite": "Densité inférieure à la référence",
     "prestation_absente": "Prestation du panier absente",
     "zone_blanche": "Zone blanche (temps d'accès)",
+    "cooperation": "Coopération entre secteurs inférieure au repère",
     "connaissance": "Lacune de connaissance",
     "priorite_sans_action": "Priorité sans action dans la feuille de route",
     "action_sans_insuffisance": "Action sans insuffisance identifiée",
@@ -72,6 +75,21 @@ DENSITY_COLUMNS = [
 ]
 ACCESSIBILITY_COLUMNS = ["code_commune", "type_ressource", "distance_km", "temps_min",
                          "source_temps", "population"]
+
+# Cooperation shares (ptsm_diag.cooperation) where more is better, so that a share below
+# its threshold is a gap; « part_structures_isolees » (more is worse) is not one of them.
+# The sentence of each: what the share counts, « {n} sur {d} » filled in.
+COOPERATION_SHARES: dict[str, str] = {
+    "part_ms_social_lien_psy": "des structures médico-sociales et sociales ({n} sur {d}) "
+                               "ont un lien actif avec un service de psychiatrie",
+    "part_ms_lien_psy": "des structures médico-sociales ({n} sur {d}) ont un lien actif "
+                        "avec un service de psychiatrie",
+    "part_social_lien_psy": "des structures sociales ({n} sur {d}) ont un lien actif avec "
+                            "un service de psychiatrie",
+    "part_cmp_lien_ms_et_social": "des CMP ({n} sur {d}) sont liés à au moins une structure "
+                                  "médico-sociale et à au moins une structure sociale",
+}
+COOPERATION_REFERENCE_LABEL = "repère du fichier gaps.yaml"
 
 
 # --------------------------------------------------------------------------- configuration
@@ -208,6 +226,10 @@ _POINT = _Fields({
     "types_ressource": _list_of(_choice(_type_codes)),
     "accessibilite": _flag, "donnees": _text,
 }, optional=frozenset({"accessibilite"}))
+_COOPERATION = _Fields({
+    "priorite": _choice(_priorities), "axe_anap": _choice(_axes, optional=True),
+    "theme_action": _choice(_themes), "points": _list_of(_choice(_POINTS)),
+}, optional=frozenset({"axe_anap"}))
 _RATIO = _number(0, 1)
 _POSITIVE = _number(0)
 
@@ -229,6 +251,9 @@ SCHEMA = _Fields({
             "ampleur": _RATIO,
             "statuts_exclus": _list_of(_choice(lambda: load_vocabularies().action_statuses)),
         }),
+        "cooperation": _Fields({
+            "part_min_pct": _Mapping(_choice(COOPERATION_SHARES), _number(0, 100)),
+        }),
     }),
     "poids": _Fields({
         "nature": _Fields(dict.fromkeys(NATURES, _POSITIVE)),
@@ -238,6 +263,8 @@ SCHEMA = _Fields({
     "themes_par_defaut": _Fields({n: _choice(_themes) for n in NATURES}),
     "prestations": _Mapping(_choice(_prestation_codes), _PRESTATION, _prestation_codes),
     "parcours": _Mapping(_choice(_POINTS), _POINT, lambda: _POINTS),
+    "cooperation": _Mapping(_choice(COOPERATION_SHARES), _COOPERATION,
+                            lambda: tuple(COOPERATION_SHARES)),
 })
 
 
@@ -365,6 +392,10 @@ class GapInputs:
         Time to the nearest resource by commune and type (:data:`ACCESSIBILITY_COLUMNS`).
     actions : DataFrame, optional
         The feuille de route (``actions`` table).
+    cooperation : DataFrame, optional
+        :func:`ptsm_diag.cooperation.cooperation_indicators` of the territory (one row per
+        indicator: ``indicateur``, ``libelle``, ``numerateur``, ``denominateur``,
+        ``valeur``, ``unite``); None when there is no ``partenariats`` table.
     found : DataFrame, optional
         Gaps of the sources run before (used by the feuille de route check).
     reference : str, optional
@@ -380,6 +411,7 @@ class GapInputs:
     densities: pd.DataFrame | None = None
     accessibility: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    cooperation: pd.DataFrame | None = None
     catalog: Mapping[str, Indicator] | None = None
     resource_types: Mapping[str, ResourceType] | None = None
     found: pd.DataFrame | None = None
@@ -450,6 +482,14 @@ def _sentence_white_zone(row: Mapping[str, Any]) -> str:
             f"de la structure la plus proche de type « {row['sujet']} ».")
 
 
+def _sentence_cooperation(row: Mapping[str, Any]) -> str:
+    template = COOPERATION_SHARES.get(row["code_objet"])
+    counts = {"n": _num(row["_numerator"]), "d": _num(row["_denominator"])}
+    what = (template.format(**counts) if template else
+            f"pour « {row['sujet']} » ({counts['n']} sur {counts['d']})")
+    return f"{_num(row['valeur'])} % {what} ; repère retenu : {_num(row['reference'])} %."
+
+
 def _sentence_knowledge(row: Mapping[str, Any]) -> str:
     return (f"Aucune donnée n'éclaire le point {row['points_r3224_3']}° de l'article R3224-3 "
             f"(« {row['sujet']} ») ; données à recueillir : {row['donnees_a_recueillir']}")
@@ -476,6 +516,7 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "densite": _sentence_density,
     "prestation_absente": _sentence_prestation,
     "zone_blanche": _sentence_white_zone,
+    "cooperation": _sentence_cooperation,
     "connaissance": _sentence_knowledge,
     "priorite_sans_action": _sentence_no_action,
     "action_sans_insuffisance": _sentence_unfounded_action,
@@ -764,6 +805,44 @@ def accessibility_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | N
     return _finish(rows, "zone_blanche", inputs, config)
 
 
+def cooperation_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | None:
+    """Cooperation shares below their threshold (``seuils.cooperation.part_min_pct``).
+
+    A share whose denominator is 0 (no structure of that kind) is never a gap.
+    """
+    table = inputs.cooperation
+    if not _present(table):
+        return None
+    if "code_territoire" in table.columns:
+        table = table[table["code_territoire"].astype(str) == str(inputs.territory)]
+    thresholds = config.threshold("cooperation", "part_min_pct")
+    rows = []
+    for r in table.to_dict("records"):
+        code = r["indicateur"]
+        if code not in thresholds:
+            continue
+        value = pd.to_numeric(r.get("valeur"), errors="coerce")
+        limit = float(thresholds[code])
+        if pd.isna(value) or float(value) >= limit or limit <= 0:
+            continue
+        entry = config.data["cooperation"][code]
+        label = r.get("libelle")
+        rows.append({
+            "code_objet": code,
+            "sujet": label if isinstance(label, str) and label
+            else COOPERATION_INDICATORS.get(code, code),
+            "valeur": float(value), "reference": limit,
+            "reference_libelle": COOPERATION_REFERENCE_LABEL, "unite": "%", "seuil": limit,
+            "ampleur": min((limit - float(value)) / limit, 1.0),
+            "significativite": "constat", "population_concernee": inputs.population_total,
+            "priorite_ptsm": entry["priorite"], "axe_anap": entry.get("axe_anap"),
+            "theme_action": entry["theme_action"],
+            "points_r3224_3": ", ".join(str(p) for p in entry["points"]) or None,
+            "_numerator": r.get("numerateur"), "_denominator": r.get("denominateur"),
+        })
+    return _finish(rows, "cooperation", inputs, config)
+
+
 def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
     """Whether each R3224-3 point is informed by at least one datum of the territory."""
     indicators: set[str] = set()
@@ -780,9 +859,16 @@ def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
         counted = pd.to_numeric(inputs.densities["nombre"], errors="coerce").fillna(0) > 0
         present.update(inputs.densities.loc[counted, "type_ressource"].astype(str))
     has_access = _present(inputs.accessibility)
+    by_cooperation: set[int] = set()  # points informed by a computed cooperation share
+    cooperation = inputs.cooperation
+    if _present(cooperation) and {"indicateur", "valeur"} <= set(cooperation.columns):
+        known = cooperation[pd.to_numeric(cooperation["valeur"], errors="coerce").notna()]
+        for code in known["indicateur"]:
+            by_cooperation.update(config.data["cooperation"].get(code, {}).get("points", []))
     return {
         point: bool(indicators & set(e["indicateurs"]) or present & set(e["types_ressource"])
-                    or (has_access and e.get("accessibilite", False)))
+                    or (has_access and e.get("accessibilite", False))
+                    or point in by_cooperation)
         for point, e in config.data["parcours"].items()
     }
 
@@ -867,6 +953,7 @@ SOURCES: dict[str, GapSource] = {
     "densites": density_gaps,
     "prestations": prestation_gaps,
     "zones_blanches": accessibility_gaps,
+    "cooperation": cooperation_gaps,
     "connaissance": knowledge_gaps,
     "feuille_de_route": roadmap_gaps,
 }
@@ -875,6 +962,7 @@ SOURCE_LABELS: dict[str, str] = {
     "densites": "Densités de ressources comparées à la référence",
     "prestations": "Panier de prestations",
     "zones_blanches": "Temps d'accès aux ressources (zones blanches)",
+    "cooperation": "Coopération entre secteurs (table partenariats)",
     "connaissance": "Points de parcours de l'article R3224-3 sans donnée",
     "feuille_de_route": "Confrontation avec la feuille de route",
 }
@@ -885,6 +973,7 @@ SKIP_REASONS: dict[str, str] = {
                 "fournies",
     "prestations": "la table des ressources est absente",
     "zones_blanches": "les temps d'accès des communes aux ressources n'ont pas été fournis",
+    "cooperation": "la table partenariats est absente",
     "connaissance": "",
     "feuille_de_route": "aucune action de la feuille de route pour ce territoire "
                         "(table actions absente ou sans ligne pour ce territoire)",

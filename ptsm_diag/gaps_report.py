@@ -14,6 +14,7 @@ that a spreadsheet would read as a formula are neutralised in the exports.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
+from ptsm_diag.cooperation import INDICATORS as COOPERATION_INDICATORS
+from ptsm_diag.cooperation import cooperation_indicators
+from ptsm_diag.cooperation_views import _tables as cooperation_tables
+from ptsm_diag.cooperation_views import has_partnerships
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import collapsible, format_number, table_html
 from ptsm_diag.files import write_atomic, write_atomic_with
@@ -88,8 +93,15 @@ def gap_inputs(
     diag: Diagnostic,
     densities: pd.DataFrame | None = None,
     accessibility: pd.DataFrame | None = None,
+    *,
+    at: str | dt.date | pd.Timestamp | None = None,
 ) -> GapInputs:
-    """The inputs of the gap analysis from a diagnostic and the optional tables."""
+    """The inputs of the gap analysis from a diagnostic and the optional tables.
+
+    The cooperation indicators come from the ``partenariats`` table when the data folder
+    has one (links active at ``at``: today by default, as in the « Coopérations »
+    section); None otherwise.
+    """
     territory = diag.territory
     by_age: dict[str, float] = {}
     if territory.population_by_age is not None:
@@ -100,6 +112,9 @@ def gap_inputs(
     resources = None
     if diag.data.ressources is not None:
         resources = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
+    cooperation = None
+    if has_partnerships(diag):
+        cooperation = cooperation_indicators(*cooperation_tables(diag), at)
     return GapInputs(
         territory=territory.code,
         population_total=territory.population_total,
@@ -110,6 +125,7 @@ def gap_inputs(
         densities=densities,
         accessibility=accessibility,
         actions=diag.data.actions,
+        cooperation=cooperation,
         catalog=diag.catalog,
         reference=diag.reference,
     )
@@ -267,6 +283,8 @@ def thresholds_table(config: GapConfig | None = None) -> pd.DataFrame:
          format_number(seuils["feuille_de_route"]["ampleur"], 2)),
         ("Statuts d'action qui ne couvrent pas une priorité",
          ", ".join(seuils["feuille_de_route"]["statuts_exclus"]) or "aucun"),
+        *((f"Coopération : part minimale — {COOPERATION_INDICATORS.get(code, code)}", _pct(v))
+          for code, v in seuils["cooperation"]["part_min_pct"].items()),
         *((f"Poids : {NATURES[n]}", format_number(w, 2)) for n, w in poids["nature"].items()),
         ("Poids : écart établi par un intervalle de confiance",
          format_number(poids["significativite"]["intervalle"], 2)),

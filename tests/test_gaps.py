@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,7 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ptsm_diag.catalog import load_indicator_catalog
+from ptsm_diag.catalog import load_indicator_catalog, load_resource_types
+from ptsm_diag.cooperation import INDICATORS as COOPERATION_INDICATORS
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.errors import CatalogError
 from ptsm_diag.gaps import (
@@ -19,6 +21,7 @@ from ptsm_diag.gaps import (
     GapInputs,
     accessibility_gaps,
     compute_gaps,
+    cooperation_gaps,
     density_gaps,
     indicator_gaps,
     knowledge_gaps,
@@ -30,6 +33,8 @@ from ptsm_diag.gaps_report import (
     ACTION_COLUMN,
     export_gaps_csv,
     export_gaps_xlsx,
+    gap_analysis,
+    gap_inputs,
     gap_section_html,
     gap_table,
     summary_by_axis,
@@ -100,6 +105,22 @@ def _accessibility() -> pd.DataFrame:
         "source_temps": ["route"] * 6,
         "population": [10_000, 8_400, 5_000, 10_000, 8_400, 5_000],
     })
+
+
+def _cooperation(ms_social: tuple[int, int] = (39, 98), cmp: tuple[int, int] = (18, 24)
+                 ) -> pd.DataFrame:
+    """Output of cooperation_indicators: médico-social/social linked to psychiatry 39,8 %
+    (below the 50 % of gaps.yaml), CMPs linked to both sectors 75 % (above)."""
+    counts = {"part_ms_social_lien_psy": ms_social, "part_ms_lien_psy": (30, 60),
+              "part_social_lien_psy": (9, 38), "part_cmp_lien_ms_et_social": cmp,
+              "part_structures_isolees": (40, 150), "liens_actifs": (80, None),
+              "liens_intersectoriels": (60, None)}
+    return pd.DataFrame([
+        {"indicateur": code, "libelle": COOPERATION_INDICATORS[code], "numerateur": num,
+         "denominateur": float("nan") if den is None else float(den),
+         "valeur": float(num) if den is None else (100 * num / den if den else float("nan")),
+         "unite": "liens" if den is None else "%"}
+        for code, (num, den) in counts.items()])
 
 
 def _inputs(**kwargs) -> GapInputs:
@@ -202,6 +223,67 @@ def test_white_zone_threshold_changes_result():
         "code_objet"]) == {"cmp_adultes"}
 
 
+def test_cooperation_share_below_threshold(config):
+    gaps = cooperation_gaps(_inputs(cooperation=_cooperation()), config)
+    assert list(gaps.columns) == GAP_COLUMNS
+    assert list(gaps["code_objet"]) == ["part_ms_social_lien_psy"]  # not the CMPs (75 %)
+    row = gaps.iloc[0]
+    assert row["nature"] == "cooperation"
+    assert row["sujet"] == COOPERATION_INDICATORS["part_ms_social_lien_psy"]
+    assert row["constat"] == ("39,8 % des structures médico-sociales et sociales (39 sur 98) "
+                              "ont un lien actif avec un service de psychiatrie ; repère "
+                              "retenu : 50 %.")
+    assert row["valeur"] == pytest.approx(100 * 39 / 98)
+    assert row["reference"] == 50 and row["seuil"] == 50 and row["unite"] == "%"
+    assert row["reference_libelle"] == "repère du fichier gaps.yaml"
+    assert row["significativite"] == "constat"
+    assert row["population_concernee"] == POPULATION
+    assert row["priorite_ptsm"] == 2 and row["theme_action"] == 1
+    assert pd.isna(row["axe_anap"])
+    ampleur = (50 - 100 * 39 / 98) / 50
+    assert row["ampleur"] == pytest.approx(ampleur)
+    assert row["severite"] > 0
+    assert row["severite"] == pytest.approx(ampleur * math.log10(1 + POPULATION))
+    # no structure of a kind (denominator 0): never a gap
+    assert cooperation_gaps(_inputs(cooperation=_cooperation(ms_social=(0, 0))), config).empty
+
+
+def test_cooperation_threshold_changes_result():
+    lower = load_gap_config(overrides={
+        "seuils": {"cooperation": {"part_min_pct": {"part_ms_social_lien_psy": 30}}}})
+    assert cooperation_gaps(_inputs(cooperation=_cooperation()), lower).empty
+    higher = load_gap_config(overrides={"seuils": {"cooperation": {"part_min_pct": {
+        "part_cmp_lien_ms_et_social": 80, "part_social_lien_psy": 25}}}})
+    gaps = cooperation_gaps(_inputs(cooperation=_cooperation()), higher)
+    assert set(gaps["code_objet"]) == {"part_ms_social_lien_psy",
+                                       "part_cmp_lien_ms_et_social", "part_social_lien_psy"}
+    cmp = gaps.set_index("code_objet").loc["part_cmp_lien_ms_et_social"]
+    assert cmp["theme_action"] == 4 and cmp["reference"] == 80
+    assert cmp["constat"] == ("75 % des CMP (18 sur 24) sont liés à au moins une structure "
+                              "médico-sociale et à au moins une structure sociale ; repère "
+                              "retenu : 80 %.")
+    weightless = load_gap_config(overrides={"poids": {"nature": {"cooperation": 0}}})
+    row = cooperation_gaps(_inputs(cooperation=_cooperation()), weightless).iloc[0]
+    assert row["severite"] == 0 and row["niveau_severite"] == "information"
+
+
+def test_cooperation_absent_is_not_run(config):
+    assert cooperation_gaps(_inputs(), config) is None
+    analysis = compute_gaps(_inputs(resources=RESOURCES))
+    assert analysis.skipped["cooperation"] == "la table partenariats est absente"
+    assert "cooperation" not in analysis.sources_run
+    ran = compute_gaps(_inputs(resources=RESOURCES, cooperation=_cooperation()))
+    assert "cooperation" in ran.sources_run and "cooperation" not in ran.skipped
+    assert (ran.gaps["nature"] == "cooperation").sum() == 1
+
+
+def test_cooperation_informs_parcours_point(config):
+    without = knowledge_gaps(_inputs(), config)
+    assert "R3224-3-4" in set(without["code_objet"])
+    informed = knowledge_gaps(_inputs(cooperation=_cooperation()), config)
+    assert "R3224-3-4" not in set(informed["code_objet"])
+
+
 def test_knowledge_gaps(config):
     nothing = knowledge_gaps(_inputs(), config)
     assert len(nothing) == 10
@@ -239,7 +321,8 @@ def test_roadmap_gaps(config):
 
 def test_compute_gaps_ranks_and_reports_skipped(rosace):
     analysis = compute_gaps(_inputs(rosace=rosace, resources=RESOURCES))
-    assert set(analysis.skipped) == {"densites", "zones_blanches", "feuille_de_route"}
+    assert set(analysis.skipped) == {"densites", "zones_blanches", "cooperation",
+                                     "feuille_de_route"}
     gaps = analysis.gaps
     assert list(gaps["rang"]) == list(range(1, len(gaps) + 1))
     assert gaps["severite"].is_monotonic_decreasing
@@ -264,6 +347,21 @@ def test_config_validation(tmp_path):
             "priorite": 1, "axe_anap": 1, "theme_action": 1, "points": [1]}}})
     with pytest.raises(CatalogError, match="inconnu"):
         load_gap_config(overrides={"parcours": {1: {"indicateurs": ["pas_un_indicateur"]}}})
+    with pytest.raises(CatalogError, match="hors bornes"):
+        load_gap_config(overrides={"seuils": {"cooperation": {"part_min_pct": {
+            "part_ms_social_lien_psy": 150}}}})
+    with pytest.raises(CatalogError, match="nombre attendu"):
+        load_gap_config(overrides={"seuils": {"cooperation": {"part_min_pct": {
+            "part_ms_social_lien_psy": "la moitié"}}}})
+    with pytest.raises(CatalogError, match="inconnu"):  # more isolated is worse, not better
+        load_gap_config(overrides={"seuils": {"cooperation": {"part_min_pct": {
+            "part_structures_isolees": 20}}}})
+    with pytest.raises(CatalogError, match="inconnue"):
+        load_gap_config(overrides={"seuils": {"cooperation": {"part_minimale": 50}}})
+    with pytest.raises(CatalogError, match="inconnu"):
+        load_gap_config(overrides={"cooperation": {"part_ms_lien_psy": {"theme_action": 9}}})
+    with pytest.raises(CatalogError, match="nombre attendu"):
+        load_gap_config(overrides={"poids": {"nature": {"cooperation": "fort"}}})
     own = tmp_path / "mes_seuils.yaml"
     own.write_text("seuils:\n  densite:\n    ecart_min_pct: 50\n", encoding="utf-8")
     config = load_gap_config(overrides=own)
@@ -307,6 +405,42 @@ def test_gap_table_and_section_escape_hostile_text(diag):
     by_priority = summary_by_priority(gaps)
     assert len(by_priority) == 6 and by_priority["Insuffisances"].sum() > 0
     assert len(summary_by_axis(gaps)) == 6
+
+
+def _with_partnerships(diag: Diagnostic) -> Diagnostic:
+    """The test diagnostic with a partenariats table: the CMP is linked with the SAVS only
+    (since 2020), so 1 of the 2 médico-social structures is linked with psychiatry and the
+    CMP is not linked with any social structure."""
+    types = load_resource_types()
+    every = RESOURCES.assign(nom=[f"Structure {i}" for i in range(8)],
+                             champ=[types[t].champ for t in RESOURCES["type_ressource"]],
+                             code_commune="35238")
+    links = pd.DataFrame([{
+        "id_lien": "L1", "id_ressource_1": "R1", "nom_acteur_1": None, "type_acteur_1": None,
+        "id_ressource_2": "R6", "nom_acteur_2": None, "type_acteur_2": None,
+        "type_lien": "convention", "date_debut": pd.Timestamp("2020-01-01"),
+        "date_fin": pd.NaT, "frequence": "annuelle", "note": None}])
+    located = gpd.GeoDataFrame(every, geometry=gpd.points_from_xy([-1.68] * 8, [48.11] * 8),
+                               crs="EPSG:4326")
+    return replace(diag, data=replace(diag.data, ressources=every, partenariats=links),
+                   resources=located)
+
+
+def test_gap_analysis_uses_partnerships(diag):
+    assert gap_inputs(diag).cooperation is None
+    assert "la table partenariats est absente" in gap_section_html(diag)
+    linked = _with_partnerships(diag)
+    shares = gap_inputs(linked).cooperation.set_index("indicateur")["valeur"]
+    assert shares["part_ms_social_lien_psy"] == 50  # not below the 50 % of gaps.yaml
+    assert shares["part_cmp_lien_ms_et_social"] == 0
+    analysis = gap_analysis(linked)
+    assert "cooperation" in analysis.sources_run
+    found = analysis.gaps[analysis.gaps["nature"] == "cooperation"]
+    assert list(found["code_objet"]) == ["part_cmp_lien_ms_et_social"]
+    assert found.iloc[0]["constat"].startswith("0 % des CMP (0 sur 1) sont liés")
+    # before the link started, nothing was linked: both shares are gaps
+    before = gap_inputs(linked, at="2019-06-01").cooperation.set_index("indicateur")
+    assert before.loc["part_ms_social_lien_psy", "valeur"] == 0
 
 
 def test_white_zone_map_offline(diag):
