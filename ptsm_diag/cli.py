@@ -56,13 +56,9 @@ def _run_report(territoire: str, donnees: Path | None, args: argparse.Namespace)
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``ptsm-diag demo``: report of the demo territory on the fictional data."""
-    from ptsm_diag.demo import DEMO_TERRITORY, demo_data_dir
+    from ptsm_diag.demo import DEMO_TERRITORY
 
-    with console.status("Préparation des données fictives de démonstration…"):
-        folder = demo_data_dir()
-    console.print(f"Données fictives de démonstration : {folder}")
-    territoire = args.territoire or DEMO_TERRITORY
-    return _run_report(territoire, folder, args)
+    return _run_report(args.territoire or DEMO_TERRITORY, _data_folder(None), args)
 
 
 def cmd_rapport(args: argparse.Namespace) -> int:
@@ -93,18 +89,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     )
 
     from ptsm_diag.batch import FAILED, SYNTHESIS_CODE, BatchOptions, run_batch
-    from ptsm_diag.demo import demo_data_dir
 
-    if args.donnees is None:
-        with console.status("Préparation des données fictives de démonstration…"):
-            folder = demo_data_dir()
-        console.print(f"Données fictives de démonstration : {folder}")
-    else:
-        folder = args.donnees
-        if not folder.is_dir():
-            err_console.print(f"[red]Dossier de données introuvable :[/red] "
-                              f"{escape(str(folder))}")
-            return 2
+    folder = _data_folder(args.donnees)
     codes = [c for c in (args.territoires or "").split(",") if c.strip()] or None
     if not (codes or args.region or args.tous):
         err_console.print("Indiquez --territoires, --region ou --tous.")
@@ -160,7 +146,9 @@ def _data_folder(donnees: Path | None) -> Path:
     from ptsm_diag.demo import demo_data_dir
 
     with console.status("Préparation des données fictives de démonstration…"):
-        return demo_data_dir()
+        folder = demo_data_dir()
+    console.print(f"Données fictives de démonstration : {folder}")
+    return folder
 
 
 def cmd_synthese(args: argparse.Namespace) -> int:
@@ -294,6 +282,24 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
                              "suivi_feuille_de_route.ipynb) ou chemin d'une copie adaptée")
 
 
+def _territory_command(sub, name: str, help_text: str, description: str,
+                       func: Callable[[argparse.Namespace], int], *,
+                       sortie_help: str = "dossier de sortie (défaut : reports/)",
+                       reference: bool = False) -> argparse.ArgumentParser:
+    """A sub-command about one territory: ``--territoire``, ``--donnees``, ``--sortie``."""
+    command = sub.add_parser(name, help=help_text, description=description)
+    command.add_argument("--territoire", required=True,
+                         help="code du territoire (tel que dans territoires.csv), ex. 35 ou 2A")
+    command.add_argument("--donnees", type=Path, default=None,
+                         help="dossier des données (défaut : données fictives)")
+    command.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT, help=sortie_help)
+    if reference:
+        command.add_argument("--reference", choices=["france", "region"], default="france",
+                             help="référence des comparaisons (défaut : france)")
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ptsm-diag``."""
     parser = argparse.ArgumentParser(
@@ -381,61 +387,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(synthese)
     synthese.set_defaults(func=cmd_synthese)
 
-    carte = sub.add_parser("carte", help="carte d'atelier d'un territoire (HTML hors ligne)",
-                           description="Carte des ressources en grands caractères pour la "
-                                       "projection en atelier, hors ligne ; couches GeoPackage "
-                                       "pour QGIS en option.")
-    carte.add_argument("--territoire", required=True, help="code du territoire, ex. 35 ou 2A")
-    carte.add_argument("--donnees", type=Path, default=None,
-                       help="dossier des données (défaut : données fictives)")
-    carte.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
-                       help="dossier (ou fichier .html) de sortie (défaut : reports/)")
+    carte = _territory_command(
+        sub, "carte", "carte d'atelier d'un territoire (HTML hors ligne)",
+        "Carte des ressources en grands caractères pour la projection en atelier, hors ligne ; "
+        "couches GeoPackage pour QGIS en option.", cmd_carte,
+        sortie_help="dossier (ou fichier .html) de sortie (défaut : reports/)")
     carte.add_argument("--fond", choices=["aucun", "osm"], default="aucun",
                        help="« aucun » fonctionne hors ligne (défaut) ; « osm » : tuiles en ligne")
     carte.add_argument("--gpkg", action="store_true",
                        help="exporter aussi les couches en GeoPackage (QGIS)")
-    carte.set_defaults(func=cmd_carte)
 
-    insuff = sub.add_parser("insuffisances", help="insuffisances d'un territoire en XLSX/CSV",
-                            description="Classe les insuffisances du territoire et les écrit "
-                                        "en XLSX (une feuille par priorité) et CSV, avec une "
-                                        "colonne « action proposée » pour l'atelier.")
-    insuff.add_argument("--territoire", required=True, help="code du territoire")
-    insuff.add_argument("--donnees", type=Path, default=None,
-                        help="dossier des données (défaut : données fictives)")
-    insuff.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
-                        help="dossier de sortie (défaut : reports/)")
-    insuff.add_argument("--reference", choices=["france", "region"], default="france",
-                        help="référence des comparaisons (défaut : france)")
-    insuff.set_defaults(func=cmd_insuffisances)
+    _territory_command(
+        sub, "insuffisances", "insuffisances d'un territoire en XLSX/CSV",
+        "Classe les insuffisances du territoire et les écrit en XLSX (une feuille par "
+        "priorité) et CSV, avec une colonne « action proposée » pour l'atelier.",
+        cmd_insuffisances, reference=True)
 
-    rosace = sub.add_parser("rosace", help="rosace d'un territoire en image (diapositives)",
-                            description="Exporte la rosace d'un territoire en PNG, SVG ou PDF "
-                                        "pour une présentation (plotly + kaleido + Chromium).")
-    rosace.add_argument("--territoire", required=True, help="code du territoire")
-    rosace.add_argument("--donnees", type=Path, default=None,
-                        help="dossier des données (défaut : données fictives)")
-    rosace.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
-                        help="dossier de sortie (défaut : reports/)")
-    rosace.add_argument("--reference", choices=["france", "region"], default="france",
-                        help="référence de la rosace (défaut : france)")
+    rosace = _territory_command(
+        sub, "rosace", "rosace d'un territoire en image (diapositives)",
+        "Exporte la rosace d'un territoire en PNG, SVG ou PDF pour une présentation "
+        "(plotly + kaleido + Chromium).", cmd_rosace, reference=True)
     rosace.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
                         help="format de l'image (défaut : png)")
     rosace.add_argument("--projection", action="store_true",
                         help="grands caractères, pour la projection en salle")
-    rosace.set_defaults(func=cmd_rosace)
 
-    annuaire = sub.add_parser("annuaire", help="annuaire des acteurs d'un territoire",
-                              description="Répertoire des ressources en santé mentale par "
-                                          "champ, type et commune (coordonnées publiques des "
-                                          "structures seulement) : page HTML avec recherche, "
-                                          "hors ligne, et classeur XLSX imprimable.")
-    annuaire.add_argument("--territoire", required=True, help="code du territoire")
-    annuaire.add_argument("--donnees", type=Path, default=None,
-                          help="dossier des données (défaut : données fictives)")
-    annuaire.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
-                          help="dossier de sortie (défaut : reports/)")
-    annuaire.set_defaults(func=cmd_annuaire)
+    _territory_command(
+        sub, "annuaire", "annuaire des acteurs d'un territoire",
+        "Répertoire des ressources en santé mentale par champ, type et commune (coordonnées "
+        "publiques des structures seulement) : page HTML avec recherche, hors ligne, et "
+        "classeur XLSX imprimable.", cmd_annuaire)
 
     finess = sub.add_parser("finess", help="convertir une extraction FINESS en ressources.csv",
                             description="Lit le fichier etalab-cs1100507-stock-*.csv de "

@@ -1,20 +1,17 @@
 """``ptsm-diag donnees``: official open data (download, cache, conversion to the templates).
 
-Wired into :mod:`ptsm_diag.cli` with ``cli_donnees.register(sub)``; :func:`main` runs the
-sub-command on its own (tests, scripts).
+Wired into :mod:`ptsm_diag.cli` with ``cli_donnees.register(sub)``: run it as
+``ptsm_diag.cli.main(["donnees", ...])``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from ptsm_diag.errors import PtsmError
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -135,27 +132,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     etat.set_defaults(func=cmd_etat)
     donnees.set_defaults(func=lambda args: (donnees.print_help(), 2)[1])
     return donnees
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with the ``donnees`` command only (``ptsm-diag`` without the others)."""
-    parser = argparse.ArgumentParser(prog="ptsm-diag")
-    sub = parser.add_subparsers(dest="commande", metavar="COMMANDE")
-    register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ptsm-diag donnees …`` (``argv`` starts with ``donnees``); the exit code."""
-    args = build_parser().parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        return 2
-    try:
-        return func(args)
-    except PtsmError as exc:
-        err_console.print(f"[red]Erreur :[/red] {escape(str(exc))}")
-        return 1
-    except KeyboardInterrupt:
-        err_console.print("Interrompu.")
-        return 130

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ptsm_diag.cli_donnees import main as donnees_main
+from ptsm_diag.cli import main as donnees_main
 from ptsm_diag.errors import PtsmError
 from ptsm_diag.opendata import (
     DownloadError,
