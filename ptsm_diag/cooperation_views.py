@@ -38,7 +38,7 @@ from ptsm_diag.cooperation import (
 )
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import format_number
-from ptsm_diag.maps import CHAMP_COLOURS, base_map
+from ptsm_diag.maps import CHAMP_COLOURS, add_commune_background, base_map
 from ptsm_diag.offline import map_to_html
 from ptsm_diag.resources import locate_resources
 from ptsm_diag.sources.vocab import vocabulary_labels
@@ -172,13 +172,7 @@ def network_map(
     valid = valid.drop_duplicates("id_ressource")
     where = {i: (g.y, g.x) for i, g in zip(valid["id_ressource"], valid.geometry, strict=True)}
     m = base_map(tuple(outline.total_bounds), fond)
-    folium.GeoJson(
-        outline[["code_commune", "geometry"]].to_json(),
-        name="Communes",
-        style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#aaaaaa", "weight": 0.6,
-                                  "fillOpacity": 0.6},
-        control=False,
-    ).add_to(m)
+    add_commune_background(m, outline)
 
     drawable = links["acteur_1"].isin(where) & links["acteur_2"].isin(where)
     not_drawn = int((~drawable).sum())

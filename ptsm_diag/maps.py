@@ -62,6 +62,27 @@ def base_map(bounds: tuple[float, float, float, float], fond: str | None) -> fol
     return m
 
 
+def add_commune_background(
+    m: folium.Map, communes: pd.DataFrame, *, names: bool = False
+) -> folium.GeoJson:
+    """Light grey commune outlines under the map's layers: the offline background.
+
+    With ``names``, hovering a commune shows its (escaped) name.
+    """
+    columns = ["code_commune", "nom", "geometry"] if names else ["code_commune", "geometry"]
+    data = communes[columns]
+    if names:
+        data = data.assign(nom=data["nom"].map(lambda text: html.escape(str(text))))
+    return folium.GeoJson(
+        data.to_json(),
+        name="Communes",
+        style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#aaaaaa", "weight": 0.6,
+                                  "fillOpacity": 0.65},
+        tooltip=folium.GeoJsonTooltip(fields=["nom"], aliases=["Commune"]) if names else None,
+        control=False,
+    ).add_to(m)
+
+
 def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
     """Class limits by quantiles, deduplicated (a legend never shows two equal limits)."""
     finite = values.replace([np.inf, -np.inf], np.nan).dropna()
@@ -182,13 +203,7 @@ def resources_map(
     vocab = load_vocabularies()
     type_labels = {code: t.label for code, t in load_resource_types().items()}
     m = base_map(tuple(outline.total_bounds), fond)
-    folium.GeoJson(
-        outline[["code_commune", "geometry"]].to_json(),
-        name="Communes",
-        style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#999999", "weight": 0.6,
-                                  "fillOpacity": 0.6},
-        control=False,
-    ).add_to(m)
+    add_commune_background(m, outline)
     for champ, label in vocab.champs.items():
         subset = resources[resources["champ"] == champ]
         if subset.empty:

@@ -26,7 +26,13 @@ from folium.plugins import FastMarkerCluster
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.diagnostic import Diagnostic, prepare_diagnostic
 from ptsm_diag.files import write_atomic_with
-from ptsm_diag.maps import CHAMP_COLOURS, base_map, commune_choropleth, resource_popup_html
+from ptsm_diag.maps import (
+    CHAMP_COLOURS,
+    add_commune_background,
+    base_map,
+    commune_choropleth,
+    resource_popup_html,
+)
 from ptsm_diag.offline import map_to_html
 from ptsm_diag.rosace import rosace_figure
 
@@ -174,15 +180,7 @@ def workshop_resources_map(
     communes = territory.communes
     m = base_map(tuple(communes.total_bounds), fond)
     m.options["max_zoom"] = 18  # the clusters need it on the map (there may be no tiles)
-    folium.GeoJson(
-        communes[["code_commune", "nom", "geometry"]].assign(
-            nom=communes["nom"].map(lambda t: html.escape(str(t)))).to_json(),
-        name="Communes",
-        style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#aaaaaa", "weight": 0.6,
-                                  "fillOpacity": 0.7},
-        tooltip=folium.GeoJsonTooltip(fields=["nom"], aliases=["Commune"]),
-        control=False,
-    ).add_to(m)
+    add_commune_background(m, communes, names=True)
     folium.GeoJson(
         gpd.GeoSeries([territory.geometry], crs="EPSG:4326").to_json(),
         name="Contour du territoire",
