@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -18,19 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from ptsm_diag.browser import CHROMIUM_FLAGS as OFFLINE_FLAGS
+from ptsm_diag.browser import find_chromium
 from ptsm_diag.offline import remote_assets
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-quic", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-    "--virtual-time-budget=15000",
-]
+# Offline flags of ptsm_diag.browser, plus time for the page's scripts to run.
+CHROMIUM_FLAGS = [*OFFLINE_FLAGS, "--virtual-time-budget=15000"]
 
 
 def chromium_path() -> str | None:
     """The Chromium executable, or None when it is not installed."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    return find_chromium()
 
 
 @dataclass(frozen=True)
