@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
+
+if TYPE_CHECKING:
+    from ptsm_diag.diagnostic import Diagnostic
 
 # Psychiatric services (sanitaire, mental health): the "psychiatrie" side of a link.
 PSYCHIATRIC_TYPES: tuple[str, ...] = (
@@ -332,3 +336,24 @@ def cooperation_evolution(
         return pd.DataFrame(columns=["date", *INDICATOR_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
     return out[["date", *INDICATOR_COLUMNS]]
+
+
+def has_partnerships(diag: Diagnostic) -> bool:
+    """Whether the data folder holds a ``partenariats`` table."""
+    return getattr(diag.data, "partenariats", None) is not None
+
+
+def diagnostic_cooperation_tables(
+    diag: Diagnostic,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(partenariats, every resource, resources of the territory) of a diagnostic: the
+    inputs of :func:`cooperation_indicators` and of the cooperation views."""
+    every = diag.data.ressources
+    if every is None:
+        every = pd.DataFrame(columns=["id_ressource", "nom", "type_ressource", "champ",
+                                      "code_commune"])
+    local = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
+    for column in ("nom", "type_ressource", "champ", "code_commune"):
+        if column not in local:
+            local[column] = pd.Series(dtype=object)
+    return diag.data.partenariats, every, local

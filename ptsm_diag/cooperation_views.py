@@ -31,6 +31,8 @@ from ptsm_diag.cooperation import (
     champ_labels,
     cooperation_evolution,
     cooperation_indicators,
+    diagnostic_cooperation_tables,
+    has_partnerships,
     isolated_actors,
     link_table,
     sector_matrix,
@@ -261,28 +263,10 @@ def sector_heatmap(matrix: pd.DataFrame, title: str, *, font_scale: float = 1.0)
 # --------------------------------------------------------------------------- diagnostic
 
 
-def has_partnerships(diag: Diagnostic) -> bool:
-    """Whether the data folder holds a ``partenariats`` table."""
-    return getattr(diag.data, "partenariats", None) is not None
-
-
-def _tables(diag: Diagnostic) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(partenariats, every resource, resources of the territory)."""
-    every = diag.data.ressources
-    if every is None:
-        every = pd.DataFrame(columns=["id_ressource", "nom", "type_ressource", "champ",
-                                      "code_commune"])
-    local = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
-    for column in ("nom", "type_ressource", "champ", "code_commune"):
-        if column not in local:
-            local[column] = pd.Series(dtype=object)
-    return diag.data.partenariats, every, local
-
-
 def network_links(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None = None
                   ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """The territory's active links at ``at`` and the located actors to draw."""
-    partenariats, every, _local = _tables(diag)
+    partenariats, every, _local = diagnostic_cooperation_tables(diag)
     links = link_table(partenariats, every)
     links = territory_links(active_links(links, at), diag.resources["id_ressource"])
     links = links[(links["acteur_1"] != links["acteur_2"]).to_numpy()]
@@ -320,7 +304,7 @@ def cooperation_intro(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None 
     """One French paragraph with the key figures (escaped HTML)."""
     if not has_partnerships(diag):
         return NO_DATA_NOTE
-    partenariats, every, local = _tables(diag)
+    partenariats, every, local = diagnostic_cooperation_tables(diag)
     values = cooperation_indicators(partenariats, every, local, at).set_index("indicateur")
 
     def share(code: str) -> str:
@@ -346,7 +330,7 @@ def cooperation_summary(diag: Diagnostic, at: str | dt.date | pd.Timestamp | Non
     """The cooperation indicators of the territory (category « processus »), French columns."""
     if not has_partnerships(diag):
         return NO_DATA_NOTE
-    partenariats, every, local = _tables(diag)
+    partenariats, every, local = diagnostic_cooperation_tables(diag)
     table = cooperation_indicators(partenariats, every, local, at)
 
     def value(row: pd.Series) -> str:
@@ -371,7 +355,7 @@ def sector_matrix_figure(diag: Diagnostic, at: str | dt.date | pd.Timestamp | No
     """Heat-map of the active links by pair of champs."""
     if not has_partnerships(diag):
         return NO_DATA_NOTE
-    partenariats, every, local = _tables(diag)
+    partenariats, every, local = diagnostic_cooperation_tables(diag)
     matrix = sector_matrix(partenariats, every, local, at)
     return sector_heatmap(matrix, f"Liens actifs entre champs au {_french_date(at)}",
                           font_scale=font_scale)
@@ -381,7 +365,7 @@ def cooperation_evolution_figure(diag: Diagnostic) -> go.Figure | str:
     """The shares of linked structures at each 1 January since the first link, and today."""
     if not has_partnerships(diag):
         return NO_DATA_NOTE
-    partenariats, every, local = _tables(diag)
+    partenariats, every, local = diagnostic_cooperation_tables(diag)
     evolution = cooperation_evolution(partenariats, every, local)
     fig = go.Figure()
     for code, name in (
@@ -412,7 +396,7 @@ def isolated_actors_table(diag: Diagnostic, at: str | dt.date | pd.Timestamp | N
     """Structures of the territory without any active link (French columns)."""
     if not has_partnerships(diag):
         return NO_DATA_NOTE
-    partenariats, every, local = _tables(diag)
+    partenariats, every, local = diagnostic_cooperation_tables(diag)
     table = isolated_actors(partenariats, every, local, at)
     types = {code: t.label for code, t in load_resource_types().items()}
     champs = champ_labels(include_unknown=True)

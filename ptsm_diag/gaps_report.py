@@ -30,9 +30,11 @@ from openpyxl.utils import get_column_letter
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.cooperation import INDICATORS as COOPERATION_INDICATORS
-from ptsm_diag.cooperation import cooperation_indicators
-from ptsm_diag.cooperation_views import _tables as cooperation_tables
-from ptsm_diag.cooperation_views import has_partnerships
+from ptsm_diag.cooperation import (
+    cooperation_indicators,
+    diagnostic_cooperation_tables,
+    has_partnerships,
+)
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import collapsible, format_number, table_html
 from ptsm_diag.files import write_atomic, write_atomic_with
@@ -114,7 +116,7 @@ def gap_inputs(
         resources = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
     cooperation = None
     if has_partnerships(diag):
-        cooperation = cooperation_indicators(*cooperation_tables(diag), at)
+        cooperation = cooperation_indicators(*diagnostic_cooperation_tables(diag), at)
     return GapInputs(
         territory=territory.code,
         population_total=territory.population_total,
