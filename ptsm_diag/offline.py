@@ -127,10 +127,12 @@ def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
         inline = "<script>" + code.replace("</script", "<\\/script") + "</script>"
     # As is in the page, and HTML-escaped inside the maps' <iframe srcdoc>: by
     # html.escape, or as nbconvert re-serialises attributes (only " becomes &quot;).
-    forms = [(inline, link), (html.escape(inline, quote=True), html.escape(link, quote=True))]
-    for escape in (lambda text: html.escape(text, quote=False).replace('"', "&quot;"),):
-        forms.append((escape(inline), escape(link)))
-    return forms
+    def reserialised(text: str) -> str:
+        return html.escape(text, quote=False).replace('"', "&quot;")
+
+    return [(inline, link),
+            (html.escape(inline, quote=True), html.escape(link, quote=True)),
+            (reserialised(inline), reserialised(link))]
 
 
 def shared_asset_files() -> dict[str, str]:

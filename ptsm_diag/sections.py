@@ -242,16 +242,22 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
         "Âges": table["Tranche d'âge"],
         "Nombre": table["Nombre"],
         "Pour 100 000 hab.": table["Nombre pour 100 000 hab."],
-        ref: table.iloc[:, 7],
+        ref: table[_reference_column(table, "Nombre pour 100 000 hab. (")],
         "Écart (%)": table["Écart nombre (%)"],
         "Capacité pour 100 000 hab.": table["Capacité pour 100 000 hab."],
-        f"{ref} (capacité)": table.iloc[:, 10],
+        f"{ref} (capacité)": table[_reference_column(table, "Capacité pour 100 000 hab. (")],
         "Écart capacité (%)": table["Écart capacité (%)"],
     })
     remarks = sorted({str(r) for r in table["Remarque"] if isinstance(r, str) and r.strip()})
     if not remarks:
         return compact
     return table_html(compact) + "".join(note(r) for r in remarks)
+
+
+def _reference_column(table: pd.DataFrame, prefix: str) -> str:
+    """The column of ``table`` holding the reference's value (its name ends with the
+    reference's label, e.g. « (France) »)."""
+    return next(column for column in table.columns if str(column).startswith(prefix))
 
 
 ACCESS_COLUMNS = {  # summary column → shorter header for the page
