@@ -81,3 +81,11 @@ def test_gap_export_and_workshop_map_on_the_demo(tmp_path: Path, monkeypatch):
     directory = (tmp_path / "annuaire_29.html").read_text(encoding="utf-8")
     assert "Finistère" in directory and "<script" in directory  # search works offline
     assert (tmp_path / "annuaire_29.xlsx").is_file()
+
+
+@pytest.mark.parametrize("command", ["carte", "insuffisances", "rosace", "annuaire"])
+def test_territory_commands_name_a_missing_data_folder(command, tmp_path: Path, capsys):
+    missing = tmp_path / "absent"
+    assert main([command, "--territoire", "35", "--donnees", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert "Dossier de données introuvable" in err and "absent" in err
