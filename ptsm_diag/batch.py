@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from multiprocessing.util import Finalize
@@ -517,8 +517,3 @@ EXECUTORS: dict[str, Callable[[list[TerritoryJob], BatchOptions],
     "local": _execute_local,
     "dask": _execute_dask,
 }
-
-
-def outcome_as_dict(outcome: TerritoryOutcome) -> dict[str, object]:
-    """An outcome as a plain dict (for JSON summaries)."""
-    return asdict(outcome)
