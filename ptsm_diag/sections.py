@@ -74,11 +74,11 @@ def identity_card(diag: Diagnostic) -> pd.DataFrame:
     rows = [
         ("Départements", ", ".join(t.departement_codes)),
         ("Région(s)", _region_names(t.region_codes)),
-        ("Nombre de communes", len(t.communes)),
-        (f"Population municipale ({t.population_year})", t.population_total),
-        ("Superficie (km²)", round(t.area_km2)),
-        ("Densité (hab./km²)", round(t.density, 1)),
-        ("Ressources recensées", len(diag.resources)),
+        ("Nombre de communes", format_number(len(t.communes))),
+        (f"Population municipale ({t.population_year})", format_number(t.population_total)),
+        ("Superficie (km²)", format_number(t.area_km2)),
+        ("Densité (hab./km²)", format_number(t.density, 1)),
+        ("Ressources recensées", format_number(len(diag.resources))),
     ]
     return pd.DataFrame(rows, columns=["Caractéristique", "Valeur"])
 

@@ -117,3 +117,13 @@ def test_years_are_not_formatted_as_amounts():
     page = table_html(pd.DataFrame({"Année": [2023.0, float("nan")], "Population": [2023, 1]}))
     assert "<td class=\"\">2023</td>" in page
     assert "2\u202f023" in page  # the population keeps its thousands separator
+
+
+def test_identity_card_figures_are_in_french_format():
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.sections import identity_card
+
+    card = identity_card(prepare_diagnostic("35")).set_index("Caractéristique")["Valeur"]
+    population = next(v for k, v in card.items() if k.startswith("Population municipale"))
+    assert population == "1\u202f060\u202f199"  # thin space, not 1060199
+    assert card["Densité (hab./km²)"] == "155,1"  # decimal comma
