@@ -2,7 +2,7 @@
 
 (a) the naive way: ``papermill`` CLI then ``jupyter nbconvert`` CLI per territory, on a
     sample, extrapolated to every territory;
-(b) ``ptsm-diag batch`` (library :func:`ptsm_diag.batch.run_batch`) with the default jobs;
+(b) ``ptsm-diag batch`` (library :func:`ptsm_diag.report.batch.run_batch`) with the default jobs;
 (c) the floor: the notebook's library calls in one Python process, without notebooks.
 
 Usage::
@@ -31,11 +31,11 @@ from unittest import mock
 
 import nbformat
 
-from ptsm_diag import display
-from ptsm_diag.batch import BatchOptions, _cache_data, fingerprint_folder, run_batch
 from ptsm_diag.demo import demo_data_dir
-from ptsm_diag.report import ReportOptions, notebook_path, render_report
-from ptsm_diag.sources import read_folder
+from ptsm_diag.io.sources import read_folder
+from ptsm_diag.report import display
+from ptsm_diag.report.batch import BatchOptions, _cache_data, fingerprint_folder, run_batch
+from ptsm_diag.report.execute import ReportOptions, notebook_path, render_report
 
 NOTEBOOK = "diagnostic_territorial.ipynb"
 # Spread over the country: mainland, Corsica, overseas, large and small départements.

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ptsm_diag import accessibility
-from ptsm_diag.densities import resource_densities
+from ptsm_diag.catalog.geography import load_communes
+from ptsm_diag.compute import accessibility
+from ptsm_diag.compute.densities import resource_densities
+from ptsm_diag.compute.resources import locate_resources
+from ptsm_diag.compute.territory import main_regions, territory_communes
 from ptsm_diag.diagnostic import load_data
-from ptsm_diag.geography import load_communes
-from ptsm_diag.resources import locate_resources
-from ptsm_diag.territory import main_regions, territory_communes
 
 
 def measure(label: str, function: Callable[[], Any]) -> Any:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ptsm_diag.geography import load_communes
-from ptsm_diag.sources.finess import read_finess
+from ptsm_diag.catalog.geography import load_communes
+from ptsm_diag.io.sources.finess import read_finess
 from ptsm_diag.testing import write_finess_extract
 
 LABELS = {

@@ -24,7 +24,8 @@ TEN = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
 COLD = r"""
 import json, resource, time
 t0 = time.perf_counter()
-from ptsm_diag import geography, territory
+from ptsm_diag.compute import territory
+from ptsm_diag.catalog import geography
 t1 = time.perf_counter()
 out = {"import_s": t1 - t0}
 for name in ("communes", "departements", "regions"):
@@ -75,8 +76,8 @@ def main() -> None:
 
     import pandas as pd
 
-    from ptsm_diag.geography import load_departements
-    from ptsm_diag.territory import territories_from_table, territory_from_departements
+    from ptsm_diag.catalog.geography import load_departements
+    from ptsm_diag.compute.territory import territories_from_table, territory_from_departements
 
     deps = load_departements()
     table = pd.DataFrame({"code_territoire": deps["code_departement"],

@@ -1,7 +1,7 @@
 """Benchmark: every indicator for every territory and year of the demo data.
 
 Usage: ``python benchmarks/bench_indicators.py [--repetitions 5]`` — prints the time of
-:func:`ptsm_diag.indicators.compute_indicator_values` (values, pooled references,
+:func:`ptsm_diag.compute.indicators.compute_indicator_values` (values, pooled references,
 intervals, significance, ranks, secrecy with secondary masking) on the whole demo data set
 (all départements), and of one territory's rosace table. Target: well under one second.
 """
@@ -13,10 +13,10 @@ import statistics
 import time
 
 from ptsm_diag.catalog import load_indicator_catalog
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.territory import main_regions
 from ptsm_diag.demo import demo_data_dir
-from ptsm_diag.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.sources import read_folder
-from ptsm_diag.territory import main_regions
+from ptsm_diag.io.sources import read_folder
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ import time
 from dataclasses import replace
 
 from ptsm_diag.diagnostic import prepare_diagnostic
-from ptsm_diag.maps import resources_map
-from ptsm_diag.offline import map_to_html
+from ptsm_diag.report.workshop import workshop_resources_map
 from ptsm_diag.testing import many_resources
-from ptsm_diag.workshop import workshop_resources_map
+from ptsm_diag.viz.maps import resources_map
+from ptsm_diag.viz.offline import map_to_html
 
 
 def _measure(label: str, build) -> None:

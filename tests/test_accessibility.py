@@ -7,21 +7,20 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from ptsm_diag.accessibility import (
+from ptsm_diag.compute.accessibility import (
     DETOUR_FACTOR,
     NEAREST_COLUMNS,
     SPEED_KMH,
     beyond_threshold,
     catchment_costs,
-    check_distancier,
     commune_points,
     floating_catchment,
     nearest_resources,
-    read_distancier,
     two_step_fca,
     zone_of,
 )
 from ptsm_diag.errors import InputError
+from ptsm_diag.io.sources.distancier import check_distancier, read_distancier
 
 GEOD = Geod(ellps="WGS84")
 RENNES, VITRE, BREST = "35238", "35360", "29019"
@@ -237,7 +236,7 @@ def test_floating_catchment_matches_pysal_access_on_commune_costs():
 
 
 def load_population(codes: pd.Index) -> np.ndarray:
-    from ptsm_diag.geography import load_communes
+    from ptsm_diag.catalog.geography import load_communes
 
     communes = load_communes().set_index("code_commune")
     return communes["population"].astype(float).reindex(codes).to_numpy()

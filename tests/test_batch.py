@@ -15,13 +15,20 @@ import nbformat
 import pandas as pd
 import pytest
 
-from ptsm_diag.batch import FAILED, OK, UNCHANGED, BatchOptions, run_batch, select_territories
 from ptsm_diag.cli import main
 from ptsm_diag.demo import generate_demo_data
 from ptsm_diag.errors import UnknownCodeError
-from ptsm_diag.offline import externalise_assets, plotly_js, shared_asset_files
-from ptsm_diag.report import safe_file_stem, write_atomic
+from ptsm_diag.report.batch import (
+    FAILED,
+    OK,
+    UNCHANGED,
+    BatchOptions,
+    run_batch,
+    select_territories,
+)
+from ptsm_diag.report.execute import safe_file_stem, write_atomic
 from ptsm_diag.testing import chromium_path, open_in_browser
+from ptsm_diag.viz.offline import externalise_assets, plotly_js, shared_asset_files
 
 BRETAGNE = ["22", "29", "35", "56"]
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from ptsm_diag.cli import build_parser, main
+from ptsm_diag.cli import main
+from ptsm_diag.cli.commands import build_parser
 
 
 def test_help_is_french_and_lists_commands(capsys):

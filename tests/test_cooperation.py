@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from ptsm_diag import cooperation as co
-from ptsm_diag import cooperation_views as cv
-from ptsm_diag import directory as di
+from ptsm_diag.compute import cooperation as co
 from ptsm_diag.errors import Severity
-from ptsm_diag.offline import map_to_html
-from ptsm_diag.sources import read_folder, validate_folder
+from ptsm_diag.io.sources import read_folder, validate_folder
+from ptsm_diag.report import cooperation as cv
+from ptsm_diag.report import directory as di
 from ptsm_diag.testing import (
     CHROMIUM_FLAGS,
     assert_offline,
@@ -25,6 +24,7 @@ from ptsm_diag.testing import (
     open_in_browser,
     write_csv,
 )
+from ptsm_diag.viz.offline import map_to_html
 
 RESOURCES = pd.DataFrame([
     ("P1", "chs", "CHS Exemple", "35238"),
@@ -270,8 +270,8 @@ def test_section_functions_without_partnerships_return_a_note(demo_diag) -> None
 def test_network_map_escapes_names_and_is_offline(tables) -> None:
     import geopandas as gpd
 
-    from ptsm_diag.geography import load_communes
-    from ptsm_diag.resources import locate_resources
+    from ptsm_diag.catalog.geography import load_communes
+    from ptsm_diag.compute.resources import locate_resources
 
     partenariats, ressources = tables
     communes = load_communes()

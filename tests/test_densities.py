@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ptsm_diag.densities import COLUMNS, resource_densities
-from ptsm_diag.geography import load_communes
+from ptsm_diag.catalog.geography import load_communes
+from ptsm_diag.compute.densities import COLUMNS, resource_densities
 
 # Two communes of Ille-et-Vilaine (région 53) form the test territory.
 RENNES, BRUZ = "35238", "35047"

@@ -15,8 +15,8 @@ import pytest
 
 from ptsm_diag.cli import main
 from ptsm_diag.demo import DEMO_MARKER
-from ptsm_diag.report import render_report
-from ptsm_diag.sources import validate_folder
+from ptsm_diag.io.sources import validate_folder
+from ptsm_diag.report.execute import render_report
 from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from ptsm_diag.errors import PtsmError
-from ptsm_diag.figures_export import export_figure
+from ptsm_diag.report.images import export_figure
 from ptsm_diag.testing import chromium_path
 
 

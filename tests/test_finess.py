@@ -11,8 +11,8 @@ import pytest
 from pyproj import Transformer
 
 from ptsm_diag.errors import InputError, Severity, UnknownCodeError
-from ptsm_diag.sources import empty_table, read_table
-from ptsm_diag.sources.finess import (
+from ptsm_diag.io.sources import empty_table, read_table
+from ptsm_diag.io.sources.finess import (
     FLAG_COLUMNS,
     STRUCTURE_FIELDS,
     convert_finess,
@@ -20,7 +20,7 @@ from ptsm_diag.sources.finess import (
     merge_resources,
     read_finess,
 )
-from ptsm_diag.sources.schemas import RESSOURCES
+from ptsm_diag.io.sources.schemas import RESSOURCES
 from ptsm_diag.testing import write_csv, write_finess_extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "finess"

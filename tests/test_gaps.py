@@ -12,10 +12,8 @@ import pandas as pd
 import pytest
 
 from ptsm_diag.catalog import load_indicator_catalog, load_resource_types
-from ptsm_diag.cooperation import INDICATORS as COOPERATION_INDICATORS
-from ptsm_diag.diagnostic import Diagnostic
-from ptsm_diag.errors import CatalogError
-from ptsm_diag.gaps import (
+from ptsm_diag.compute.cooperation import INDICATORS as COOPERATION_INDICATORS
+from ptsm_diag.compute.gaps import (
     GAP_COLUMNS,
     SOURCES,
     GapInputs,
@@ -29,7 +27,12 @@ from ptsm_diag.gaps import (
     prestation_gaps,
     roadmap_gaps,
 )
-from ptsm_diag.gaps_report import (
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.territory import build_territory
+from ptsm_diag.diagnostic import Diagnostic
+from ptsm_diag.errors import CatalogError
+from ptsm_diag.io.sources import DataFolder
+from ptsm_diag.report.gaps import (
     ACTION_COLUMN,
     export_gaps_csv,
     export_gaps_xlsx,
@@ -41,9 +44,6 @@ from ptsm_diag.gaps_report import (
     summary_by_priority,
     zones_blanches_map,
 )
-from ptsm_diag.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.sources import DataFolder
-from ptsm_diag.territory import build_territory
 
 NBSP = "\u202f"  # thousands separator of display.format_number
 POPULATION = 100_000
@@ -166,7 +166,7 @@ def test_density_far_below_reference(config):
 
 
 def test_density_population_from_densities_module(config):
-    """ptsm_diag.densities gives the population counted and the band separately."""
+    """ptsm_diag.compute.densities gives the population counted and the band separately."""
     frame = _densities().assign(population_ref_age=[62_500, 62_500], tranche_age="18+")
     row = density_gaps(_inputs(densities=frame), config).iloc[0]
     assert row["population_concernee"] == 62_500

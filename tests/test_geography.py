@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from ptsm_diag.geography import (
+from ptsm_diag.catalog.geography import (
     departement_of_commune,
     departements_of_communes,
     geography_metadata,

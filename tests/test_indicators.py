@@ -8,14 +8,14 @@ import pytest
 from scipy import stats
 
 from ptsm_diag.catalog import load_indicator_catalog
-from ptsm_diag.errors import InputError, UnknownCodeError
-from ptsm_diag.indicators import (
+from ptsm_diag.compute.indicators import (
     compute_indicator_values,
     french_column_labels,
     poisson_interval,
     rosace_table,
     wilson_interval,
 )
+from ptsm_diag.errors import InputError, UnknownCodeError
 
 COLUMNS = ["code_territoire", "indicateur", "annee", "numerateur", "denominateur", "valeur",
            "source"]

@@ -10,11 +10,11 @@ import pytest
 from folium.plugins import Fullscreen
 from shapely.geometry import Point, box
 
-from ptsm_diag.display import format_number, table_html, to_html
 from ptsm_diag.errors import PtsmError
-from ptsm_diag.maps import commune_choropleth, quantile_bins, resources_map
-from ptsm_diag.offline import map_to_html, map_to_iframe, remote_assets
+from ptsm_diag.report.display import format_number, table_html, to_html
 from ptsm_diag.testing import assert_offline
+from ptsm_diag.viz.maps import commune_choropleth, quantile_bins, resources_map
+from ptsm_diag.viz.offline import map_to_html, map_to_iframe, remote_assets
 
 
 def _communes() -> gpd.GeoDataFrame:
@@ -105,7 +105,7 @@ def test_quantile_bins_never_repeat_limits():
 
 
 def test_column_decimals_follow_the_values():
-    from ptsm_diag.display import column_decimals
+    from ptsm_diag.report.display import column_decimals
 
     assert column_decimals(pd.Series([12, 3400])) == 0
     assert column_decimals(pd.Series([2.17, 4.5])) == 2
@@ -121,7 +121,7 @@ def test_years_are_not_formatted_as_amounts():
 
 def test_identity_card_figures_are_in_french_format():
     from ptsm_diag.diagnostic import prepare_diagnostic
-    from ptsm_diag.sections import identity_card
+    from ptsm_diag.report.sections import identity_card
 
     card = identity_card(prepare_diagnostic("35")).set_index("Caractéristique")["Valeur"]
     population = next(v for k, v in card.items() if k.startswith("Population municipale"))

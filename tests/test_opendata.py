@@ -19,7 +19,7 @@ import pytest
 
 from ptsm_diag.cli import main as donnees_main
 from ptsm_diag.errors import PtsmError
-from ptsm_diag.opendata import (
+from ptsm_diag.io.opendata import (
     DownloadError,
     FormatChangedError,
     OpenDataCache,
@@ -27,11 +27,11 @@ from ptsm_diag.opendata import (
     download,
     telecharger,
 )
-from ptsm_diag.opendata.converters import Context, convert_finess_csv, convert_population
-from ptsm_diag.opendata.download import part_path
-from ptsm_diag.opendata.finess_plus import convert_finess_plus
-from ptsm_diag.opendata.registry import SOURCES
-from ptsm_diag.sources import validate_folder
+from ptsm_diag.io.opendata.converters import Context, convert_finess_csv, convert_population
+from ptsm_diag.io.opendata.download import part_path
+from ptsm_diag.io.opendata.finess_plus import convert_finess_plus
+from ptsm_diag.io.opendata.registry import SOURCES
+from ptsm_diag.io.sources import validate_folder
 from ptsm_diag.testing import write_finess_extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opendata"

@@ -16,23 +16,21 @@ import pytest
 from shapely.geometry import Point, box
 
 from ptsm_diag.catalog import load_indicator_catalog
-from ptsm_diag.errors import UnknownCodeError
-from ptsm_diag.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.offline import map_to_html
-from ptsm_diag.regional import (
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.regional import (
     Synthesis,
     heatmap_class,
     heatmap_frame,
     indicator_ranking,
     parse_codes,
-    ranking_figure,
     resource_rates,
     select_territories,
-    small_multiple_rosaces,
-    territory_choropleth,
 )
-from ptsm_diag.regional_sections import heatmap, ranking
+from ptsm_diag.errors import UnknownCodeError
+from ptsm_diag.report.regional import heatmap, ranking
 from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.viz.offline import map_to_html
+from ptsm_diag.viz.regional import ranking_figure, small_multiple_rosaces, territory_choropleth
 
 CODES = ["A", "B", "C"]
 
@@ -184,7 +182,7 @@ def test_select_territories_by_region_or_codes():
 
 @pytest.mark.slow
 def test_synthesis_of_region_53_renders_offline(tmp_path):
-    from ptsm_diag.regional_sections import render_synthesis
+    from ptsm_diag.report.regional import render_synthesis
 
     path = render_synthesis(None, tmp_path, region="53")
     assert path == tmp_path / "synthese_region_53.html"

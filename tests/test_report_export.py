@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from ptsm_diag.errors import PtsmError
-from ptsm_diag.report import (
+from ptsm_diag.report.execute import (
     ReportOptions,
     execute_notebook,
     export_html,

@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import box
 
 from ptsm_diag.catalog import load_resource_types
-from ptsm_diag.resources import locate_resources, resources_in_territory, summarise_by_type
+from ptsm_diag.compute.resources import locate_resources, resources_in_territory, summarise_by_type
 
 
 def _communes() -> gpd.GeoDataFrame:

@@ -9,9 +9,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ptsm_diag import roadmap as rm
-from ptsm_diag import roadmap_figures as rf
+from ptsm_diag.compute import roadmap as rm
 from ptsm_diag.errors import PtsmError, Severity
+from ptsm_diag.viz import roadmap as rf
 
 BASE = {
     "code_territoire": "35", "priorite": 1, "theme": 3, "intitule": "Action",
@@ -294,8 +294,8 @@ valeur_cible;annee_actuelle;valeur_actuelle
 
 
 def test_sections_on_a_small_folder_escape_input_text(tmp_path):
-    from ptsm_diag import roadmap_sections as s
-    from ptsm_diag.display import to_html
+    from ptsm_diag.report import roadmap as s
+    from ptsm_diag.report.display import to_html
 
     for name, text in MINI_FOLDER.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -323,7 +323,7 @@ def test_sections_on_a_small_folder_escape_input_text(tmp_path):
 
 @pytest.mark.slow
 def test_follow_up_report_of_demo_territory(tmp_path):
-    from ptsm_diag.report import ReportOptions, render_report
+    from ptsm_diag.report.execute import ReportOptions, render_report
     from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
 
     path = render_report("35", None, tmp_path,

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from ptsm_diag.catalog import load_indicator_catalog
-from ptsm_diag.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.rosace import (
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.viz.rosace import (
     RADIAL_MAX,
     format_fr,
     rosace_accessible_table,
@@ -168,7 +168,7 @@ def test_comparison_figure_has_two_rosaces(values):
 def test_the_report_says_why_each_grey_petal_is_grey():
     from types import SimpleNamespace
 
-    from ptsm_diag.sections import rosace_not_shown
+    from ptsm_diag.report.sections import rosace_not_shown
 
     rosace = pd.DataFrame({
         "label": ["A", "B", "C", "D"],

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ptsm_diag.errors import InputError, Severity
-from ptsm_diag.sources import TABLES, read_table
+from ptsm_diag.io.sources import TABLES, read_table
 
 REFS = {
     "communes": {"01001", "35238", "35288", "2A004", "75056", "97105"},

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ptsm_diag.errors import Severity
-from ptsm_diag.sources import read_table
+from ptsm_diag.io.sources import read_table
 
 REFS = {
     "communes": {"01001", "35238", "35288", "35093", "2A004", "75056", "97411"},

@@ -11,14 +11,14 @@ import pytest
 from openpyxl import load_workbook
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
-from ptsm_diag.sources import TABLES, validate_folder
-from ptsm_diag.sources.templates import (
+from ptsm_diag.io.sources import TABLES, validate_folder
+from ptsm_diag.io.sources.templates import (
     WORKBOOK_NAME,
     build_workbook_bytes,
     dictionary_markdown,
     template_csv_text,
 )
-from ptsm_diag.sources.vocab import allowed_values
+from ptsm_diag.io.sources.vocab import allowed_values
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data_templates"
 REGENERATE = "relancez : python scripts/build_xlsx_template.py"

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from ptsm_diag.errors import InputError, PtsmError, UnknownCodeError
-from ptsm_diag.geography import load_communes, load_departements, load_regions
-from ptsm_diag.territory import (
+from ptsm_diag.catalog.geography import load_communes, load_departements, load_regions
+from ptsm_diag.compute.territory import (
     build_territory,
     territories_from_table,
     territory_from_communes,
     territory_from_departements,
 )
+from ptsm_diag.errors import InputError, PtsmError, UnknownCodeError
 
 # Brest métropole: part of the Finistère
 BREST_METROPOLE = ["29019", "29075", "29069", "29061", "29235", "29212", "29189", "29046"]
@@ -217,7 +217,7 @@ def test_table_bad_level_and_wrong_region_name_the_line():
 def test_main_regions_agree_with_built_territories():
     import pandas as pd
 
-    from ptsm_diag.territory import main_regions, territories_from_table
+    from ptsm_diag.compute.territory import main_regions, territories_from_table
 
     table = pd.DataFrame({
         "code_territoire": ["T1", "T2", "T2", "T3"],

@@ -13,9 +13,9 @@ import pytest
 from openpyxl import Workbook
 from rich.console import Console
 
+from ptsm_diag.cli.valider import run_valider
 from ptsm_diag.errors import InputError, Severity
-from ptsm_diag.sources import read_folder, validate_folder
-from ptsm_diag.sources.cli_valider import run_valider
+from ptsm_diag.io.sources import read_folder, validate_folder
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data_templates"
 

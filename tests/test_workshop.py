@@ -13,15 +13,15 @@ import pytest
 from folium.plugins import MarkerCluster
 
 from ptsm_diag.diagnostic import prepare_diagnostic
-from ptsm_diag.offline import map_to_html
-from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
-from ptsm_diag.workshop import (
+from ptsm_diag.report.workshop import (
     GPKG_LAYERS,
     export_layers_gpkg,
     fond_option,
     workshop_resources_map,
     write_workshop_map,
 )
+from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.viz.offline import map_to_html
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_fond_option():
 
 @pytest.mark.slow
 def test_workshop_notebook_renders_offline(tmp_path):
-    from ptsm_diag.report import ReportOptions, render_report
+    from ptsm_diag.report.execute import ReportOptions, render_report
 
     path = render_report("35", None, tmp_path,
                          parameters={"reference": "region", "fond": "aucun"},

@@ -6,6 +6,7 @@ from ptsm_diag.catalog.vocabularies import (
     Vocabularies,
     load_resource_types,
     load_vocabularies,
+    psychiatric_types,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "load_indicator_catalog",
     "load_resource_types",
     "load_vocabularies",
+    "psychiatric_types",
 ]

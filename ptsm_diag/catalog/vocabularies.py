@@ -54,6 +54,7 @@ class ResourceType:
     champ: str
     public: str
     prestations: tuple[str, ...]
+    psychiatric: bool = False
 
 
 @cache
@@ -91,6 +92,11 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
         raw = parse_yaml(Path(path).read_text(encoding="utf-8"))
         file_name = str(path)
     vocab = load_vocabularies()
+    psychiatric = set(raw.get("psychiatrie", []))
+    unknown_psy = sorted(psychiatric - set(raw["types"]))
+    if unknown_psy:
+        raise CatalogError(file_name, "psychiatrie", "psychiatrie",
+                           f"type(s) inconnu(s) : {', '.join(unknown_psy)}")
     types: dict[str, ResourceType] = {}
     for code, entry in raw["types"].items():
         for field_name in ("libelle", "champ", "public"):
@@ -118,5 +124,11 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
             champ=entry["champ"],
             public=entry["public"],
             prestations=tuple(entry.get("prestations", [])),
+            psychiatric=code in psychiatric,
         )
     return types
+
+
+def psychiatric_types(path: str | Path | None = None) -> tuple[str, ...]:
+    """Codes of the psychiatric services (the « psychiatrie » list of the typology)."""
+    return tuple(code for code, rtype in load_resource_types(path).items() if rtype.psychiatric)

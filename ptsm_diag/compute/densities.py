@@ -1,0 +1,360 @@
+"""Resource densities per 100,000 inhabitants of the relevant age band, against references.
+
+For every territory and resource type: the number of resources, their capacity (lits +
+places), and both per 100,000 inhabitants of the age band the type serves (its
+``public`` in ``catalog/resource_types.yaml``, see :data:`PUBLIC_BANDS`), compared with
+the région and France, each computed as a pooled sum over all the communes of the
+reference from the resources of the whole data folder.
+
+Missing data stay missing: a capacity is NaN when a resource of the unit has no known
+capacity (or the type never has one in the data), a density is NaN without a known
+population. Zero means "none", never "unknown".
+
+Population
+----------
+With a ``population`` table (``code_commune, annee, tranche_age, population``), the age
+bands come from its latest year (or ``year``): ``0-17``, ``65+``, ``18+`` (an ``18+`` row,
+else ``18-64`` + ``65+``) and ``ensemble`` (an ``ensemble`` row, else the sum of the
+partition 0-17 / 18-64 / 65+). A unit (territory or reference) has a band when every
+commune of it with a bundled population > 0 has that band. When the territory or its
+reference lacks the band, both use the bundled total population (INSEE populations
+légales), so that the two densities stay comparable, and ``note`` says so. Communes
+without any known population (Mayotte in the bundled data without a population table)
+are left out of the references (their resources and their population).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ptsm_diag.catalog import ResourceType, load_resource_types
+from ptsm_diag.catalog.geography import cached_layer
+
+PER = 100_000
+FRANCE_CODE = "FR"
+REFERENCES = ("region", "france")
+REFERENCE_LABELS = {"region": "Région", "france": "France entière"}
+# Age band of the population a public is counted against (adult psychiatry and adult
+# médico-social services have no upper age limit: adults are 18+).
+PUBLIC_BANDS: dict[str, str] = {
+    "enfants": "0-17",
+    "adultes": "18+",
+    "personnes_agees": "65+",
+    "tous": "ensemble",
+}
+BANDS = ("0-17", "18-64", "65+", "18+", "ensemble")
+SOURCE_TABLE = "table population"
+SOURCE_BUNDLED = "populations légales INSEE (référence)"
+
+COLUMNS = [
+    "code_territoire", "type_ressource", "libelle", "champ", "public", "tranche_age",
+    "population_ref_age", "nombre", "lits", "places", "capacite", "nombre_sans_capacite",
+    "densite_nombre", "densite_capacite", "reference", "code_reference",
+    "population_ref_age_reference", "nombre_reference", "capacite_reference",
+    "densite_nombre_reference", "densite_capacite_reference",
+    "ratio_nombre", "ratio_capacite", "ecart_nombre_pct", "ecart_capacite_pct",
+    "source_population", "note",
+]
+
+
+# --------------------------------------------------------------------------- population
+
+
+def commune_population(
+    population: pd.DataFrame | None = None, *, year: int | None = None
+) -> pd.DataFrame:
+    """Population of every bundled commune, total and by age band.
+
+    Parameters
+    ----------
+    population : DataFrame, optional
+        The ``population`` table (``code_commune, annee, tranche_age, population``).
+    year : int, optional
+        Year of the table to use; its latest year by default.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``code_commune`` (all communes of the bundled geography):
+        ``code_departement, code_region, population_reference`` (bundled, float, NaN when
+        unknown) and one float column per band of :data:`BANDS` (NaN where the table has
+        no value for that commune).
+    """
+    communes = cached_layer("communes")
+    frame = pd.DataFrame({
+        "code_departement": communes["code_departement"].to_numpy(dtype=object),
+        "code_region": communes["code_region"].to_numpy(dtype=object),
+        "population_reference": pd.to_numeric(communes["population"]).astype(float).to_numpy(),
+    }, index=pd.Index(communes["code_commune"].to_numpy(dtype=object), name="code_commune"))
+    for band in BANDS:
+        frame[band] = np.nan
+    if population is None or population.empty:
+        return frame
+    from ptsm_diag.compute.territory import normalise_population
+
+    table = normalise_population(population)
+    table = table[table["annee"].notna() & table["population"].notna()]
+    if table.empty:
+        return frame
+    chosen = int(table["annee"].max()) if year is None else int(year)
+    table = table[table["annee"] == chosen]
+    wide = table.pivot_table(index="code_commune", columns="tranche_age",
+                             values="population", aggfunc="sum").astype(float)
+    wide = wide.reindex(frame.index)
+
+    def band(name: str) -> pd.Series:
+        return wide[name] if name in wide else pd.Series(np.nan, index=frame.index)
+
+    for name in ("0-17", "18-64", "65+"):
+        frame[name] = band(name)
+    frame["18+"] = band("18+").fillna(band("18-64") + band("65+"))
+    frame["ensemble"] = band("ensemble").fillna(band("0-17") + band("18-64") + band("65+"))
+    frame.attrs["annee_population"] = chosen
+    return frame
+
+
+# --------------------------------------------------------------------------- densities
+
+
+def resource_densities(
+    resources: pd.DataFrame,
+    members: pd.DataFrame,
+    population: pd.DataFrame | None = None,
+    *,
+    territories: Iterable[str] | None = None,
+    references: Sequence[str] = REFERENCES,
+    regions: Mapping[str, str] | None = None,
+    public_bands: Mapping[str, str] | None = None,
+    types: Mapping[str, ResourceType] | None = None,
+    year: int | None = None,
+) -> pd.DataFrame:
+    """Counts, capacities and densities per resource type, with the gap to references.
+
+    Parameters
+    ----------
+    resources : DataFrame
+        The ``ressources`` table of the whole data folder (``type_ressource``,
+        ``code_commune``, optional ``capacite_lits``/``capacite_places``); the references
+        pool every resource, inside the territories or not.
+    members : DataFrame
+        ``code_territoire, code_commune``: the communes of each territory, as
+        :func:`ptsm_diag.compute.territory.territory_communes` returns.
+    population : DataFrame, optional
+        The ``population`` table; without it every density uses the bundled total.
+    territories : iterable of str, optional
+        Territories to report; all those of ``members`` by default.
+    references : sequence of {"region", "france"}
+        References to compare with; one output row per territory, type and reference.
+    regions : mapping, optional
+        Main région of each territory (:func:`ptsm_diag.compute.territory.main_regions`); by
+        default the région holding most of the territory's bundled population.
+    public_bands : mapping, optional
+        Age band of each public (default :data:`PUBLIC_BANDS`).
+    types : mapping, optional
+        Resource typology (default: the catalogue); every type gets a row, 0 when absent.
+    year : int, optional
+        Year of the population table (its latest by default).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COLUMNS`. Densities are per 100,000 inhabitants of
+        ``tranche_age``; ``ratio_*`` = territory density / reference density;
+        ``ecart_*_pct`` = 100 × (ratio − 1). NaN where unknown (no population, unknown
+        capacity, zero reference density).
+    """
+    unknown = [r for r in references if r not in REFERENCE_LABELS]
+    if unknown:
+        raise ValueError(f"unknown reference(s): {unknown}")
+    types = dict(types or load_resource_types())
+    bands = {**PUBLIC_BANDS, **(public_bands or {})}
+    pop = commune_population(population, year=year)
+    members = _members(members, territories)
+    if regions is None:
+        regions = _main_regions(members, pop)
+
+    # Units: the territories, then the references, as (unit, code_commune) rows.
+    # References leave out communes without any known population, unless none is known.
+    known = pop["population_reference"].notna() | pop[list(BANDS)].notna().any(axis=1)
+    ref_units = []
+    if "region" in references:
+        wanted = {regions.get(t, "") for t in members["code_territoire"].unique()}
+        any_known = known.groupby(pop["code_region"]).transform("any")
+        in_regions = pop[(known | ~any_known) & pop["code_region"].isin(wanted)]
+        ref_units.append(pd.DataFrame({"unit": "region:" + in_regions["code_region"],
+                                       "code_commune": in_regions.index}))
+    if "france" in references:
+        ref_units.append(pd.DataFrame({"unit": "france:" + FRANCE_CODE,
+                                       "code_commune": pop.index[known]}))
+    units = pd.concat(
+        [pd.DataFrame({"unit": "territoire:" + members["code_territoire"],
+                       "code_commune": members["code_commune"]}), *ref_units],
+        ignore_index=True,
+    )
+    unit_pop = _unit_population(units, pop)
+    unit_res = _unit_resources(units, resources, list(types))
+
+    type_frame = pd.DataFrame({
+        "type_ressource": list(types),
+        "libelle": [t.label for t in types.values()],
+        "champ": [t.champ for t in types.values()],
+        "public": [t.public for t in types.values()],
+    })
+    type_frame["tranche_age"] = type_frame["public"].map(bands).fillna("ensemble")
+
+    codes = list(dict.fromkeys(members["code_territoire"]))
+    rows = []
+    for reference in references:
+        ref_unit = pd.Series(
+            [f"region:{regions.get(c, '')}" if reference == "region"
+             else f"france:{FRANCE_CODE}" for c in codes], index=codes)
+        grid = type_frame.merge(pd.DataFrame({"code_territoire": codes}), how="cross")
+        grid["reference"] = reference
+        grid["unit"] = "territoire:" + grid["code_territoire"]
+        grid["unit_reference"] = grid["code_territoire"].map(ref_unit)
+        rows.append(grid)
+    table = pd.concat(rows, ignore_index=True)
+    table["code_reference"] = table["unit_reference"].str.split(":", n=1).str[1]
+    return _finish(table, unit_pop, unit_res)
+
+
+def _members(members: pd.DataFrame, territories: Iterable[str] | None) -> pd.DataFrame:
+    table = pd.DataFrame({
+        "code_territoire": members["code_territoire"].astype(str).str.strip().to_numpy(),
+        "code_commune": members["code_commune"].astype(str).str.strip().to_numpy(),
+    }).drop_duplicates()
+    if territories is not None:
+        wanted = [str(t).strip() for t in territories]
+        table = table[table["code_territoire"].isin(wanted)]
+    return table.reset_index(drop=True)
+
+
+def _main_regions(members: pd.DataFrame, pop: pd.DataFrame) -> dict[str, str]:
+    """Région holding most of each territory's bundled population (then most communes)."""
+    frame = members.join(pop[["code_region", "population_reference"]], on="code_commune")
+    frame = frame.dropna(subset=["code_region"])
+    ranked = frame.groupby(["code_territoire", "code_region"]).agg(
+        w=("population_reference", "sum"), n=("code_commune", "size")).reset_index()
+    ranked = ranked.sort_values(["code_territoire", "w", "n", "code_region"],
+                                ascending=[True, False, False, True])
+    first = ranked.drop_duplicates("code_territoire")
+    return dict(zip(first["code_territoire"], first["code_region"], strict=True))
+
+
+def _unit_population(units: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
+    """Per unit: bundled total and, per band, the population (NaN when incomplete)."""
+    frame = units.join(pop, on="code_commune")
+    required = frame["population_reference"].fillna(0) > 0
+    grouped = frame.groupby("unit")
+    out = pd.DataFrame({
+        "bundled": grouped["population_reference"].sum(min_count=1)})
+    for band in BANDS:
+        missing = (required & frame[band].isna()).groupby(frame["unit"]).any()
+        total = grouped[band].sum(min_count=1)
+        out[band] = total.where(~missing)
+    return out
+
+
+def resource_capacity(resources: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Lits, places and lits + places per resource (NaN when neither is known)."""
+    def column(name: str) -> pd.Series:
+        if name not in resources:
+            return pd.Series(np.nan, index=resources.index, dtype=float)
+        return pd.to_numeric(resources[name], errors="coerce").astype(float)
+
+    lits, places = column("capacite_lits"), column("capacite_places")
+    total = lits.fillna(0) + places.fillna(0)
+    return lits, places, total.where(lits.notna() | places.notna())
+
+
+def _unit_resources(units: pd.DataFrame, resources: pd.DataFrame,
+                    type_codes: list[str]) -> pd.DataFrame:
+    """Per (unit, type): nombre, lits, places, capacite, nombre_sans_capacite."""
+    res = pd.DataFrame({
+        "code_commune": resources["code_commune"].astype(str).str.strip().to_numpy(),
+        "type_ressource": resources["type_ressource"].astype(str).str.strip().to_numpy(),
+    })
+    lits, places, capacity = resource_capacity(resources)
+    res["lits"], res["places"], res["capacite"] = (
+        lits.to_numpy(), places.to_numpy(), capacity.to_numpy())
+    res["sans_capacite"] = res["capacite"].isna().astype(int)
+    res["nombre"] = 1
+    res = res.rename(columns={"sans_capacite": "nombre_sans_capacite"})
+    per_commune = _sum_by(res, ["code_commune", "type_ressource"]).reset_index()
+    merged = units.merge(per_commune, on="code_commune")
+    out = _sum_by(merged, ["unit", "type_ressource"])
+    # Capacity is known when every resource of the unit has one; a type that never has a
+    # capacity in the whole data folder has none (NaN), even where it is absent.
+    out["capacite"] = out["capacite"].where(out["nombre_sans_capacite"] == 0)
+    with_capacity = set(res.loc[res["capacite"].notna(), "type_ressource"])
+    out.attrs["types_with_capacity"] = with_capacity & set(type_codes)
+    return out
+
+
+def _sum_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(keys)
+    out = grouped[["nombre", "nombre_sans_capacite"]].sum()
+    return out.join(grouped[["lits", "places", "capacite"]].sum(min_count=1))
+
+
+def _finish(table: pd.DataFrame, unit_pop: pd.DataFrame, unit_res: pd.DataFrame) -> pd.DataFrame:
+    with_capacity = unit_res.attrs.get("types_with_capacity", set())
+    res = unit_res.reset_index()
+
+    def attach(frame: pd.DataFrame, unit_column: str, suffix: str) -> pd.DataFrame:
+        part = res.rename(columns={"unit": unit_column}).rename(
+            columns={c: c + suffix for c in ("nombre", "lits", "places", "capacite",
+                                             "nombre_sans_capacite")})
+        frame = frame.merge(part, on=[unit_column, "type_ressource"], how="left")
+        frame["nombre" + suffix] = frame["nombre" + suffix].fillna(0).astype(int)
+        frame["nombre_sans_capacite" + suffix] = (
+            frame["nombre_sans_capacite" + suffix].fillna(0).astype(int))
+        has = frame["type_ressource"].isin(with_capacity)
+        absent = frame["nombre" + suffix] == 0
+        for name in ("lits", "places", "capacite"):
+            column = frame[name + suffix].astype(float)
+            # none of the type in the unit: 0, if the type has capacities at all
+            frame[name + suffix] = column.where(~absent, np.where(has, 0.0, np.nan))
+        return frame
+
+    table = attach(table, "unit", "")
+    table = attach(table, "unit_reference", "_reference")
+
+    own = np.array([unit_pop.at[u, b] if u in unit_pop.index else np.nan
+                    for u, b in zip(table["unit"], table["tranche_age"], strict=True)])
+    ref = np.array([unit_pop.at[u, b] if u in unit_pop.index else np.nan
+                    for u, b in zip(table["unit_reference"], table["tranche_age"], strict=True)])
+    own_total = table["unit"].map(unit_pop["bundled"]).to_numpy(dtype=float)
+    ref_total = table["unit_reference"].map(unit_pop["bundled"]).to_numpy(dtype=float)
+    banded = ~np.isnan(own) & ~np.isnan(ref)
+    table["population_ref_age"] = np.where(banded, own, own_total)
+    table["population_ref_age_reference"] = np.where(banded, ref, ref_total)
+    table["source_population"] = np.where(banded, SOURCE_TABLE, SOURCE_BUNDLED)
+    wanted = table["tranche_age"].to_numpy()
+    table["note"] = np.where(
+        banded | (wanted == "ensemble"), "",
+        [f"tranche d'âge {b} indisponible pour le territoire ou sa référence : "
+         "population totale utilisée" for b in wanted])
+    table["note"] = np.where(
+        np.isnan(table["population_ref_age"]) | np.isnan(table["population_ref_age_reference"]),
+        "population inconnue : densité non calculable", table["note"])
+    table["tranche_age"] = np.where(banded, wanted, "ensemble")
+
+    def rate(count: str, people: str) -> pd.Series:
+        people_ = table[people].where(table[people] > 0)
+        return table[count] / people_ * PER
+
+    table["densite_nombre"] = rate("nombre", "population_ref_age")
+    table["densite_capacite"] = rate("capacite", "population_ref_age")
+    table["densite_nombre_reference"] = rate("nombre_reference", "population_ref_age_reference")
+    table["densite_capacite_reference"] = rate("capacite_reference",
+                                               "population_ref_age_reference")
+    for kind in ("nombre", "capacite"):
+        reference = table[f"densite_{kind}_reference"]
+        ratio = table[f"densite_{kind}"] / reference.where(reference > 0)
+        table[f"ratio_{kind}"] = ratio
+        table[f"ecart_{kind}_pct"] = (ratio - 1) * 100
+    return table[COLUMNS].reset_index(drop=True)

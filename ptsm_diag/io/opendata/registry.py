@@ -1,0 +1,224 @@
+"""The official open-data sources ``ptsm-diag donnees telecharger`` knows, as data.
+
+Each :class:`SourceAdapter` says where the file is published (a data.gouv.fr catalogue
+entry resolved through the data.gouv.fr API, or a fixed URL), what it looks like, which
+template table it feeds and which converter turns it into that table. A mirror given
+with ``--url-base`` serves every source at ``<url-base>/<mirror_name>``.
+
+Addresses marked « à vérifier » in :data:`SOURCES` follow the producers' documented
+patterns but could not be checked from the development environment: when one moves, the
+error names the URL, and ``--url-base`` or :data:`URL_OVERRIDE_ENV` point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ptsm_diag.errors import PtsmError
+
+if TYPE_CHECKING:
+    from ptsm_diag.io.opendata.converters import Context, Converted
+
+
+def _lazy(module: str, name: str) -> Callable[[Path, Context], Converted]:
+    """A converter imported on first call (``ptsm-diag --help`` loads no pandas)."""
+
+    def convert(path: Path, context: Context) -> Converted:
+        target = getattr(importlib.import_module(f"ptsm_diag.io.opendata.{module}"), name)
+        return target(path, context)
+
+    convert.__name__ = convert.__qualname__ = name
+    return convert
+
+
+convert_cog = _lazy("converters", "convert_cog")
+convert_equipements = _lazy("converters", "convert_equipements")
+convert_finess_csv = _lazy("converters", "convert_finess_csv")
+convert_population = _lazy("converters", "convert_population")
+convert_finess_plus = _lazy("finess_plus", "convert_finess_plus")
+
+DATAGOUV_API = "https://www.data.gouv.fr/api/1/datasets/{dataset}/"
+DATAGOUV_PAGE = "https://www.data.gouv.fr/fr/datasets/{dataset}/"
+# PTSM_DIAG_URL_<SOURCE> (upper case) replaces the URL of one source.
+URL_OVERRIDE_ENV = "PTSM_DIAG_URL_{}"
+
+Converter = Callable[[Path, "Context"], "Converted"]
+
+
+@dataclass(frozen=True)
+class SourceAdapter:
+    """One open-data source.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, used by ``--sources``.
+    title : str
+        French title.
+    producer : str
+        Producer and licence.
+    page : str
+        Catalogue page (data.gouv.fr or insee.fr) a user can open.
+    format : str
+        French description of the expected format.
+    mirror_name : str
+        File name under ``--url-base``, and local name when the URL has none.
+    converter : callable
+        ``converter(path, context) -> Converted``.
+    table : str or None
+        Template table it feeds (``ressources``, ``population``), or ``capacites`` /
+        ``None`` (report only).
+    dataset : str, optional
+        data.gouv.fr dataset slug; the resource is chosen with ``resource_pattern``.
+    resource_pattern : str, optional
+        Regular expression matched against the resources' title and URL (the most
+        recent match wins).
+    url : str, optional
+        Fixed URL, used when there is no dataset (or as a fallback).
+    default : bool
+        Part of ``--sources`` by default.
+    """
+
+    name: str
+    title: str
+    producer: str
+    page: str
+    format: str
+    mirror_name: str
+    converter: Converter
+    table: str | None
+    dataset: str | None = None
+    resource_pattern: str | None = None
+    url: str | None = None
+    default: bool = True
+
+
+SOURCES: dict[str, SourceAdapter] = {
+    adapter.name: adapter for adapter in (
+        SourceAdapter(
+            name="finess",
+            title="FINESS — établissements avec géolocalisation (etalab-cs1100507)",
+            producer="DREES / ANS, Licence Ouverte",
+            page=DATAGOUV_PAGE.format(
+                dataset="finess-extraction-du-fichier-des-etablissements"),
+            format="CSV « ; » sans en-tête : ligne finess;etalab;<n>;<date>, lignes "
+                   "structureet (31/32 champs) puis geolocalisation (6 champs)",
+            mirror_name="etalab-cs1100507-stock.csv",
+            converter=convert_finess_csv,
+            table="ressources",
+            dataset="finess-extraction-du-fichier-des-etablissements",
+            resource_pattern=r"etalab-cs1100507-stock",
+        ),
+        SourceAdapter(
+            name="finess_plus",
+            title="FINESS+ — flux JSON des structures (successeur de l'extraction CSV)",
+            producer="ANS, Licence Ouverte",
+            page=DATAGOUV_PAGE.format(dataset="finess-structures") + " (à vérifier)",
+            format="JSON schéma structures v1 : pmej[] → ege[] (numFinessEge, "
+                   "categorieentiteGeographiqueExercice, adresse[].cogCommune, "
+                   "coordonneesGeographique)",
+            mirror_name="finess-structures.json",
+            converter=convert_finess_plus,
+            table="ressources",
+            dataset="finess-structures",
+            resource_pattern=r"structures.*\.json",
+            default=False,
+        ),
+        SourceAdapter(
+            name="equipements",
+            title="FINESS — équipements sociaux et médico-sociaux (places installées)",
+            producer="DREES / ANS, Licence Ouverte",
+            page=DATAGOUV_PAGE.format(
+                dataset="finess-extraction-des-equipements-sociaux-et-medico-sociaux")
+            + " (à vérifier)",
+            format="CSV « ; » avec ligne d'en-tête nommant au moins nofinesset et capinstot "
+                   "(une ligne par établissement × discipline × activité × clientèle)",
+            mirror_name="finess-equipements-sociaux.csv",
+            converter=convert_equipements,
+            table="capacites",
+            dataset="finess-extraction-des-equipements-sociaux-et-medico-sociaux",
+            resource_pattern=r"equipement|cs1100505",
+        ),
+        SourceAdapter(
+            name="population",
+            title="INSEE — population par IRIS et âge (recensement, base-ic-evol-struct-pop)",
+            producer="INSEE, recensement de la population 2020, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/7704076",
+            format="archive ZIP d'un CSV « ; » : IRIS;COM;TYP_IRIS;LAB_IRIS;P20_POP;"
+                   "P20_POP0002;P20_POP0305;…;P20_POP80P;…",
+            mirror_name="base-ic-evol-struct-pop_csv.zip",
+            converter=convert_population,
+            table="population",
+            url="https://www.insee.fr/fr/statistiques/fichier/7704076/"
+                "base-ic-evol-struct-pop-2020_csv.zip",
+        ),
+        SourceAdapter(
+            name="geographie",
+            title="INSEE — Code officiel géographique, liste des communes (v_commune)",
+            producer="INSEE, Licence Ouverte",
+            page=DATAGOUV_PAGE.format(dataset="code-officiel-geographique-cog"),
+            format="CSV « , » avec en-tête TYPECOM,COM,REG,DEP,CTCD,ARR,TNCC,NCC,NCCENR,"
+                   "LIBELLE,CAN,COMPARENT",
+            mirror_name="v_commune.csv",
+            converter=convert_cog,
+            table=None,
+            dataset="code-officiel-geographique-cog",
+            resource_pattern=r"v_commune_\d{4}\.csv",
+        ),
+    )
+}
+
+
+def default_sources() -> list[str]:
+    """The sources downloaded when ``--sources`` is not given."""
+    return [name for name, adapter in SOURCES.items() if adapter.default]
+
+
+def select_sources(names: str | list[str] | None) -> list[SourceAdapter]:
+    """Adapters for ``--sources`` (comma-separated names, ``tout`` or None: default).
+
+    Raises
+    ------
+    PtsmError
+        For an unknown name, or ``finess`` together with ``finess_plus`` (alternatives).
+    """
+    if names is None or names in ("", "tout", "tous", "all"):
+        wanted = default_sources()
+    else:
+        items = names.split(",") if isinstance(names, str) else list(names)
+        wanted = [n.strip() for n in items if n.strip()]
+    unknown = [n for n in wanted if n not in SOURCES]
+    if unknown:
+        raise PtsmError(f"Source(s) inconnue(s) : {', '.join(unknown)}. Sources connues : "
+                        f"{', '.join(SOURCES)}.")
+    if "finess" in wanted and "finess_plus" in wanted:
+        raise PtsmError("Les sources « finess » et « finess_plus » donnent la même table "
+                        "ressources : choisissez l'une ou l'autre.")
+    return [SOURCES[n] for n in dict.fromkeys(wanted)]
+
+
+def mirror_url(adapter: SourceAdapter, url_base: str) -> str:
+    """The URL of a source on a mirror."""
+    return f"{url_base.rstrip('/')}/{adapter.mirror_name}"
+
+
+def override_url(adapter: SourceAdapter) -> str | None:
+    """The URL given by ``PTSM_DIAG_URL_<SOURCE>``, if any."""
+    return os.environ.get(URL_OVERRIDE_ENV.format(adapter.name.upper())) or None
+
+
+def pick_resource(adapter: SourceAdapter, catalogue: dict) -> dict | None:
+    """The catalogue resource of a source: the most recent whose title/URL matches."""
+    pattern = re.compile(adapter.resource_pattern or ".", re.IGNORECASE)
+    resources = [r for r in catalogue.get("resources") or []
+                 if pattern.search(f"{r.get('title', '')} {r.get('url', '')}")]
+    if not resources:
+        return None
+    return max(resources, key=lambda r: str(r.get("last_modified") or r.get("created_at")
+                                            or ""))

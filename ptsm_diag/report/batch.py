@@ -1,0 +1,519 @@
+"""A batch of reports: one per territory, in parallel, never losing finished work.
+
+The data folder is validated once, in the parent, before any kernel starts; its
+accepted tables are cached (pickle, keyed by content hash) in the output folder, so each
+notebook reads them in a fraction of a second. Reports run in worker processes
+(papermill is multi-process safe, not thread-safe). A failing territory gets an error
+page and the batch goes on. Every file is written atomically; a territory whose inputs,
+parameters and notebook have not changed since its last success is skipped (unless
+``force``). An ``index.html`` lists every territory with its status and key figures.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import os
+import pickle
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from multiprocessing.util import Finalize
+from pathlib import Path
+
+import pandas as pd
+
+from ptsm_diag import __version__
+from ptsm_diag.errors import PtsmError, ReportError, UnknownCodeError
+from ptsm_diag.io.sources import DataFolder, read_folder
+from ptsm_diag.report.execute import (
+    ReportOptions,
+    WarmKernel,
+    notebook_path,
+    render_report,
+    safe_file_stem,
+    write_atomic,
+)
+from ptsm_diag.report.summary import batch_index_html, error_page_html, territory_key_figures
+
+STATE_DIR = ".ptsm-lot"
+CACHE_SUFFIX = ".donnees.pkl"
+
+OK, FAILED, UNCHANGED = "réussi", "échec", "inchangé"
+
+_WORKER_KERNELS: dict[str, WarmKernel] = {}  # one reused kernel per worker process
+
+
+def _worker_kernel(kernel_name: str = "python3") -> WarmKernel:
+    """This worker's reused kernel, shut down when the worker process exits."""
+    if kernel_name not in _WORKER_KERNELS:
+        kernel = WarmKernel(kernel_name)
+        _WORKER_KERNELS[kernel_name] = kernel
+        Finalize(kernel, kernel.discard, exitpriority=10)  # pool workers skip atexit
+        atexit.register(kernel.discard)
+    return _WORKER_KERNELS[kernel_name]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs.
+
+    Attributes
+    ----------
+    jobs : int
+        Worker processes (default: the number of cores).
+    force : bool
+        Re-run territories whose inputs have not changed.
+    notebook : str
+        Notebook of ``notebooks/`` to run for each territory.
+    parameters : dict
+        Extra notebook parameters, the same for every territory (``reference``, ``fond``).
+    timeout : int
+        Seconds a notebook cell may run.
+    shared_assets : bool
+        Reports link plotly.js and Leaflet from one ``assets/`` folder (smaller reports).
+    pdf : bool
+        Also print each report to PDF with headless Chromium.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``) to run the reports
+        on; default: local worker processes.
+    reuse_kernel : bool
+        Each worker reuses one Jupyter kernel for its successive reports (namespace
+        cleared in between; see :class:`ptsm_diag.report.execute.WarmKernel`).
+    synthesis : bool
+        Also produce the synthesis of the batch's territories (``synthese.html``).
+    """
+
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    force: bool = False
+    notebook: str = "diagnostic_territorial.ipynb"
+    parameters: dict[str, str] = field(default_factory=dict)
+    timeout: int = 600
+    shared_assets: bool = False
+    pdf: bool = False
+    scheduler: str | None = None
+    reuse_kernel: bool = True
+    synthesis: bool = True
+
+
+@dataclass(frozen=True)
+class TerritoryJob:
+    """One territory's report: everything a worker needs (picklable)."""
+
+    code: str
+    name: str
+    data_cache: Path
+    out_dir: Path
+    report_name: str
+    log_path: Path
+    state_path: Path
+    error_path: Path
+    fingerprint: str
+    notebook: str
+    parameters: dict[str, str]
+    timeout: int
+    shared_assets: bool = False
+    pdf: bool = False
+    reuse_kernel: bool = True
+
+
+@dataclass(frozen=True)
+class TerritoryOutcome:
+    """What happened to one territory."""
+
+    code: str
+    name: str
+    status: str
+    report: str | None
+    error: str | None
+    seconds: float
+
+
+@dataclass
+class BatchResult:
+    """The outcome of a batch."""
+
+    out_dir: Path
+    outcomes: list[TerritoryOutcome]
+    index: Path
+    seconds: float
+    synthesis: TerritoryOutcome | None = None
+
+    @property
+    def failed(self) -> list[TerritoryOutcome]:
+        """Territories whose report failed (and the synthesis, when it failed)."""
+        every = [*self.outcomes, *([self.synthesis] if self.synthesis else [])]
+        return [o for o in every if o.status == FAILED]
+
+
+def fingerprint_folder(folder: Path) -> str:
+    """Content hash of every file of a data folder (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(path.name.encode("utf-8"))
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _job_fingerprint(data_hash: str, notebook: Path, code: str, options: BatchOptions) -> str:
+    digest = hashlib.sha256()
+    for part in (data_hash, hashlib.sha256(notebook.read_bytes()).hexdigest(), code,
+                 json.dumps(options.parameters, sort_keys=True), __version__,
+                 f"assets={options.shared_assets},pdf={options.pdf}"):
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def select_territories(
+    territoires: pd.DataFrame,
+    codes: Iterable[str] | None = None,
+    region: str | None = None,
+    regions: dict[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """(code, name) of the territories to run: listed codes, a région's, or all.
+
+    Raises
+    ------
+    UnknownCodeError
+        Listing every requested code that is not in the ``territoires`` table.
+    """
+    table = territoires.assign(code_territoire=territoires["code_territoire"].astype(str))
+    names = table.drop_duplicates("code_territoire").set_index("code_territoire")[
+        "nom_territoire"].astype(str)
+    if codes:
+        wanted = [str(c).strip() for c in codes]
+        unknown = [c for c in wanted if c not in names.index]
+        if unknown:
+            raise UnknownCodeError("territoire", unknown,
+                                   hint="Les codes possibles sont ceux de territoires.csv.")
+        return [(c, names[c]) for c in dict.fromkeys(wanted)]
+    if region:
+        chosen = [c for c in names.index if (regions or {}).get(c) == str(region)]
+        if not chosen:
+            raise UnknownCodeError("région", [str(region)],
+                                   hint="Aucun territoire du dossier n'est dans cette région.")
+        return [(c, names[c]) for c in chosen]
+    return list(names.items())
+
+
+def _logger(log_path: Path) -> logging.Logger:
+    logger = logging.getLogger(f"ptsm_diag.report.batch.{log_path.stem}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    return logger
+
+
+def run_territory(job: TerritoryJob) -> TerritoryOutcome:
+    """Produce one territory's report (runs in a worker process); never raises."""
+    started = time.perf_counter()
+    job.log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = _logger(job.log_path)
+    log.info("territoire %s (%s), notebook %s, paramètres %s",
+             job.code, job.name, job.notebook, job.parameters)
+    try:
+        path = render_report(
+            job.code, job.data_cache, job.out_dir,
+            parameters=job.parameters,
+            options=ReportOptions(notebook=job.notebook, timeout=job.timeout,
+                                  shared_assets=job.shared_assets),
+            file_name=job.report_name,
+            warm_kernel=_worker_kernel() if job.reuse_kernel else None,
+        )
+        if job.pdf:
+            from ptsm_diag.report.browser import html_to_pdf
+
+            html_to_pdf(path)
+        seconds = time.perf_counter() - started
+        write_atomic(job.state_path, json.dumps(
+            {"empreinte": job.fingerprint, "rapport": path.name, "secondes": round(seconds, 2),
+             "date": datetime.now().isoformat(timespec="seconds")}, ensure_ascii=False))
+        job.error_path.unlink(missing_ok=True)
+        log.info("rapport écrit : %s (%.1f s)", path, seconds)
+        return TerritoryOutcome(job.code, job.name, OK, path.name, None, seconds)
+    except Exception as exc:  # a failing territory must not stop the batch
+        message = str(exc) if isinstance(exc, PtsmError) else f"{type(exc).__name__} : {exc}"
+        log.error("échec : %s\n%s", message, traceback.format_exc())
+        cell = exc.cell_index if isinstance(exc, ReportError) else None
+        write_atomic(job.error_path, error_page_html(job.code, job.name, message, cell,
+                                                     job.log_path.name))
+        job.state_path.unlink(missing_ok=True)
+        return TerritoryOutcome(job.code, job.name, FAILED, None, message,
+                                time.perf_counter() - started)
+    finally:
+        for handler in list(log.handlers):
+            handler.close()
+            log.removeHandler(handler)
+
+
+def _unchanged(job: TerritoryJob) -> bool:
+    if not job.state_path.is_file() or not (job.out_dir / job.report_name).is_file():
+        return False
+    try:
+        state = json.loads(job.state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return state.get("empreinte") == job.fingerprint
+
+
+def _cache_data(data: DataFolder, state_dir: Path, data_hash: str) -> Path:
+    """Pickle the validated tables once; the notebooks load them instead of re-validating."""
+    path = state_dir / f"{data_hash[:16]}{CACHE_SUFFIX}"
+    if not path.is_file():
+        write_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+# Temporary files of write_atomic_with (".<stem>.<8 random chars><suffix>"), left behind
+# only when a batch was killed mid-write.
+_STALE_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:html|pdf|json|pkl|ipynb)$")
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed batch left in ``out_dir`` (never a report)."""
+    removed = []
+    for folder in (out_dir, out_dir / STATE_DIR, out_dir / "erreurs", out_dir / "assets"):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and _STALE_TEMPORARY.match(path.name):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    return removed
+
+
+def plan_jobs(
+    data: DataFolder,
+    data_hash: str,
+    territories: list[tuple[str, str]],
+    out_dir: Path,
+    options: BatchOptions,
+) -> list[TerritoryJob]:
+    """The job of each territory, with paths kept inside ``out_dir``."""
+    state_dir = out_dir / STATE_DIR
+    state_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    cache = _cache_data(data, state_dir, data_hash)
+    notebook = notebook_path(options.notebook)
+    prefix = Path(options.notebook).stem.split("_")[0]
+    # Every report of the batch runs the notebook as it was when the batch started, even
+    # if someone edits it meanwhile: the fingerprints then say the truth.
+    content = notebook.read_bytes()
+    snapshot = state_dir / f"{notebook.stem}-{hashlib.sha256(content).hexdigest()[:12]}.ipynb"
+    if not snapshot.is_file():
+        write_atomic(snapshot, content)
+    jobs = []
+    for code, name in territories:
+        stem = safe_file_stem(code)
+        job = TerritoryJob(
+            code=code, name=name, data_cache=cache, out_dir=out_dir,
+            report_name=f"{prefix}_{stem}.html",
+            log_path=out_dir / "journaux" / f"{stem}.log",
+            state_path=state_dir / f"{stem}.json",
+            error_path=out_dir / "erreurs" / f"{stem}.html",
+            fingerprint=_job_fingerprint(data_hash, notebook, code, options),
+            notebook=str(snapshot), parameters=dict(options.parameters),
+            timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
+            reuse_kernel=options.reuse_kernel,
+        )
+        for path in (job.log_path, job.state_path, job.error_path, out_dir / job.report_name):
+            if out_dir.resolve() not in path.resolve().parents:
+                raise PtsmError(f"Chemin de sortie hors du dossier de sortie : {path}")
+        jobs.append(job)
+    return jobs
+
+
+def run_batch(
+    donnees: str | Path,
+    sortie: str | Path,
+    *,
+    codes: Iterable[str] | None = None,
+    region: str | None = None,
+    options: BatchOptions | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[TerritoryOutcome], None] | None = None,
+) -> BatchResult:
+    """Produce the reports of many territories, then the batch index.
+
+    Parameters
+    ----------
+    donnees : path
+        Data folder in the template format (validated once, before any kernel starts).
+    sortie : path
+        Output folder: reports, ``erreurs/``, ``journaux/``, ``index.html``.
+    codes : iterable of str, optional
+        Territory codes; with ``region`` None and no codes, every territory.
+    region : str, optional
+        Only the territories whose main région has this code.
+    options : BatchOptions, optional
+        Jobs, force, notebook, parameters.
+    on_start, on_done : callable, optional
+        Progress callbacks: number of territories to run; each outcome.
+
+    Raises
+    ------
+    InputError
+        When the data folder has errors (nothing is run).
+    UnknownCodeError
+        When a requested territory or région is unknown (nothing is run).
+    """
+    from ptsm_diag.compute.territory import main_regions
+
+    options = options or BatchOptions()
+    started = time.perf_counter()
+    folder = Path(donnees)
+    out_dir = Path(sortie).resolve()
+    data = read_folder(folder)
+    if data.territoires is None:
+        raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
+    regions = main_regions(data.territoires)
+    territories = select_territories(data.territoires, codes, region, regions)
+    data_hash = fingerprint_folder(folder)
+    jobs = plan_jobs(data, data_hash, territories, out_dir, options)
+
+    outcomes: dict[str, TerritoryOutcome] = {}
+    synthesis: TerritoryOutcome | None = None
+    todo = []
+    for job in jobs:
+        if not options.force and _unchanged(job):
+            outcomes[job.code] = TerritoryOutcome(job.code, job.name, UNCHANGED,
+                                                  job.report_name, None, 0.0)
+        else:
+            todo.append(job)
+    if on_start:
+        on_start(len(todo))
+    for outcome in outcomes.values():
+        if on_done:
+            on_done(outcome)
+    try:
+        for outcome in execute_jobs(todo, options):
+            outcomes[outcome.code] = outcome
+            if on_done:
+                on_done(outcome)
+        synthesis = (run_synthesis(jobs[0].data_cache, out_dir, [c for c, _ in territories],
+                                   data_hash, options) if options.synthesis and jobs else None)
+        if synthesis is not None and on_done:
+            on_done(synthesis)
+    finally:
+        ordered = [outcomes[j.code] for j in jobs if j.code in outcomes]
+        index = out_dir / "index.html"
+        figures = territory_key_figures(data, [code for code, _ in territories])
+        write_atomic(index, batch_index_html(ordered, figures, folder, data_hash,
+                                             datetime.now(), synthesis=synthesis))
+    return BatchResult(out_dir, ordered, index, time.perf_counter() - started, synthesis)
+
+
+SYNTHESIS_CODE = "synthèse"
+SYNTHESIS_FILE = "synthese.html"
+
+
+def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: str,
+                  options: BatchOptions) -> TerritoryOutcome:
+    """The synthesis of the batch's territories, with the same guarantees as a report:
+    skipped when unchanged, an error page instead of an exception."""
+    from ptsm_diag.report.regional import render_synthesis
+
+    started = time.perf_counter()
+    notebook = notebook_path("synthese_regionale.ipynb")
+    fingerprint = _job_fingerprint(data_hash, notebook, ",".join(codes), options)
+    state = out_dir / STATE_DIR / "synthese.json"
+    error_path = out_dir / "erreurs" / "synthese.html"
+    name = f"Synthèse des {len(codes)} territoires"
+    if not options.force and (out_dir / SYNTHESIS_FILE).is_file() and state.is_file():
+        try:
+            if json.loads(state.read_text(encoding="utf-8")).get("empreinte") == fingerprint:
+                return TerritoryOutcome(SYNTHESIS_CODE, name, UNCHANGED, SYNTHESIS_FILE,
+                                        None, 0.0)
+        except (OSError, ValueError):
+            pass
+    log_path = out_dir / "journaux" / "synthese.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = _logger(log_path)
+    try:
+        parameters = {k: v for k, v in options.parameters.items() if k in ("reference", "fond")}
+        render_synthesis(data_cache, out_dir, territoires=codes, file_name=SYNTHESIS_FILE,
+                         parameters=parameters,
+                         options=ReportOptions(notebook="synthese_regionale.ipynb",
+                                               timeout=options.timeout,
+                                               shared_assets=options.shared_assets))
+        seconds = time.perf_counter() - started
+        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": round(seconds, 2)}))
+        error_path.unlink(missing_ok=True)
+        log.info("synthèse écrite (%.1f s)", seconds)
+        return TerritoryOutcome(SYNTHESIS_CODE, name, OK, SYNTHESIS_FILE, None, seconds)
+    except Exception as exc:  # the territory reports are kept whatever happens here
+        message = str(exc) if isinstance(exc, PtsmError) else f"{type(exc).__name__} : {exc}"
+        log.error("échec de la synthèse : %s\n%s", message, traceback.format_exc())
+        write_atomic(error_path, error_page_html(SYNTHESIS_CODE, name, message, None,
+                                                 log_path.name))
+        state.unlink(missing_ok=True)
+        return TerritoryOutcome(SYNTHESIS_CODE, name, FAILED, None, message,
+                                time.perf_counter() - started)
+    finally:
+        for handler in list(log.handlers):
+            handler.close()
+            log.removeHandler(handler)
+
+
+def execute_jobs(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """Run jobs on the executor the options ask for; yield outcomes as they finish."""
+    if not jobs:
+        return iter(())
+    executor = EXECUTORS["dask" if options.scheduler else "local"]
+    return executor(jobs, options)
+
+
+def _execute_local(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """Worker processes of this machine (or this process for one worker)."""
+    workers = options.jobs
+    if workers <= 1 or len(jobs) == 1:
+        for job in jobs:
+            yield run_territory(job)
+        return
+    context = get_context("spawn")  # no fork of a process holding threads (progress bar)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        pending: set[Future[TerritoryOutcome]] = {pool.submit(run_territory, j) for j in jobs}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+    """A Dask distributed cluster; its workers must see the data cache and output folder
+    (shared file system) and have ptsm-diag installed."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # optional dependency
+        raise PtsmError("L'option --scheduler demande Dask : pip install 'ptsm-diag[dask]'"
+                        ) from exc
+    with Client(options.scheduler) as client:
+        futures = [client.submit(run_territory, job, key=f"ptsm-{job.code}-{job.fingerprint}",
+                                 pure=False) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+
+EXECUTORS: dict[str, Callable[[list[TerritoryJob], BatchOptions],
+                              Iterable[TerritoryOutcome]]] = {
+    "local": _execute_local,
+    "dask": _execute_dask,
+}

@@ -1,0 +1,337 @@
+"""Run a parameterised notebook with papermill and export it to one offline HTML file.
+
+The path follows ``../shared/reference/ecosystem.md`` §3: codes are passed as Python
+strings through the API (never through ``-p`` or YAML, which turn ``01`` into ``1``),
+parameter names are checked against the notebook before running, the executed notebook
+is exported in-process by one ``HTMLExporter`` with the ``ptsm`` template (no require.js,
+MathJax or mermaid fetched from CDNs), and the HTML is written atomically.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from jupyter_client.manager import KernelManager
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+from ptsm_diag import __version__
+from ptsm_diag.errors import PtsmError, ReportError
+from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
+from ptsm_diag.viz.offline import externalise_assets, remote_assets
+
+NOTEBOOKS_DIR_NAME = "notebooks"
+REMOVE_TAG = "remove_cell"
+ASSETS_DIR_NAME = "assets"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How a report is produced.
+
+    Attributes
+    ----------
+    notebook : str
+        File name of a shipped notebook (``notebooks/``), or the path of an adapted copy.
+    kernel_name : str
+        Jupyter kernel; ``python3`` is the Python running ptsm-diag.
+    timeout : int
+        Seconds a cell may run.
+    keep_notebook : bool
+        Also keep the executed ``.ipynb`` beside the HTML (for consultants).
+    shared_assets : bool
+        Link plotly.js and Leaflet from an ``assets/`` folder beside the report instead of
+        embedding them (reports of a batch then share one copy; keep the folder with them).
+    """
+
+    notebook: str = "diagnostic_territorial.ipynb"
+    kernel_name: str = "python3"
+    timeout: int = 600
+    keep_notebook: bool = False
+    shared_assets: bool = False
+
+
+def notebooks_dir() -> Path:
+    """The folder of the shipped notebooks (inside the wheel, or at the repository root)."""
+    packaged = Path(str(resources.files("ptsm_diag").joinpath(NOTEBOOKS_DIR_NAME)))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / NOTEBOOKS_DIR_NAME
+
+
+def notebook_path(name: str | Path) -> Path:
+    """Path of a notebook: a shipped one by file name, or an adapted copy by its path.
+
+    Raises
+    ------
+    PtsmError
+        When the notebook does not exist (the message lists the shipped ones).
+    """
+    candidate = Path(name)
+    if len(candidate.parts) > 1 and candidate.suffix == ".ipynb" and candidate.is_file():
+        return candidate.resolve()
+    path = notebooks_dir() / name
+    if not path.is_file():
+        available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
+        raise PtsmError(f"Notebook « {name} » introuvable ; disponibles : {', '.join(available)}")
+    return path
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares in its ``parameters`` cell."""
+    return papermill.inspect_notebook(str(path))
+
+
+@cache
+def _exporter() -> HTMLExporter:
+    template_dir = Path(str(resources.files("ptsm_diag.report.templates").joinpath("nbconvert")))
+    exporter = HTMLExporter(
+        template_name="ptsm",
+        extra_template_basedirs=[str(template_dir)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        language_code="fr",  # <html lang="fr">: French hyphenation and screen readers
+    )
+    # cells meant for notebook users only (how to run it) are not in the report
+    remove = TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True)
+    exporter.register_preprocessor(remove, enabled=True)
+    return exporter
+
+
+_H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _heading_text(fragment: str) -> str:
+    return html.unescape(_TAGS.sub("", fragment)).replace("¶", "").strip()
+
+
+def add_table_of_contents(page: str) -> str:
+    """Insert a table of contents of the ``h2`` sections before the first one, and use
+    the first ``h1`` as the page title."""
+    sections = _H2.findall(page)
+    if sections:
+        items = "".join(
+            f'<li><a href="#{html.escape(anchor)}">{html.escape(_heading_text(text))}</a></li>'
+            for anchor, text in sections
+        )
+        toc = f'<nav class="ptsm-sommaire"><h2>Sommaire</h2><ol>{items}</ol></nav>'
+        first = _H2.search(page)
+        assert first is not None
+        # Insert before the output/cell wrapping the first section heading.
+        cell_start = page.rfind('<div class="jp-Cell ', 0, first.start())
+        cut = cell_start if cell_start != -1 else first.start()
+        page = page[:cut] + toc + page[cut:]
+    title = _H1.search(page)
+    if title:
+        text = html.escape(_heading_text(title.group(1)))
+        page = re.sub(r"<title>.*?</title>", f"<title>{text}</title>", page, count=1, flags=re.S)
+    return page
+
+
+def _drop_noise(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr streams (warnings) from outputs: a report shows results only."""
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+
+
+def export_html(nb: nbformat.NotebookNode) -> str:
+    """Export an executed notebook to one offline HTML page (no code, with a contents)."""
+    _drop_noise(nb)
+    body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
+    page = add_table_of_contents(body)
+    leftovers = remote_assets(page)
+    if leftovers:
+        raise PtsmError(
+            "Le rapport chargerait des ressources depuis Internet : " + ", ".join(leftovers)
+        )
+    return page
+
+
+class WarmKernel:
+    """One Jupyter kernel reused by the successive reports of a batch worker.
+
+    Starting a kernel and importing pandas, geopandas, plotly and folium in it costs
+    seconds per report; a worker that produces many reports keeps its kernel, clears the
+    user namespace (``%reset -f``) before each notebook, and restarts it after a failure
+    or every ``max_uses`` reports (bounded memory). Module caches (the bundled geography)
+    stay loaded: that is the point.
+    """
+
+    def __init__(self, kernel_name: str = "python3", max_uses: int = 20) -> None:
+        self.kernel_name = kernel_name
+        self.max_uses = max_uses
+        self.uses = 0
+        self._manager: KernelManager | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
+
+    def acquire(self, cwd: Path) -> KernelManager:
+        """A running kernel with an empty namespace."""
+        if self._manager is not None and (self.uses >= self.max_uses
+                                          or not self._manager.is_alive()):
+            self.discard()
+        if self._manager is None:
+            self._manager = KernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                          ip=str(Path(self._folder.name) / "kernel"))
+            self._manager.start_kernel(cwd=str(cwd))
+            self.uses = 0
+        else:
+            client = self._manager.client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=60)
+                client.execute_interactive("%reset -f", timeout=60, store_history=False)
+            finally:
+                client.stop_channels()
+        self.uses += 1
+        return self._manager
+
+    def discard(self) -> None:
+        """Shut the kernel down (next :meth:`acquire` starts a fresh one)."""
+        if self._manager is not None:
+            if self._manager.has_kernel:
+                self._manager.shutdown_kernel(now=True)
+            self._manager.cleanup_resources()
+            self._manager = None
+
+
+def execute_notebook(
+    notebook: Path, parameters: dict[str, Any], options: ReportOptions, label: str,
+    warm_kernel: WarmKernel | None = None,
+) -> nbformat.NotebookNode:
+    """Execute ``notebook`` with ``parameters``; failures become :class:`ReportError`.
+
+    With ``warm_kernel``, the notebook runs in that reused kernel instead of a new one.
+    """
+    declared = notebook_parameters(notebook)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise PtsmError(
+            f"Paramètre(s) inconnu(s) du notebook {notebook.name} : {', '.join(unknown)} ; "
+            f"paramètres acceptés : {', '.join(declared)}"
+        )
+    with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
+        # IPC sockets: local only, and no "running over TCP" warning from the kernel
+        if warm_kernel is not None:
+            kernel = warm_kernel.acquire(notebook.parent)
+        else:
+            kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
+                                   ip=str(Path(tmp) / "kernel"))
+        try:
+            executed = papermill.execute_notebook(
+                str(notebook),
+                None,  # kept in memory: no 5 MB JSON written then parsed back
+                parameters=parameters,
+                kernel_name=options.kernel_name,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=options.timeout,
+                cwd=str(notebook.parent),
+                km=kernel,
+            )
+        except BaseException as exc:
+            if warm_kernel is not None:
+                warm_kernel.discard()  # never reuse a kernel in an unknown state
+            if not isinstance(exc, papermill.PapermillExecutionError):
+                raise
+            raise ReportError(
+                territory=label,
+                message=f"{exc.ename} : {exc.evalue}",
+                cell_index=_cell_number(notebook, exc.cell_index),
+                error_name=exc.ename,
+            ) from exc
+        finally:
+            if warm_kernel is None and kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
+        return executed
+
+
+def _cell_number(notebook: Path, executed_index: int) -> int:
+    """Number (from 1) in the user's notebook of a cell of the executed one, which has
+    papermill's injected-parameters cell right after the ``parameters`` cell."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    injected_after = tagged[0] if tagged else -1
+    return executed_index + (0 if executed_index <= injected_after else -1) + 1
+
+
+def render_report(
+    territoire: str,
+    donnees: str | Path | None,
+    sortie: str | Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    options: ReportOptions | None = None,
+    file_name: str | None = None,
+    warm_kernel: WarmKernel | None = None,
+) -> Path:
+    """Produce the HTML report of one territory and return its path.
+
+    Parameters
+    ----------
+    territoire : str
+        Territory code, as a string (``"01"``, ``"2A"``, ``"PTSM-35"``).
+    donnees : path or None
+        Data folder in the template format; None uses the demo data.
+    sortie : path
+        Output folder (created when missing).
+    parameters : dict, optional
+        Further notebook parameters (``reference``, ``fond``...).
+    options : ReportOptions, optional
+        Notebook, kernel, timeout.
+    file_name : str, optional
+        HTML file name; ``diagnostic_<territoire>.html`` by default.
+    warm_kernel : WarmKernel, optional
+        A kernel to reuse (batch workers); by default a fresh kernel per report.
+    """
+    options = options or ReportOptions()
+    out_dir = Path(sortie).resolve()
+    values = {
+        "territoire": str(territoire),
+        "donnees": str(Path(donnees).resolve()) if donnees else "",
+        **(parameters or {}),
+    }
+    notebook = notebook_path(options.notebook)
+    nb = execute_notebook(notebook, values, options, label=str(territoire),
+                          warm_kernel=warm_kernel)
+    stem = Path(options.notebook).stem.split("_")[0]
+    target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
+    return save_report(nb, target, options)
+
+
+def save_report(nb: nbformat.NotebookNode, target: Path, options: ReportOptions) -> Path:
+    """Export an executed notebook to ``target`` (HTML), atomically, with the shared
+    ``assets/`` folder or the executed notebook beside it when the options ask for them."""
+    page = export_html(nb)
+    if options.shared_assets:
+        page, assets = externalise_assets(page, ASSETS_DIR_NAME)
+        for asset_name, content in assets.items():
+            asset = target.parent / ASSETS_DIR_NAME / asset_name
+            if not asset.is_file() or asset.stat().st_size != len(content.encode("utf-8")):
+                write_atomic(asset, content)
+    write_atomic(target, page)
+    if options.keep_notebook:
+        write_atomic(target.with_suffix(".ipynb"), nbformat.writes(nb))
+    return target
+
+
+def safe_file_stem(code: str) -> str:
+    """A territory code usable as a file name, never a path (``../x`` → ``x``)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", code).lstrip("._")
+    return stem or "territoire"

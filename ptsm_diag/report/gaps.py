@@ -1,0 +1,570 @@
+"""The gap analysis in the report: ranked French table, summaries, map, XLSX/CSV export.
+
+Report-ready functions take a :class:`~ptsm_diag.diagnostic.Diagnostic` plus the optional
+densities and accessibility tables (see :mod:`ptsm_diag.compute.gaps` for their columns)::
+
+    analysis = gap_analysis(diag, densities=densities, accessibility=accessibility)
+    show(gap_section_html(diag, analysis=analysis))
+    show(zones_blanches_map(diag, accessibility))
+    export_gaps_xlsx(analysis.gaps, "reports/insuffisances_35.xlsx", analysis.config)
+
+Every text that comes from input files is escaped before it reaches HTML, and text cells
+that a spreadsheet would read as a formula are neutralised in the exports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import branca
+import folium
+import geopandas as gpd
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from ptsm_diag.catalog import load_resource_types, load_vocabularies
+from ptsm_diag.compute.cooperation import INDICATORS as COOPERATION_INDICATORS
+from ptsm_diag.compute.cooperation import (
+    cooperation_indicators,
+)
+from ptsm_diag.compute.gaps import (
+    LEVELS,
+    NATURES,
+    SOURCE_LABELS,
+    GapAnalysis,
+    GapConfig,
+    GapInputs,
+    as_config,
+    compute_gaps,
+    white_zone_communes,
+)
+from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
+from ptsm_diag.io.files import write_atomic, write_atomic_with
+from ptsm_diag.report.display import collapsible, format_number, table_html
+from ptsm_diag.viz.maps import base_map
+
+ACTION_COLUMN = "Action proposée"
+NO_AXIS = "Hors axes ANAP"
+SHEET_SUMMARY = "Synthèse"
+SHEET_PARAMETERS = "Paramètres"
+SHEET_NO_PRIORITY = "Sans priorité"
+
+# Export headers (French), in order; the last column is left for the workshop.
+EXPORT_HEADERS: dict[str, str] = {
+    "rang": "Rang",
+    "niveau_severite": "Niveau de sévérité",
+    "severite": "Sévérité (score)",
+    "nature": "Nature du constat",
+    "sujet": "Sujet",
+    "constat": "Constat",
+    "valeur": "Valeur",
+    "reference": "Référence",
+    "reference_libelle": "Référence (libellé)",
+    "unite": "Unité",
+    "seuil": "Seuil",
+    "ampleur": "Ampleur",
+    "population_concernee": "Population concernée",
+    "nombre_communes": "Nombre de communes",
+    "communes_concernees": "Communes concernées",
+    "priorite_ptsm": "Priorité PTSM",
+    "axe_anap": "Axe ANAP",
+    "theme_action": "Thème d'action suggéré",
+    "points_r3224_3": "Points R3224-3",
+    "donnees_a_recueillir": "Données à recueillir",
+    "code_territoire": "Code territoire",
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Colours of the white-zone map (ColorBrewer Reds), by number of types out of reach.
+WHITE_ZONE_COLOURS = ["#fcae91", "#fb6a4a", "#cb181d"]
+WITHIN_REACH_COLOUR = "#f4f4f4"
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def gap_inputs(
+    diag: Diagnostic,
+    densities: pd.DataFrame | None = None,
+    accessibility: pd.DataFrame | None = None,
+    *,
+    at: str | dt.date | pd.Timestamp | None = None,
+) -> GapInputs:
+    """The inputs of the gap analysis from a diagnostic and the optional tables.
+
+    The cooperation indicators come from the ``partenariats`` table when the data folder
+    has one (links active at ``at``: today by default, as in the « Coopérations »
+    section); None otherwise.
+    """
+    territory = diag.territory
+    by_age: dict[str, float] = {}
+    if territory.population_by_age is not None:
+        by_age = dict(zip(territory.population_by_age["tranche_age"].astype(str),
+                          territory.population_by_age["population"].astype(float), strict=True))
+    if territory.population_total is not None:
+        by_age.setdefault("ensemble", float(territory.population_total))
+    resources = None
+    if diag.data.ressources is not None:
+        resources = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
+    cooperation = None
+    if has_partnerships(diag):
+        cooperation = cooperation_indicators(*diagnostic_cooperation_tables(diag), at)
+    return GapInputs(
+        territory=territory.code,
+        population_total=territory.population_total,
+        population_by_age=by_age,
+        rosace=diag.rosace if not diag.rosace.empty else None,
+        indicator_values=diag.indicator_values if not diag.indicator_values.empty else None,
+        resources=resources,
+        densities=densities,
+        accessibility=accessibility,
+        actions=diag.data.actions,
+        cooperation=cooperation,
+        catalog=diag.catalog,
+        reference=diag.reference,
+    )
+
+
+def gap_analysis(
+    diag: Diagnostic,
+    densities: pd.DataFrame | None = None,
+    accessibility: pd.DataFrame | None = None,
+    config: GapConfig | Mapping[str, Any] | str | Path | None = None,
+) -> GapAnalysis:
+    """Run the gap analysis of a diagnostic (see :func:`ptsm_diag.compute.gaps.compute_gaps`).
+
+    Parameters
+    ----------
+    diag : Diagnostic
+        From :func:`ptsm_diag.diagnostic.prepare_diagnostic`.
+    densities, accessibility : DataFrame, optional
+        Densities against a reference, access times by commune; analyses needing them
+        are listed as not run when they are absent.
+    config : GapConfig, dict of overrides, path or None
+        Thresholds and weights (packaged ``gaps.yaml`` by default).
+    """
+    return compute_gaps(gap_inputs(diag, densities, accessibility), config)
+
+
+def gap_table(
+    diag: Diagnostic,
+    densities: pd.DataFrame | None = None,
+    accessibility: pd.DataFrame | None = None,
+    config: GapConfig | Mapping[str, Any] | str | Path | None = None,
+) -> pd.DataFrame:
+    """Ranked gaps of a diagnostic, one row per gap (columns of :data:`gaps.GAP_COLUMNS`)."""
+    return gap_analysis(diag, densities, accessibility, config).gaps
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _priority_label(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    labels = load_vocabularies().priorities
+    return f"{int(value)}. {labels.get(int(value), '')}"
+
+
+def _axis_label(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return NO_AXIS
+    labels = load_vocabularies().rosace_axes
+    return f"{int(value)}. {labels.get(int(value), '')}"
+
+
+def _theme_label(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return load_vocabularies().action_themes.get(int(value), str(value))
+
+
+def ranked_table(gaps: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """The ranked gaps as the report shows them (French columns, one sentence each)."""
+    rows = gaps if limit is None else gaps.head(limit)
+    return pd.DataFrame({
+        "Rang": rows["rang"].astype("Int64").astype(str).to_numpy()
+        if "rang" in rows else range(1, len(rows) + 1),
+        "Sévérité": rows["niveau_severite"].to_numpy(),
+        "Score": rows["severite"].round(2).to_numpy(),
+        "Constat": rows["constat"].to_numpy(),
+        "Nature": rows["nature"].map(NATURES).to_numpy(),
+        "Priorité PTSM": rows["priorite_ptsm"].map(
+            lambda v: "" if pd.isna(v) else f"P{int(v)}").to_numpy(),
+        "Axe ANAP": rows["axe_anap"].map(lambda v: "—" if pd.isna(v) else f"Axe {int(v)}")
+        .to_numpy(),
+        "Thème d'action suggéré": rows["theme_action"].map(_theme_label).to_numpy(),
+    })
+
+
+def _level_counts(gaps: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    counted = gaps[gaps["niveau_severite"] != "information"]
+    counts = pd.crosstab(key.loc[counted.index], counted["niveau_severite"])
+    counts = counts.reindex(columns=[lvl for lvl in LEVELS if lvl != "information"],
+                            fill_value=0)
+    score = counted.groupby(key.loc[counted.index])["severite"].sum()
+    return counts.assign(score=score)
+
+
+def summary_by_priority(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Number of gaps by PTSM priority and severity level, with the total score."""
+    priorities = list(load_vocabularies().priorities)
+    key = gaps["priorite_ptsm"].astype("Int64")
+    counts = _level_counts(gaps, key).reindex(priorities).fillna(0)
+    info = gaps.loc[gaps["niveau_severite"] == "information"].groupby(
+        key)["nature"].size().reindex(priorities).fillna(0)
+    return pd.DataFrame({
+        "Priorité du PTSM": [_priority_label(p) for p in priorities],
+        **_level_columns(counts),
+        "Informations": info.astype(int).to_numpy(),
+    })
+
+
+def summary_by_axis(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Number of gaps by ANAP axis (and outside the axes), with the total score."""
+    axes: list[Any] = [*load_vocabularies().rosace_axes, -1]
+    key = gaps["axe_anap"].astype("Int64").fillna(-1)
+    counts = _level_counts(gaps, key).reindex(axes).fillna(0)
+    return pd.DataFrame({
+        "Axe ANAP": [_axis_label(None if a == -1 else a) for a in axes],
+        **_level_columns(counts),
+    })
+
+
+def _level_columns(counts: pd.DataFrame) -> dict[str, Any]:
+    """Total, count by severity level and cumulated score columns of a summary."""
+    levels = ["élevée", "moyenne", "faible"]
+    return {
+        "Insuffisances": counts[levels].sum(axis=1).astype(int).to_numpy(),
+        **{f"dont {level}": counts[level].astype(int).to_numpy() for level in levels},
+        "Score cumulé": counts["score"].astype(float).round(1).to_numpy(),
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{format_number(float(value), 0 if float(value).is_integer() else 1)} %"
+
+
+def thresholds_table(config: GapConfig | None = None) -> pd.DataFrame:
+    """Every threshold and weight used, as a two-column French table (values as text)."""
+    config = as_config(config)
+    data = config.data
+    seuils, poids = data["seuils"], data["poids"]
+    access = seuils["accessibilite"]
+    types = load_resource_types()
+    speed = access["vitesse_km_h"]
+    rows: list[tuple[str, str]] = [
+        ("Formule de la sévérité", "poids de la nature × poids de significativité × ampleur "
+         "× log10(1 + population concernée)"),
+        ("Indicateurs : écart relatif minimal (si significatif)",
+         _pct(100 * seuils["indicateur"]["ecart_relatif_min"])),
+        ("Densités : écart minimal sous la référence", _pct(seuils["densite"]["ecart_min_pct"])),
+        ("Densités : mesure comparée", "capacité (places, lits) si connue, sinon nombre"
+         if seuils["densite"]["mesure"] == "capacite" else "nombre de structures"),
+        ("Temps d'accès maximal (par défaut)", f"{format_number(access['temps_max_min'])} min"),
+        *((f"Temps d'accès maximal : {types[c].label if c in types else c}",
+           f"{format_number(v)} min") for c, v in access["temps_max_par_type"].items()),
+        ("Vitesse pour estimer un temps depuis la distance",
+         "aucune (communes sans temps ignorées)" if speed is None
+         else f"{format_number(speed)} km/h"),
+        ("Population minimale d'une zone blanche", format_number(access["population_min"])),
+        ("Ampleur minimale d'une zone blanche", format_number(access["ampleur_min"], 2)),
+        ("Ampleur d'une prestation absente",
+         format_number(seuils["prestation"]["ampleur"], 2)),
+        ("Ampleur d'une lacune de connaissance",
+         format_number(seuils["connaissance"]["ampleur"], 2)),
+        ("Ampleur d'une priorité sans action",
+         format_number(seuils["feuille_de_route"]["ampleur"], 2)),
+        ("Statuts d'action qui ne couvrent pas une priorité",
+         ", ".join(seuils["feuille_de_route"]["statuts_exclus"]) or "aucun"),
+        *((f"Coopération : part minimale — {COOPERATION_INDICATORS.get(code, code)}", _pct(v))
+          for code, v in seuils["cooperation"]["part_min_pct"].items()),
+        *((f"Poids : {NATURES[n]}", format_number(w, 2)) for n, w in poids["nature"].items()),
+        ("Poids : écart établi par un intervalle de confiance",
+         format_number(poids["significativite"]["intervalle"], 2)),
+        ("Poids : écart établi par une tolérance relative",
+         format_number(poids["significativite"]["tolerance"], 2)),
+        ("Poids : constat direct", format_number(poids["significativite"]["constat"], 2)),
+        ("Sévérité « élevée » à partir de", format_number(data["niveaux"]["elevee"], 1)),
+        ("Sévérité « moyenne » à partir de", format_number(data["niveaux"]["moyenne"], 1)),
+        ("Fichier de paramètres", config.source),
+    ]
+    return pd.DataFrame(rows, columns=["Paramètre", "Valeur"])
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _counts_sentence(gaps: pd.DataFrame) -> str:
+    counted = gaps[gaps["niveau_severite"] != "information"]
+    if counted.empty:
+        return "Les données analysées ne font apparaître aucune insuffisance."
+    by_level = counted["niveau_severite"].value_counts()
+    parts = [f"{format_number(int(by_level[lvl]))} de sévérité {lvl}"
+             for lvl in ("élevée", "moyenne", "faible") if lvl in by_level]
+    n = len(counted)
+    noun = "insuffisance relevée" if n == 1 else "insuffisances relevées"
+    return f"{format_number(n)} {noun} : {', '.join(parts)}."
+
+
+def gap_section_html(
+    diag: Diagnostic,
+    densities: pd.DataFrame | None = None,
+    accessibility: pd.DataFrame | None = None,
+    config: GapConfig | Mapping[str, Any] | str | Path | None = None,
+    *,
+    analysis: GapAnalysis | None = None,
+    limit: int | None = None,
+) -> str:
+    """The report section of the gap analysis, as escaped HTML.
+
+    An introduction, the count by severity, the analyses that could not be run and why,
+    the ranked table (``limit`` rows at most), the summaries by PTSM priority and by ANAP
+    axis, and the thresholds and weights used (folded).
+    """
+    if analysis is None:
+        analysis = gap_analysis(diag, densities, accessibility, config)
+    gaps = analysis.gaps
+    parts = [
+        '<section class="ptsm-insuffisances">',
+        "<p>Le diagnostic doit « identifier les insuffisances dans l'offre de prévention et "
+        "de services sanitaires, sociaux et médico-sociaux et dans l'accessibilité, la "
+        "coordination et la continuité de ces services » (CSP, art. R3224-3). Les constats "
+        "ci-dessous sont tirés des données ; ce sont des repères à discuter, pas des normes. "
+        "La colonne « action proposée » de l'export est à remplir en atelier.</p>",
+        f"<p><strong>{html.escape(_counts_sentence(gaps))}</strong></p>",
+    ]
+    if analysis.skipped:
+        items = "".join(
+            f"<li>{html.escape(SOURCE_LABELS.get(name, name))} : {html.escape(reason)}.</li>"
+            for name, reason in analysis.skipped.items())
+        parts.append(f'<div class="ptsm-note"><p>Analyses non réalisées :</p><ul>{items}</ul>'
+                     "</div>")
+    if not gaps.empty:
+        parts += ["<h3>Insuffisances classées par sévérité</h3>",
+                  table_html(ranked_table(gaps, limit))]
+        if limit is not None and len(gaps) > limit:
+            parts.append(f"<p>… et {format_number(len(gaps) - limit)} autres constats "
+                         "(voir l'export).</p>")
+    parts += [
+        "<h3>Synthèse par priorité du PTSM</h3>", table_html(summary_by_priority(gaps)),
+        "<h3>Synthèse par axe ANAP</h3>", table_html(summary_by_axis(gaps)),
+        collapsible("Seuils et poids utilisés", table_html(thresholds_table(analysis.config))),
+        "</section>",
+    ]
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- map
+
+
+def white_zone_by_commune(
+    accessibility: pd.DataFrame,
+    config: GapConfig | Mapping[str, Any] | str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per commune beyond at least one threshold: ``code_commune, population,
+    nombre_types, detail`` (French text listing the types, times and thresholds)."""
+    config = as_config(config)
+    far = white_zone_communes(accessibility, config)
+    types = load_resource_types()
+    far = far.assign(_label=[
+        f"{types[t].label if t in types else t} : {format_number(tm)} min "
+        f"(seuil {format_number(s)} min)"
+        for t, tm, s in zip(far["type_ressource"], far["temps"], far["seuil"], strict=True)])
+    grouped = far.groupby(far["code_commune"].astype(str))
+    return pd.DataFrame({
+        "population": grouped["population"].max(),
+        "nombre_types": grouped["type_ressource"].nunique(),
+        "detail": grouped["_label"].agg(" ; ".join),
+    }).reset_index()
+
+
+def zones_blanches_map(
+    diag: Diagnostic,
+    accessibility: pd.DataFrame,
+    config: GapConfig | Mapping[str, Any] | str | Path | None = None,
+    *,
+    type_ressource: str | None = None,
+    fond: str | None = None,
+) -> folium.Map:
+    """Communes beyond the maximal access time of one or more resource types (offline).
+
+    Parameters
+    ----------
+    diag : Diagnostic
+        Gives the territory's communes (background and geometry).
+    accessibility : DataFrame
+        Access times by commune and resource type.
+    type_ressource : str, optional
+        Only this resource type; every type by default.
+    fond : {None, "osm"}
+        Background tiles; None works offline.
+    """
+    access = accessibility
+    if type_ressource is not None:
+        access = access[access["type_ressource"].astype(str) == type_ressource]
+    white = white_zone_by_commune(access, config)
+    communes = gpd.GeoDataFrame(diag.territory.communes[["code_commune", "nom", "geometry"]])
+    data = communes.merge(white, on="code_commune", how="left")
+    data["nombre_types"] = data["nombre_types"].fillna(0).astype(int)
+    data["couleur"] = [WITHIN_REACH_COLOUR if n == 0 else
+                       WHITE_ZONE_COLOURS[min(n, len(WHITE_ZONE_COLOURS)) - 1]
+                       for n in data["nombre_types"]]
+    data["nom"] = data["nom"].astype(str).map(html.escape)
+    data["detail"] = data["detail"].fillna("dans les seuils").astype(str).map(html.escape)
+    m = base_map(tuple(data.total_bounds), fond)
+    folium.GeoJson(
+        data[["code_commune", "nom", "detail", "couleur", "geometry"]].to_json(),
+        name="Zones blanches",
+        style_function=lambda f: {"fillColor": f["properties"]["couleur"],
+                                  "color": "#777777", "weight": 0.5, "fillOpacity": 0.8},
+        highlight_function=lambda f: {"weight": 2, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=["nom", "code_commune", "detail"],
+                                      aliases=["Commune", "Code INSEE", "Trop éloignée de"]),
+    ).add_to(m)
+    m.get_root().html.add_child(_white_zone_legend(type_ressource))
+    return m
+
+
+def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
+    types = load_resource_types()
+    title = ("Communes au-delà du temps d'accès maximal" if type_ressource is None else
+             f"Au-delà du temps maximal : {types[type_ressource].label}"
+             if type_ressource in types else f"Au-delà du temps maximal : {type_ressource}")
+    entries = [(WITHIN_REACH_COLOUR, "dans les seuils")]
+    if type_ressource is None:
+        entries += [(WHITE_ZONE_COLOURS[0], "1 type de ressource"),
+                    (WHITE_ZONE_COLOURS[1], "2 types"), (WHITE_ZONE_COLOURS[2], "3 types ou plus")]
+    else:
+        entries.append((WHITE_ZONE_COLOURS[0], "au-delà du seuil"))
+    rows = "".join(
+        f'<div><span style="background:{colour};width:18px;height:12px;display:inline-block;'
+        f'border:1px solid #777;margin-right:6px"></span>{html.escape(label)}</div>'
+        for colour, label in entries)
+    return branca.element.Element(
+        '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
+        'padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif">'
+        f"<b>{html.escape(title)}</b>{rows}</div>")
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _safe_text(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_table(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Gaps with French headers, readable labels and an empty « Action proposée » column."""
+    table = gaps.reindex(columns=list(EXPORT_HEADERS)).copy()
+    table["nature"] = table["nature"].map(NATURES).fillna(table["nature"])
+    table["priorite_ptsm"] = table["priorite_ptsm"].map(_priority_label)
+    table["axe_anap"] = table["axe_anap"].map(_axis_label)
+    table["theme_action"] = table["theme_action"].map(_theme_label)
+    table["severite"] = table["severite"].round(3)
+    table["ampleur"] = table["ampleur"].round(3)
+    table = table.rename(columns=EXPORT_HEADERS)
+    table[ACTION_COLUMN] = ""
+    return table
+
+
+def export_gaps_csv(gaps: pd.DataFrame, path: str | Path) -> Path:
+    """Write the gaps as CSV for a French spreadsheet (``;``, decimal comma, UTF-8 BOM).
+
+    Written atomically; text that would be read as a formula is neutralised.
+    """
+
+    path = Path(path)
+    table = export_table(gaps)
+    for column in table.columns:
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
+            table[column] = table[column].map(_safe_text)
+    text = table.to_csv(sep=";", decimal=",", index=False, lineterminator="\r\n")
+    write_atomic(path, "\ufeff" + text)
+    return path
+
+
+def _write_sheet(sheet: Any, frame: pd.DataFrame, start_row: int = 1,
+                 title: str | None = None) -> int:
+    """Write ``frame`` (header + rows) from ``start_row``; returns the next free row."""
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDE7F0")
+    row = start_row
+    if title:
+        sheet.cell(row=row, column=1, value=title).font = Font(bold=True, size=12)
+        sheet.cell(row=row, column=1).data_type = "s"
+        row += 1
+    for col, name in enumerate(frame.columns, start=1):
+        cell = sheet.cell(row=row, column=col, value=str(name))
+        cell.data_type = "s"
+        cell.font, cell.fill = bold, fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for values in frame.itertuples(index=False):
+        row += 1
+        for col, value in enumerate(values, start=1):
+            if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+                value = None
+            elif hasattr(value, "item"):
+                value = value.item()  # numpy scalar → Python
+            cell = sheet.cell(row=row, column=col, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text
+                cell.alignment = Alignment(wrap_text=len(value) > 40, vertical="top")
+    return row + 2
+
+
+def _fit_columns(sheet: Any, frame: pd.DataFrame, wide: Mapping[str, int]) -> None:
+    for col, name in enumerate(frame.columns, start=1):
+        width = wide.get(str(name), max(12, min(30, len(str(name)) + 2)))
+        sheet.column_dimensions[get_column_letter(col)].width = width
+
+
+_WIDE = {"Constat": 70, "Sujet": 40, "Données à recueillir": 50, "Communes concernées": 30,
+         "Priorité PTSM": 35, "Axe ANAP": 30, "Thème d'action suggéré": 30, ACTION_COLUMN: 50,
+         "Priorité du PTSM": 60, "Paramètre": 60, "Valeur": 40}
+
+
+def export_gaps_xlsx(
+    gaps: pd.DataFrame, path: str | Path, config: GapConfig | None = None
+) -> Path:
+    """Write an XLSX workbook: a summary sheet, one sheet per PTSM priority, parameters.
+
+    Sheets: « Synthèse » (by priority and by ANAP axis), « Priorité 1 » to « Priorité 6 »
+    (every gap of the priority, ranked, with an empty « Action proposée » column),
+    « Sans priorité » when some gaps have none, and « Paramètres » (thresholds and
+    weights). Written to a temporary file then renamed: never a half-written file.
+    """
+    path = Path(path)
+    workbook = Workbook()
+    summary = workbook.active
+    summary.title = SHEET_SUMMARY
+    by_priority = summary_by_priority(gaps)
+    next_row = _write_sheet(summary, by_priority, 1, "Insuffisances par priorité du PTSM")
+    _write_sheet(summary, summary_by_axis(gaps), next_row, "Insuffisances par axe ANAP")
+    _fit_columns(summary, by_priority, _WIDE)
+    table = export_table(gaps)
+    priority = gaps["priorite_ptsm"].astype("Int64")
+    sheets = [(f"Priorité {p}", (priority == p).fillna(False).to_numpy())
+              for p in load_vocabularies().priorities]
+    if priority.isna().any():
+        sheets.append((SHEET_NO_PRIORITY, priority.isna().to_numpy()))
+    for name, mask in sheets:
+        sheet = workbook.create_sheet(name)
+        _write_sheet(sheet, table[mask])
+        _fit_columns(sheet, table, _WIDE)
+        sheet.freeze_panes = "A2"
+    parameters = workbook.create_sheet(SHEET_PARAMETERS)
+    params = thresholds_table(config)
+    _write_sheet(parameters, params)
+    _fit_columns(parameters, params, _WIDE)
+
+    return write_atomic_with(path, workbook.save)

@@ -1,0 +1,341 @@
+"""The pieces of the diagnostic report, built from a :class:`Diagnostic`.
+
+Each function returns a table, a figure, a map or escaped HTML; the notebook only
+calls them and shows the result. Input text is escaped here, before it reaches HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+
+import folium
+import pandas as pd
+import plotly.graph_objects as go
+
+from ptsm_diag import __version__
+from ptsm_diag.catalog import load_resource_types
+from ptsm_diag.catalog.geography import load_regions
+from ptsm_diag.catalog.vocabularies import parse_yaml
+from ptsm_diag.compute.gaps import GapAnalysis
+from ptsm_diag.compute.indicators import rosace_table as rosace_table_of
+from ptsm_diag.compute.resources import summarise_by_type
+from ptsm_diag.diagnostic import Diagnostic, accessibility_summary, data_sources, densities_table
+from ptsm_diag.report.display import collapsible, format_number, table_html, to_html
+from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
+from ptsm_diag.report.gaps import gap_section_html, zones_blanches_map
+from ptsm_diag.viz.maps import commune_choropleth, resources_map
+from ptsm_diag.viz.rosace import rosace_accessible_table, rosace_comparison_figure, rosace_figure
+
+DEMO_BANNER = (
+    '<div class="ptsm-demo" role="note">Données fictives de démonstration — '
+    "les ressources, indicateurs et actions de ce rapport sont inventés ; seules la "
+    "géographie et les populations communales sont réelles.</div>"
+)
+
+
+def _region_names(codes: tuple[str, ...]) -> str:
+    regions = load_regions().set_index("code_region")["nom"]
+    return ", ".join(str(regions.get(code, code)) for code in codes)
+
+
+def title_page(diag: Diagnostic) -> str:
+    """Title block: territory, région, date, parameters, data vintage (escaped HTML)."""
+    t = diag.territory
+    params = {
+        "Territoire": f"{t.name} ({t.code})",
+        "Région": _region_names(t.region_codes),
+        "Référence de la rosace": diag.reference_label,
+        "Année des indicateurs": diag.year if diag.year is not None else "n.d.",
+        "Données": "démonstration (fictives)" if diag.is_demo else diag.data_folder.name,
+        "Produit le": diag.generated_at.strftime("%d/%m/%Y à %H:%M"),
+        "Outil": f"ptsm-diag {__version__}",
+    }
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in params.items()
+    )
+    banner = DEMO_BANNER if diag.is_demo else ""
+    return (
+        '<header class="ptsm-page-titre">'
+        f"<h1>Diagnostic territorial partagé en santé mentale — {html.escape(t.name)}</h1>"
+        '<p class="sous-titre">Projet territorial de santé mentale (PTSM) : état des '
+        "ressources, indicateurs de parcours, premiers constats.</p></header>"
+        f"{banner}"
+        f'<table class="ptsm-table"><caption>Paramètres du rapport</caption>{rows}</table>'
+    )
+
+
+def identity_card(diag: Diagnostic) -> pd.DataFrame:
+    """Key figures of the territory (French labels)."""
+    t = diag.territory
+    rows = [
+        ("Départements", ", ".join(t.departement_codes)),
+        ("Région(s)", _region_names(t.region_codes)),
+        ("Nombre de communes", format_number(len(t.communes))),
+        (f"Population municipale ({t.population_year})", format_number(t.population_total)),
+        ("Superficie (km²)", format_number(t.area_km2)),
+        ("Densité (hab./km²)", format_number(t.density, 1)),
+        ("Ressources recensées", format_number(len(diag.resources))),
+    ]
+    return pd.DataFrame(rows, columns=["Caractéristique", "Valeur"])
+
+
+def commune_density_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:
+    """Choropleth of the population density of the territory's communes."""
+    communes = diag.territory.communes.copy()
+    area = communes.to_crs("EPSG:6933").area / 1e6
+    communes["densite"] = pd.to_numeric(communes["population"], errors="coerce") / area
+    return commune_choropleth(communes, "densite", "Densité (hab./km²)", fond=fond,
+                              value_format=",.0f")
+
+
+def population_by_age(diag: Diagnostic) -> pd.DataFrame | str:
+    """Population by age band with shares, or a French note when no age data was given."""
+    table = diag.territory.population_by_age
+    if table is None or len(table) == 0:
+        return note("La table population ne donne pas de répartition par âge pour ce territoire.")
+    frame = table.reset_index() if "tranche_age" not in table else table.copy()
+    frame.columns = ["Tranche d'âge", "Population"]
+    total = frame["Population"].sum()
+    frame["Part (%)"] = (frame["Population"] / total * 100).round(1)
+    return frame
+
+
+def resources_by_type(diag: Diagnostic) -> pd.DataFrame:
+    """Resources of the territory by type: count, capacity, rate per 100,000 inhabitants."""
+    summary = summarise_by_type(diag.resources, diag.territory.population_total)
+    summary = summary[["libelle", "champ", "nombre", "lits", "places", "pour_100000_hab"]]
+    summary.columns = ["Type de ressource", "Champ", "Nombre", "Lits", "Places",
+                       "Pour 100 000 hab."]
+    summary["Pour 100 000 hab."] = summary["Pour 100 000 hab."].round(2)
+    return summary
+
+
+def resources_list(diag: Diagnostic) -> str:
+    """The resources of the territory, one row each, folded (public data of structures)."""
+    communes = diag.territory.communes.set_index("code_commune")["nom"]
+    labels = {code: t.label for code, t in load_resource_types().items()}
+    resources = diag.resources
+    frame = pd.DataFrame({
+        "Nom": resources["nom"],
+        "Type": resources["type_ressource"].map(labels).fillna(resources["type_ressource"]),
+        "Commune": resources["code_commune"].map(communes),
+        "FINESS": resources.get("finess", ""),
+    })
+    frame = frame.sort_values(["Type", "Commune", "Nom"]).reset_index(drop=True)
+    return collapsible(f"Liste des {len(frame)} ressources (cliquer pour déplier)", frame)
+
+
+def resource_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:
+    """Map of the resources by champ over the communes of the territory."""
+    return resources_map(diag.resources, diag.territory.communes, fond=fond)
+
+
+NO_INDICATORS = ("Aucun indicateur n'est renseigné pour ce territoire (table indicateurs "
+                 "absente ou vide) : la rosace ne peut pas être tracée. Le dictionnaire des "
+                 "données (data_templates/README.md) dit quelles valeurs fournir.")
+
+
+def rosace(diag: Diagnostic, projection: bool = False) -> go.Figure | str:
+    """The rosace figure of the territory against the chosen reference."""
+    if diag.rosace.empty:
+        return note(NO_INDICATORS)
+    title = f"{diag.territory.name} — référence : {diag.reference_label}"
+    return rosace_figure(diag.rosace, title=title, projection=projection)
+
+
+def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
+    """The same data as the rosace, as a compact accessible table (one line per petal).
+
+    The full table (every column, including sources and rank counts) is
+    :func:`ptsm_diag.viz.rosace.rosace_accessible_table`.
+    """
+    if diag.rosace.empty:
+        return ""
+    full = rosace_accessible_table(diag.rosace)
+    reference = next(c for c in full.columns if c.startswith("Référence"))
+
+    def number(value: float) -> str:
+        decimals = 0 if pd.isna(value) or abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+        return format_number(value, decimals)
+
+    interval = [f"[{number(lo)} ; {number(hi)}]" if pd.notna(lo) and pd.notna(hi) else ""
+                for lo, hi in zip(full["IC 95 % (borne basse)"], full["IC 95 % (borne haute)"],
+                                  strict=True)]
+    value = [f"{number(v)} {u}" if pd.notna(v) else st
+             for v, u, st in zip(full["Valeur"], full["Unité"], full["Statut"], strict=True)]
+    return pd.DataFrame({
+        "Axe": full["Axe"].str.split(" – ").str[0],
+        "Indicateur": full["Indicateur"],
+        "Année": full["Année"],
+        "Valeur": value,
+        "IC 95 %": interval,
+        reference: [number(v) for v in full[reference]],
+        "Indice": full["Indice (100 = référence)"],
+        "Appréciation": full["Appréciation"],
+        "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) and pd.notna(n) else ""
+                 for r, n in zip(full["Rang (1 = plus favorable)"], full["Territoires classés"],
+                                 strict=True)],
+    })
+
+
+MISSING_REASONS = {  # (statut, masking) → why the petal is grey
+    ("masqué", "primaire"): "effectif compris entre 1 et le seuil du secret statistique",
+    ("masqué", "secondaire"): "masqué pour qu'un autre effectif masqué ne puisse pas être "
+                              "retrouvé par différence (secret secondaire)",
+    ("manquant", None): "aucune valeur pour ce territoire dans indicateurs.csv",
+}
+
+
+def rosace_not_shown(diag: Diagnostic) -> pd.DataFrame | str:
+    """The rosace indicators masked or missing for the territory, and why."""
+    if diag.rosace.empty:
+        return ""
+    grey = diag.rosace[diag.rosace["statut"] != "ok"]
+    if grey.empty:
+        return note("Tous les indicateurs de la rosace sont renseignés pour ce territoire.")
+    reasons = [MISSING_REASONS.get((row.statut, row.masking if isinstance(row.masking, str)
+                                    else None), str(row.statut))
+               for row in grey.itertuples()]
+    return pd.DataFrame({"Indicateur": grey["label"].to_numpy(),
+                         "Statut": grey["statut"].to_numpy(),
+                         "Pourquoi": reasons})
+
+
+def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
+    """The territory's rosace in its first and last years of data, side by side."""
+    values = diag.indicator_values
+    if values.empty or values["annee"].dropna().nunique() < 2:
+        return note("Une seule année d'indicateurs : pas encore d'évolution à montrer.")
+    years = sorted(int(y) for y in values["annee"].dropna().unique())
+    first, last = years[0], years[-1]
+    code = diag.territory.code
+    tables = [rosace_table_of(values, code, year=y, reference=diag.reference,
+                              catalog=diag.catalog) for y in (first, last)]
+    fig = rosace_comparison_figure(
+        *tables, [f"{diag.territory.name} ({first})", f"{diag.territory.name} ({last})"],
+        title=f"Évolution de la rosace, {first} → {last} (référence : {diag.reference_label})")
+    # the page is ~1,100 px wide: let the two rosaces share it instead of scrolling
+    fig.update_layout(width=None, autosize=True, height=820,
+                      title={"y": 0.985, "yanchor": "top"}, margin={"t": 110})
+    return fig
+
+
+def sources(diag: Diagnostic) -> pd.DataFrame:
+    """The sources and vintages of the data shown."""
+    return data_sources(diag)
+
+
+def densities(diag: Diagnostic) -> pd.DataFrame | str:
+    """Resources per 100,000 inhabitants of the relevant age band, against the reference.
+
+    A compact table for the page (the full one is :func:`ptsm_diag.diagnostic.densities_table`),
+    followed by the remarks on the populations used, when any.
+    """
+    table = densities_table(diag, densities=diag.densities)
+    ref = "Réf. région" if diag.reference == "region" else "Réf. France"
+    compact = pd.DataFrame({
+        "Type de ressource": table["Type de ressource"],
+        "Âges": table["Tranche d'âge"],
+        "Nombre": table["Nombre"],
+        "Pour 100 000 hab.": table["Nombre pour 100 000 hab."],
+        ref: table[_reference_column(table, "Nombre pour 100 000 hab. (")],
+        "Écart (%)": table["Écart nombre (%)"],
+        "Capacité pour 100 000 hab.": table["Capacité pour 100 000 hab."],
+        f"{ref} (capacité)": table[_reference_column(table, "Capacité pour 100 000 hab. (")],
+        "Écart capacité (%)": table["Écart capacité (%)"],
+    })
+    remarks = sorted({str(r) for r in table["Remarque"] if isinstance(r, str) and r.strip()})
+    if not remarks:
+        return compact
+    return table_html(compact) + "".join(note(r) for r in remarks)
+
+
+def _reference_column(table: pd.DataFrame, prefix: str) -> str:
+    """The column of ``table`` holding the reference's value (its name ends with the
+    reference's label, e.g. « (France) »)."""
+    return next(column for column in table.columns if str(column).startswith(prefix))
+
+
+ACCESS_COLUMNS = {  # summary column → shorter header for the page
+    "Type de ressource": "Type de ressource",
+    "Tranche d'âge": "Âges",
+    "Temps médian (min)": "Temps médian (min)",
+    "Habitants à plus de 30 min": "Habitants au-delà",
+    "Part des habitants à plus de 30 min (%)": "Part au-delà (%)",
+    "Communes à plus de 30 min": "Communes au-delà",
+}
+
+
+def accessibility(diag: Diagnostic) -> pd.DataFrame:
+    """Per resource type: inhabitants beyond 30 minutes of the nearest one."""
+    summary = accessibility_summary(diag, 30.0, nearest=diag.nearest)
+    return summary[list(ACCESS_COLUMNS)].rename(columns=ACCESS_COLUMNS)
+
+
+def access_map(diag: Diagnostic, type_ressource: str = "cmp_adultes",
+               fond: str | None = None) -> folium.Map | str:
+    """Communes coloured by the estimated time to the nearest resource of one type."""
+    nearest = diag.nearest
+    times = nearest[nearest["type_ressource"].astype(str) == type_ressource]
+    label = load_resource_types()[type_ressource].label
+    if times.empty or times["temps_min"].isna().all():
+        return note(f"Aucune ressource de type « {label} » dans les données : pas de carte.")
+    communes = diag.territory.communes.merge(
+        times[["code_commune", "temps_min"]], on="code_commune", how="left")
+    return commune_choropleth(communes, "temps_min", f"Temps estimé jusqu'au {label} (min)",
+                              fond=fond, value_format=",.0f")
+
+
+def gap_analysis(diag: Diagnostic) -> GapAnalysis:
+    """The insuffisances of the territory, from every evidence source available."""
+    return run_gap_analysis(diag, densities=diag.densities, accessibility=diag.nearest)
+
+
+GAPS_SHOWN = 25  # ranked gaps printed in the report; all of them are in the exports
+
+
+def gaps(diag: Diagnostic, analysis: GapAnalysis | None = None) -> str:
+    """The ranked insuffisances with their evidence, summaries and thresholds (HTML)."""
+    return gap_section_html(diag, analysis=analysis or gap_analysis(diag), limit=GAPS_SHOWN)
+
+
+def white_zones_map(diag: Diagnostic, analysis: GapAnalysis,
+                    fond: str | None = None) -> folium.Map | str:
+    """Communes beyond the access-time threshold of the most severe white zone's type."""
+    white = analysis.gaps[analysis.gaps["nature"] == "zone_blanche"]
+    if white.empty:
+        return note("Aucune zone blanche : toutes les communes sont dans les temps d'accès "
+                    "retenus pour chaque type de ressource présent dans les données.")
+    kind = str(white.iloc[0]["code_objet"])
+    label = load_resource_types()[kind].label if kind in load_resource_types() else kind
+    return (note(f"Type de ressource de la zone blanche la plus sévère : {label}.")
+            + to_html(zones_blanches_map(diag, diag.nearest, analysis.config,
+                                         type_ressource=kind, fond=fond)))
+
+
+def glossary() -> pd.DataFrame:
+    """The acronyms used in the report, with their meaning."""
+    entries = parse_yaml(resources.files("ptsm_diag.catalog").joinpath(
+        "glossary.yaml").read_text(encoding="utf-8"))
+    return pd.DataFrame(sorted(entries.items()), columns=["Sigle", "Signification"])
+
+
+def note(text: str) -> str:
+    """A short escaped note paragraph."""
+    return f'<p class="ptsm-note">{html.escape(text)}</p>'
+
+
+def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
+    """One formatted key figure (escaped HTML)."""
+    return f"<p><b>{html.escape(label)}</b> : {html.escape(format_number(value, decimals))}</p>"
+
+
+__all__ = [
+    "access_map", "accessibility", "commune_density_map", "densities", "gap_analysis", "gaps",
+    "glossary", "identity_card", "key_figure", "note", "population_by_age", "resource_map",
+    "resources_by_type", "resources_list", "rosace", "rosace_evolution", "rosace_not_shown",
+    "rosace_table", "sources", "table_html",
+    "title_page", "white_zones_map",
+]

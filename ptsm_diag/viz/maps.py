@@ -1,0 +1,228 @@
+"""folium maps of a territory: communes choropleth and resources, offline-capable.
+
+By default the maps have no tile layer (``fond=None``): the commune boundaries are the
+background, so the map works in a meeting room without network. ``fond="osm"`` adds
+OpenStreetMap tiles for online use. Text from input files is escaped before it reaches
+a popup or a tooltip.
+"""
+
+from __future__ import annotations
+
+import html
+
+import branca
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from folium.plugins import Fullscreen
+
+from ptsm_diag.catalog import load_resource_types, load_vocabularies
+
+# Colour of each champ (colour-blind-friendly Okabe-Ito palette), as data.
+CHAMP_COLOURS: dict[str, str] = {
+    "sanitaire": "#D55E00",
+    "medico-social": "#0072B2",
+    "social": "#009E73",
+    "ville": "#CC79A7",
+    "usagers": "#E69F00",
+    "coordination": "#56B4E9",
+}
+
+# Sequential palette for choropleths (ColorBrewer YlGnBu, 6 classes).
+SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"]
+
+TILE_LAYERS: dict[str | None, dict[str, str] | None] = {
+    None: None,
+    "osm": {
+        "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attr": "© contributeurs OpenStreetMap",
+    },
+}
+
+
+def base_map(bounds: tuple[float, float, float, float], fond: str | None) -> folium.Map:
+    """An empty offline map fitted to ``bounds`` (lon/lat), with scale and fullscreen;
+    OpenStreetMap tiles only when ``fond`` is ``"osm"``."""
+    minx, miny, maxx, maxy = bounds
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=8,
+        max_zoom=18,
+        prefer_canvas=True,
+        control_scale=True,
+        zoom_snap=0.25,
+    )
+    layer = TILE_LAYERS[fond]
+    if layer is not None:
+        folium.TileLayer(tiles=layer["tiles"], attr=layer["attr"], name="Fond de carte").add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    Fullscreen(title="Plein écran", title_cancel="Quitter le plein écran").add_to(m)
+    return m
+
+
+def add_commune_background(
+    m: folium.Map, communes: pd.DataFrame, *, names: bool = False
+) -> folium.GeoJson:
+    """Light grey commune outlines under the map's layers: the offline background.
+
+    With ``names``, hovering a commune shows its (escaped) name.
+    """
+    columns = ["code_commune", "nom", "geometry"] if names else ["code_commune", "geometry"]
+    data = communes[columns]
+    if names:
+        data = data.assign(nom=data["nom"].map(lambda text: html.escape(str(text))))
+    return folium.GeoJson(
+        data.to_json(),
+        name="Communes",
+        style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#aaaaaa", "weight": 0.6,
+                                  "fillOpacity": 0.65},
+        tooltip=folium.GeoJsonTooltip(fields=["nom"], aliases=["Commune"]) if names else None,
+        control=False,
+    ).add_to(m)
+
+
+def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
+    """Class limits by quantiles, deduplicated (a legend never shows two equal limits)."""
+    finite = values.replace([np.inf, -np.inf], np.nan).dropna()
+    if finite.empty:
+        return [0.0, 1.0]
+    limits = np.unique(np.quantile(finite, np.linspace(0, 1, n_classes + 1)))
+    if len(limits) == 1:
+        limits = np.array([limits[0], limits[0] + 1])
+    return [float(x) for x in limits]
+
+
+def _legend(
+    title: str, limits: list[float], colours: list[str], fmt: str, *, font_scale: float = 1.0
+) -> branca.element.Element:
+    width, height, font = (round(x * font_scale) for x in (18, 12, 13))
+    rows = "".join(
+        f'<div><span style="background:{colours[i]};width:{width}px;height:{height}px;'
+        f'display:inline-block;border:1px solid #777;margin-right:6px"></span>'
+        f"{low:{fmt}} – {high:{fmt}}</div>"
+        for i, (low, high) in enumerate(zip(limits[:-1], limits[1:], strict=True))
+    )
+    box = (
+        '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
+        f'padding:8px 10px;border:1px solid #999;border-radius:4px;font:{font}px sans-serif">'
+        f"<b>{html.escape(title)}</b>{rows}</div>"
+    )
+    return branca.element.Element(box)
+
+
+def commune_choropleth(
+    communes: gpd.GeoDataFrame,
+    column: str,
+    title: str,
+    *,
+    fond: str | None = None,
+    value_format: str = ",.0f",
+    font_scale: float = 1.0,
+) -> folium.Map:
+    """Communes coloured by ``column`` (quantile classes), with tooltip and legend.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Communes with ``code_commune``, ``nom`` and ``column`` (EPSG:4326).
+    column : str
+        The numeric column to map.
+    title : str
+        French legend title, e.g. ``"Densité (hab./km²)"``.
+    fond : {None, "osm"}
+        Background tiles; None works offline.
+    font_scale : float
+        Multiplier of the legend and tooltip font sizes (1.6 or more for a projector).
+    """
+    data = communes[["code_commune", "nom", column, "geometry"]].copy()
+    data = data[~data.geometry.is_empty & data.geometry.notna()]
+    limits = quantile_bins(data[column])
+    colours = SEQUENTIAL[: len(limits) - 1]
+    classes = np.clip(np.searchsorted(limits, data[column], side="right") - 1, 0, len(colours) - 1)
+    data["couleur"] = [colours[c] if pd.notna(v) else "#dddddd" for c, v in
+                       zip(classes, data[column], strict=True)]
+    data["nom"] = data["nom"].map(html.escape)
+    data["valeur"] = data[column].map(lambda v: "n.d." if pd.isna(v) else f"{v:{value_format}}"
+                                      .replace(",", "\u202f"))
+    m = base_map(tuple(data.total_bounds), fond)
+    folium.GeoJson(
+        data[["code_commune", "nom", "valeur", "couleur", "geometry"]].to_json(),
+        name=title,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["couleur"],
+            "color": "#555555",
+            "weight": 0.5,
+            "fillOpacity": 0.75,
+        },
+        highlight_function=lambda f: {"weight": 2, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["nom", "code_commune", "valeur"], aliases=["Commune", "Code INSEE", title],
+            **({"style": f"font-size:{round(13 * font_scale)}px"} if font_scale != 1.0 else {}),
+        ),
+    ).add_to(m)
+    m.get_root().html.add_child(_legend(title, limits, colours, value_format.replace(",", ""),
+                                        font_scale=font_scale))
+    return m
+
+
+def resource_popup_html(
+    row: pd.Series, type_labels: dict[str, str], champ_labels: dict[str, str]
+) -> str:
+    """The popup of one resource: name, type, champ, address, capacity (escaped HTML)."""
+    parts = [f"<b>{html.escape(str(row['nom']))}</b>",
+             html.escape(type_labels.get(row["type_ressource"], row["type_ressource"])),
+             f"Champ : {html.escape(champ_labels.get(row['champ'], str(row['champ'])))}"]
+    for column, label in (("capacite_lits", "lits"), ("capacite_places", "places")):
+        value = row.get(column)
+        if value is not None and pd.notna(value):
+            parts.append(f"{int(value)} {label}")
+    if row.get("finess") and pd.notna(row.get("finess")):
+        parts.append(f"FINESS {html.escape(str(row['finess']))}")
+    if row.get("position_approchee"):
+        parts.append("<i>Position approchée (centre de la commune)</i>")
+    return "<br>".join(parts)
+
+
+def resources_map(
+    resources: gpd.GeoDataFrame,
+    outline: gpd.GeoDataFrame,
+    *,
+    fond: str | None = None,
+) -> folium.Map:
+    """Resources as circle markers, one layer per champ, over the territory's communes.
+
+    Parameters
+    ----------
+    resources : GeoDataFrame
+        Located resources (see :func:`ptsm_diag.compute.resources.locate_resources`).
+    outline : GeoDataFrame
+        Communes of the territory (background, works offline).
+    """
+    vocab = load_vocabularies()
+    type_labels = {code: t.label for code, t in load_resource_types().items()}
+    m = base_map(tuple(outline.total_bounds), fond)
+    add_commune_background(m, outline)
+    for champ, label in vocab.champs.items():
+        subset = resources[resources["champ"] == champ]
+        if subset.empty:
+            continue
+        colour = CHAMP_COLOURS[champ]
+        swatch = f'<span style="color:{colour};font-size:1.3em">●</span>'
+        group = folium.FeatureGroup(name=f"{swatch} {label} ({len(subset)})").add_to(m)
+        for _, row in subset.iterrows():
+            folium.CircleMarker(
+                location=[row.geometry.y, row.geometry.x],
+                radius=6,
+                color="#333333",
+                weight=1,
+                fill=True,
+                fill_color=colour,
+                fill_opacity=0.9,
+                tooltip=html.escape(str(row["nom"])),
+                popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
+                                   max_width=300),
+            ).add_to(group)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
