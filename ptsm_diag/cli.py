@@ -246,8 +246,12 @@ def cmd_finess(args: argparse.Namespace) -> int:
     from ptsm_diag.sources.finess import convert_finess
 
     with console.status("Lecture de l'extraction FINESS…"):
-        summary = convert_finess(args.fichier, args.sortie, types=args.types)
-    console.print(summary.to_french())
+        summary = convert_finess(args.fichier, args.sortie, types=args.types,
+                                 rapport=args.rapport)
+    console.print(summary.to_french(), markup=False)
+    if args.rapport is None and (summary.lignes_rejetees or summary.hors_territoire_ars):
+        console.print("Pour la liste des lignes rejetées ou signalées : --rapport FICHIER.csv",
+                      style="italic")
     console.print("Fichier écrit :")
     print(args.sortie)
     return 0
@@ -428,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fichier ressources à écrire (défaut : ressources.csv)")
     finess.add_argument("--types", nargs="+", metavar="TYPE",
                         help="types de ressources à garder (défaut : toute la typologie)")
+    finess.add_argument("--rapport", type=Path, default=None, metavar="FICHIER.csv",
+                        help="écrire aussi chaque ligne rejetée ou signalée (numéro de ligne, "
+                             "valeur, motif) dans ce fichier CSV")
     finess.set_defaults(func=cmd_finess)
 
     generer = sub.add_parser("generer-demo", help="écrire les données fictives dans un dossier",
