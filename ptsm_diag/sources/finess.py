@@ -45,7 +45,6 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
-import io
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -1253,24 +1252,24 @@ def write_finess_report(extract: FinessExtract, path: str | Path) -> Path:
     UTF-8 with BOM. A cell that a spreadsheet would read as a formula (``=``, ``+``,
     ``-``, ``@`` first) is written with a leading apostrophe.
     """
-    from ptsm_diag.files import write_atomic
+    frame = pd.DataFrame([p.as_dict() for p in extract.lignes_signalees],
+                         columns=list(REPORT_COLUMNS))
+    frame["ligne"] = frame["ligne"].astype("Int64")
+    try:
+        from ptsm_diag.exports import write_csv
+    except ImportError:  # older tree without the shared export helper
+        from ptsm_diag.files import write_atomic
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
-    writer.writerow(REPORT_COLUMNS)
-    for problem in extract.lignes_signalees:
-        values = problem.as_dict()
-        writer.writerow([_neutral_cell(values[name]) for name in REPORT_COLUMNS])
-    path = Path(path)
-    write_atomic(path, "\ufeff" + buffer.getvalue())
-    return path
+        text = frame.map(_neutral_cell).to_csv(sep=";", index=False, lineterminator="\n")
+        write_atomic(Path(path), "\ufeff" + text)
+        return Path(path)
+    return write_csv(frame, path)
 
 
-def _neutral_cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _neutral_cell(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    return "'" + value if value.lstrip()[:1] in ("=", "+", "-", "@") else value
 
 
 def convert_finess(
