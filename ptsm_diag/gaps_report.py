@@ -37,7 +37,7 @@ from ptsm_diag.cooperation import (
 )
 from ptsm_diag.diagnostic import Diagnostic
 from ptsm_diag.display import collapsible, format_number, table_html
-from ptsm_diag.files import write_atomic, write_atomic_with
+from ptsm_diag.exports import save_workbook, set_cell, write_csv
 from ptsm_diag.gaps import (
     LEVELS,
     NATURES,
@@ -81,7 +81,6 @@ EXPORT_HEADERS: dict[str, str] = {
     "donnees_a_recueillir": "Données à recueillir",
     "code_territoire": "Code territoire",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Colours of the white-zone map (ColorBrewer Reds), by number of types out of reach.
 WHITE_ZONE_COLOURS = ["#fcae91", "#fb6a4a", "#cb181d"]
@@ -458,13 +457,6 @@ def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
 # --------------------------------------------------------------------------- export
 
 
-def _safe_text(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def export_table(gaps: pd.DataFrame) -> pd.DataFrame:
     """Gaps with French headers, readable labels and an empty « Action proposée » column."""
     table = gaps.reindex(columns=list(EXPORT_HEADERS)).copy()
@@ -482,17 +474,10 @@ def export_table(gaps: pd.DataFrame) -> pd.DataFrame:
 def export_gaps_csv(gaps: pd.DataFrame, path: str | Path) -> Path:
     """Write the gaps as CSV for a French spreadsheet (``;``, decimal comma, UTF-8 BOM).
 
-    Written atomically; text that would be read as a formula is neutralised.
+    Written atomically; text that would be read as a formula is neutralised
+    (:func:`ptsm_diag.exports.write_csv`).
     """
-
-    path = Path(path)
-    table = export_table(gaps)
-    for column in table.columns:
-        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
-            table[column] = table[column].map(_safe_text)
-    text = table.to_csv(sep=";", decimal=",", index=False, lineterminator="\r\n")
-    write_atomic(path, "\ufeff" + text)
-    return path
+    return write_csv(export_table(gaps), path)
 
 
 def _write_sheet(sheet: Any, frame: pd.DataFrame, start_row: int = 1,
@@ -502,25 +487,18 @@ def _write_sheet(sheet: Any, frame: pd.DataFrame, start_row: int = 1,
     fill = PatternFill("solid", fgColor="DDE7F0")
     row = start_row
     if title:
-        sheet.cell(row=row, column=1, value=title).font = Font(bold=True, size=12)
-        sheet.cell(row=row, column=1).data_type = "s"
+        set_cell(sheet, row, 1, title).font = Font(bold=True, size=12)
         row += 1
     for col, name in enumerate(frame.columns, start=1):
-        cell = sheet.cell(row=row, column=col, value=str(name))
-        cell.data_type = "s"
+        cell = set_cell(sheet, row, col, str(name))
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for values in frame.itertuples(index=False):
         row += 1
         for col, value in enumerate(values, start=1):
-            if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-                value = None
-            elif hasattr(value, "item"):
-                value = value.item()  # numpy scalar → Python
-            cell = sheet.cell(row=row, column=col, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-                cell.alignment = Alignment(wrap_text=len(value) > 40, vertical="top")
+            cell = set_cell(sheet, row, col, value)  # text is never a formula
+            if isinstance(cell.value, str):
+                cell.alignment = Alignment(wrap_text=len(cell.value) > 40, vertical="top")
     return row + 2
 
 
@@ -543,7 +521,8 @@ def export_gaps_xlsx(
     Sheets: « Synthèse » (by priority and by ANAP axis), « Priorité 1 » to « Priorité 6 »
     (every gap of the priority, ranked, with an empty « Action proposée » column),
     « Sans priorité » when some gaps have none, and « Paramètres » (thresholds and
-    weights). Written to a temporary file then renamed: never a half-written file.
+    weights). Written to a temporary file then renamed: never a half-written file; text
+    that a spreadsheet would run as a formula is neutralised.
     """
     path = Path(path)
     workbook = Workbook()
@@ -569,4 +548,4 @@ def export_gaps_xlsx(
     _write_sheet(parameters, params)
     _fit_columns(parameters, params, _WIDE)
 
-    return write_atomic_with(path, workbook.save)
+    return save_workbook(workbook, path)

@@ -74,16 +74,44 @@ def notebook_path(name: str | Path) -> Path:
     Raises
     ------
     PtsmError
-        When the notebook does not exist (the message lists the shipped ones).
+        When the notebook does not exist (the message lists the shipped ones), or when the
+        file is not a Jupyter notebook (read and validated with nbformat).
     """
     candidate = Path(name)
     if len(candidate.parts) > 1 and candidate.suffix == ".ipynb" and candidate.is_file():
-        return candidate.resolve()
+        return check_notebook(candidate.resolve())
     path = notebooks_dir() / name
     if not path.is_file():
         available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
         raise PtsmError(f"Notebook « {name} » introuvable ; disponibles : {', '.join(available)}")
     return path
+    return check_notebook(path)
+
+
+def check_notebook(path: Path) -> Path:
+    """``path`` when it is a valid Jupyter notebook (nbformat 4); a French error otherwise.
+
+    Raises
+    ------
+    PtsmError
+        The file cannot be read, is not JSON, or is not a valid notebook (``/etc/passwd``,
+        a text file, a JSON without cells...); the message names the file.
+    """
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as exc:  # NotJSONError, ValidationError, UnicodeDecodeError, OSError...
+        if isinstance(exc, OSError):
+            reason = f"lecture impossible ({exc.strerror or type(exc).__name__})"
+        elif isinstance(exc, ValueError):  # NotJSONError, JSONDecodeError, UnicodeDecodeError
+            reason = "son contenu n'est pas du JSON"
+        else:  # ValidationError, or a JSON that is not an object
+            reason = ("c'est du JSON, mais pas la structure d'un notebook (liste « cells », "
+                      "« metadata », « nbformat »)")
+        raise PtsmError(
+            f"Le fichier « {path} » n'est pas un notebook Jupyter valide : {reason}. "
+            "Attendu : un fichier .ipynb au format nbformat 4, ouvert et enregistré avec "
+            "Jupyter (par exemple une copie d'un notebook fourni)."
+        ) from exc
 
 
 def notebook_parameters(path: Path) -> dict[str, Any]:

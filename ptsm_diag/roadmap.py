@@ -31,8 +31,6 @@ between 0 and 100. An indicator is:
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -690,6 +688,8 @@ def export_roadmap_xlsx(
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from ptsm_diag.exports import save_workbook, set_cell
+
     when = resolve_date(actions, date)
     current = status_at(actions, when)
     by_priority = status_table(current, "priorite", priority_labels()).reset_index()
@@ -717,31 +717,20 @@ def export_roadmap_xlsx(
     header_fill = PatternFill("solid", fgColor="1F3A68")
     for name, (title, frame) in sheets.items():
         sheet = book.create_sheet(name)
-        sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=12)
+        set_cell(sheet, 1, 1, title).font = Font(bold=True, size=12)
         for j, column in enumerate(frame.columns, start=1):
-            cell = sheet.cell(row=3, column=j, value=str(column))
+            cell = set_cell(sheet, 3, j, str(column))
             cell.font, cell.fill = header_font, header_fill
             width = max([len(str(column))] + [len(_xlsx_text(v)) for v in frame[column]])
             sheet.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 60)
         for i, values in enumerate(frame.itertuples(index=False), start=4):
             for j, value in enumerate(values, start=1):
-                cell = sheet.cell(row=i, column=j, value=_xlsx_value(value))
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text, never a formula (« =… » typed by a user)
-                elif isinstance(cell.value, dt.datetime):
+                # text is never a formula (« =… » typed by a user): see ptsm_diag.exports
+                cell = set_cell(sheet, i, j, _xlsx_value(value))
+                if isinstance(cell.value, dt.datetime):
                     cell.number_format = "DD/MM/YYYY"
         sheet.freeze_panes = "A4"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        book.save(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return save_workbook(book, path)
 
 
 def _xlsx_value(value: Any) -> Any:

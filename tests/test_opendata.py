@@ -593,3 +593,37 @@ def test_registry_names_the_published_datasets():
         {"title": "etalab-cs1100507-stock-20260311-0343.csv", "url": "b",
          "last_modified": "2026-03-13"}]})
     assert equipements["title"].startswith("etalab-cs1100505")
+
+
+def test_saint_barthelemy_and_saint_martin_count_with_guadeloupe():
+    from ptsm_diag.opendata.converters import departement_of, in_departements
+
+    codes = pd.Series(["97701", "97801", "97105", "2A004", "29019"])
+    assert list(departement_of(codes)) == ["971", "971", "971", "2A", "29"]
+    assert list(in_departements(codes, frozenset({"971"}))) == [True, True, True, False,
+                                                                 False]
+
+
+def test_finess_plus_reads_the_geographic_address_and_either_coordinate_pair(tmp_path):
+    feed = {"schemaVersion": "v1.0.0", "generatedAt": "2026-09-05T02:00:00Z", "pmej": [{
+        "ege": [{
+            "informationsGeneralesEGE": {"numFinessEge": "290009991",
+                                         "nomEgeLong": "CMP DE QUIMPER"},
+            "categorieentiteGeographiqueExercice": "156", "etatObjet": "A",
+            "adresse": [
+                # an accueil address first (usageAdresse 06), elsewhere
+                {"usageAdresse": "06", "cogCommune": "29019", "coordonneesGeographique": {
+                    "directionLongitude": "-4.486", "directionLatitude": "48.390"}},
+                # the geographic address (03), WGS84 values in coordonneeX / coordonneeY
+                {"usageAdresse": {"code": "03"}, "cogCommune": "29232",
+                 "coordonneesGeographique": {"coordonneeX": "-4.1026",
+                                             "coordonneeY": "47.9960"}},
+            ]}]}]}
+    path = tmp_path / "finess-structures-journalier-20260905.json"
+    path.write_text(json.dumps(feed), encoding="utf-8")
+    converted = convert_finess_plus(path, Context("finess_plus"))
+    row = converted.table.set_index("finess").loc["290009991"]
+    assert row["code_commune"] == "29232"
+    assert row["longitude"] == pytest.approx(-4.1026) and row["latitude"] == pytest.approx(47.996)
+    assert row["position"] == "finess" and not row["hors_departement"]
+    assert converted.details["inversions"] == 0

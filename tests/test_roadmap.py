@@ -246,8 +246,8 @@ def test_export_xlsx_sheets_and_atomic_write(actions, tmp_path):
     header = [c.value for c in sheet[3]]
     assert header[:2] == ["Action", "Territoire"]
     titles = [sheet.cell(row=r, column=5) for r in range(4, sheet.max_row + 1)]
-    injected = next(c for c in titles if str(c.value).startswith("="))
-    assert injected.data_type == "s"  # text, not a formula
+    injected = next(c for c in titles if str(c.value).startswith("'="))
+    assert injected.data_type == "s"  # text, not a formula (neutralised: ptsm_diag.exports)
     late = book["En retard"]
     assert [late.cell(row=r, column=2).value for r in (4, 5)] == ["A5", "A3"]
     impact = book["Indicateurs d'impact"]

@@ -75,11 +75,20 @@ class Converted:
 # ----------------------------------------------------------------------------- helpers
 
 
+# Communes of collectivités d'outre-mer counted with a département (ARS Guadeloupe's PTSM).
+ATTACHED_TO_DEPARTEMENT = {"977": "971", "978": "971"}
+
+
 def departement_of(codes: pd.Series) -> pd.Series:
-    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``."""
+    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``.
+
+    Saint-Barthélemy (``97701``) and Saint-Martin (``97801``) → ``971``, the département
+    the bundled geography attaches them to (they are under ARS Guadeloupe).
+    """
     text = codes.astype(str)
     overseas = text.str[:2].isin(["97", "98"])
-    return text.str[:2].where(~overseas, text.str[:3])
+    dep = text.str[:2].where(~overseas, text.str[:3])
+    return dep.map(ATTACHED_TO_DEPARTEMENT).fillna(dep)
 
 
 def known_communes() -> pd.Index:

@@ -39,6 +39,7 @@ from ptsm_diag.errors import Problem, Severity
 from ptsm_diag.opendata.converters import (
     Context,
     Converted,
+    departement_of,
     in_departements,
     keep_known_communes,
 )
@@ -231,8 +232,7 @@ def convert_finess_plus(path: Path, context: Context) -> Converted:
     frame["ligne"] = np.arange(1, len(frame) + 1)
     table = _build_table(frame, wanted, f"FINESS+ {date}".strip()).reset_index(drop=True)
     table["source"] = f"FINESS+ {date}".strip()
-    dep = frame["code_commune"].astype(str)
-    dep = dep.str[:2].where(~dep.str[:2].isin(["97", "98"]), dep.str[:3])
+    dep = departement_of(frame["code_commune"])
     lon, lat, swapped, outside = place(frame, dep)
     c_lon, c_lat = commune_points(frame["code_commune"])
     located = lon.notna()

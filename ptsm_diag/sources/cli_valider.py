@@ -76,10 +76,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def write_problems_csv(report: ValidationReport, path: Path) -> Path:
-    """Every problem as CSV (``;`` separator, UTF-8 with BOM, opens in French Excel)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report.to_frame().to_csv(path, sep=";", index=False, encoding="utf-8-sig")
-    return path
+    """Every problem as CSV (``;`` separator, UTF-8 with BOM, opens in French Excel).
+
+    Written atomically; values read in the data that a spreadsheet would run as a formula
+    (``=…``, ``+…``, ``@…``) are neutralised (:func:`ptsm_diag.exports.write_csv`).
+    """
+    from ptsm_diag.exports import write_csv
+
+    return write_csv(report.to_frame(), path, lineterminator="\n")
 
 
 def print_report(report: ValidationReport, console: Console, max_lines: int | None) -> None:

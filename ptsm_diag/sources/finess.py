@@ -85,14 +85,14 @@ OVERSEAS_DEPARTEMENTS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E
                          "9F": "976"}
 # Saint-Barthélemy and Saint-Martin are still written as communes 123 and 127 of the
 # Guadeloupe (9A) in FINESS; their current COG codes are 97701 and 97801 (collectivités
-# d'outre-mer 977 and 978, under ARS Guadeloupe).
-COLLECTIVITES_9A = {"123": ("97701", "977"), "127": ("97801", "978")}
+# d'outre-mer, under ARS Guadeloupe: the bundled geography attaches them to 971).
+COLLECTIVITES_9A = {"123": "97701", "127": "97801"}
 # FINESS département codes outside the territories of the ARS (no PTSM there).
 OUTSIDE_ARS = {"9J": "Wallis-et-Futuna"}
 _OUTSIDE_ARS = re.compile(r"9[G-Z]|98\d")
 METROPOLE_EPSG = 2154
 EPSG_BY_DEPARTEMENT = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "975": 32621,
-                       "976": 4471, "977": 5490, "978": 5490}
+                       "976": 4471}
 # UTM zone and hemisphere named in a sourcecoordet label → EPSG code (domain.md §4.2).
 EPSG_BY_UTM_ZONE = {("20", "N"): 5490, ("21", "N"): 32621, ("22", "N"): 2972,
                     ("40", "S"): 2975, ("38", "S"): 4471}
@@ -108,7 +108,7 @@ BLOCK_BYTES = 1 << 20  # the file is read, decoded and kept in blocks of this si
 _GROUP_LIMIT = 20  # above this, problems of one kind are listed in a single file-level one
 
 _FINESS = re.compile(r"\d[\dAB]\d{7}")
-_DEPARTEMENT = re.compile(r"\d{2}|2[AB]|97[1-8]")
+_DEPARTEMENT = re.compile(r"\d{2}|2[AB]|97[1-6]")
 _EPSG_IN_LABEL = re.compile(r"EPSG\s*:\s*(\d{4,5})", re.IGNORECASE)
 _UTM_IN_LABEL = re.compile(r"UTM(?:ZONE)?(?:([NS])(\d{2})|(\d{2})([NS]))")
 
@@ -650,7 +650,7 @@ def insee_commune_code(departement: pd.Series, commune: pd.Series) -> pd.Series:
     out[dom3] = "97" + com[dom3]
     dom2 = overseas & dep.str.fullmatch(_DEPARTEMENT.pattern) & two
     out[dom2] = dep[dom2] + com[dom2]
-    out[collectivite] = com[collectivite].map({k: v[0] for k, v in COLLECTIVITES_9A.items()})
+    out[collectivite] = com[collectivite].map(COLLECTIVITES_9A)
     return out
 
 
@@ -898,13 +898,12 @@ def _check_codes(raw: pd.DataFrame, problems: _Problems, rejected: Counter,
     """Reject the rows whose département or commune cannot give a commune code.
 
     Rows of a collectivité without ARS (Wallis-et-Futuna) are set aside with a warning
-    that says so; Saint-Barthélemy and Saint-Martin get their département 977 / 978.
+    that says so. Saint-Barthélemy and Saint-Martin keep the département of their FINESS
+    code (971), the one the bundled geography attaches them to.
     """
     dep = departement_code(raw["departement"])
-    code = insee_commune_code(raw["departement"], raw["commune"])
-    com = code.str[:3]
-    dep = dep.where(~com.isin(["977", "978"]), com)
-    raw = raw.assign(code_departement=dep, code_commune=code)
+    raw = raw.assign(code_departement=dep,
+                     code_commune=insee_commune_code(raw["departement"], raw["commune"]))
     upper = raw["departement"].str.strip().str.upper()
     outside_ars = upper.str.fullmatch(_OUTSIDE_ARS.pattern).astype(bool)
     for line, value in zip(raw["ligne"][outside_ars], upper[outside_ars], strict=True):
@@ -1236,9 +1235,9 @@ def ressources_csv_text(table: pd.DataFrame) -> str:
         values = out[column].astype(float)
         out[column] = values.map(lambda v: "" if np.isnan(v) else f"{v:.6f}".rstrip("0")
                                  .rstrip(".").replace(".", ","))
-    from ptsm_diag.exports import neutralise_frame  # no cell a spreadsheet would run
+    from ptsm_diag.exports import csv_text  # no cell a spreadsheet would run as a formula
 
-    return neutralise_frame(out).to_csv(sep=";", index=False, lineterminator="\n")
+    return csv_text(out, decimal=".", lineterminator="\n", bom=False)
 
 
 REPORT_COLUMNS = ("fichier", "ligne", "colonne", "valeur", "attendu", "message", "gravite")
