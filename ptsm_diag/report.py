@@ -84,7 +84,6 @@ def notebook_path(name: str | Path) -> Path:
     if not path.is_file():
         available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
         raise PtsmError(f"Notebook « {name} » introuvable ; disponibles : {', '.join(available)}")
-    return path
     return check_notebook(path)
 
 
@@ -112,6 +111,7 @@ def check_notebook(path: Path) -> Path:
             "Attendu : un fichier .ipynb au format nbformat 4, ouvert et enregistré avec "
             "Jupyter (par exemple une copie d'un notebook fourni)."
         ) from exc
+    return path
 
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
