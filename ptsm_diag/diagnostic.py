@@ -7,7 +7,6 @@ against their references. Everything it returns is plain data, usable from a scr
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -17,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ptsm_diag.catalog import Indicator, load_indicator_catalog
+from ptsm_diag.data_cache import is_data_cache, read_data_cache
 from ptsm_diag.demo import demo_data_dir, is_demo_folder
 from ptsm_diag.errors import PtsmError, UnknownCodeError
 from ptsm_diag.geography import geography_metadata
@@ -67,8 +67,13 @@ class Diagnostic:
 def load_data(donnees: str | Path | None) -> DataFolder:
     """Read and validate a data folder (the demo data when empty or None).
 
-    A file ``*.donnees.pkl`` written by a batch (validated tables, cached once for all
-    territories) is loaded as is.
+    A file ``*.donnees.zip`` written by a batch (validated tables, cached once for all
+    territories, see :mod:`ptsm_diag.data_cache`) is read and checked, never executed.
+
+    Raises
+    ------
+    DataCacheError
+        When that batch cache does not read (the next batch rebuilds it).
     """
     source = Path(donnees) if donnees else demo_data_dir()
     key = _batch_cache_key(source)
@@ -81,7 +86,7 @@ def load_data(donnees: str | Path | None) -> DataFolder:
 
 def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
     """(path, mtime, size) of a batch's validated-data cache file, None for a folder."""
-    if source.is_file() and source.name.endswith(".donnees.pkl"):
+    if source.is_file() and is_data_cache(source):
         stat = source.stat()
         return str(source.resolve()), stat.st_mtime_ns, stat.st_size
     return None
@@ -90,11 +95,7 @@ def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
 @lru_cache(maxsize=2)
 def _load_batch_cache(path: str, _mtime_ns: int, _size: int) -> DataFolder:
     """The tables a batch validated once; kept in memory by a reused kernel."""
-    with open(path, "rb") as handle:
-        data = pickle.load(handle)  # our own cache, written by ptsm_diag.batch
-    if not isinstance(data, DataFolder):
-        raise PtsmError(f"Fichier de données en cache invalide : {path}")
-    return data
+    return read_data_cache(path)
 
 
 @lru_cache(maxsize=4)
@@ -203,7 +204,8 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
         {
             "Donnée": "Population municipale des communes",
             "Producteur": "INSEE, populations légales",
-            "Millésime": str(geo.get("millesime_population", "")),
+            "Millésime": geo.get("millesime_population_texte",
+                                 str(geo.get("millesime_population", ""))),
             "Licence": "Licence Ouverte",
         },
     ]

@@ -9,6 +9,7 @@ MathJax or mermaid fetched from CDNs), and the HTML is written atomically.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import tempfile
@@ -198,8 +199,11 @@ class WarmKernel:
     seconds per report; a worker that produces many reports keeps its kernel, clears the
     user namespace (``%reset -f``) before each notebook, and restarts it after a failure
     or every ``max_uses`` reports (bounded memory). Module caches (the bundled geography)
-    stay loaded: that is the point.
+    stay loaded: that is the point. ``manager_class`` may be a subclass of
+    ``KernelManager`` (the batch's kernels die with their worker).
     """
+
+    manager_class: type[KernelManager] = KernelManager
 
     def __init__(self, kernel_name: str = "python3", max_uses: int = 20) -> None:
         self.kernel_name = kernel_name
@@ -214,8 +218,8 @@ class WarmKernel:
                                           or not self._manager.is_alive()):
             self.discard()
         if self._manager is None:
-            self._manager = KernelManager(kernel_name=self.kernel_name, transport="ipc",
-                                          ip=str(Path(self._folder.name) / "kernel"))
+            self._manager = self.manager_class(kernel_name=self.kernel_name, transport="ipc",
+                                               ip=str(Path(self._folder.name) / "kernel"))
             self._manager.start_kernel(cwd=str(cwd))
             self.uses = 0
         else:
@@ -359,7 +363,40 @@ def save_report(nb: nbformat.NotebookNode, target: Path, options: ReportOptions)
     return target
 
 
+# Names Windows keeps for devices, whatever the extension (``CON.html`` cannot be created).
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                    *(f"LPT{i}" for i in range(1, 10))}
+_KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_MAX_STEM = 100
+
+
 def safe_file_stem(code: str) -> str:
-    """A territory code usable as a file name, never a path (``../x`` → ``x``)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", code).lstrip("._")
-    return stem or "territoire"
+    """A territory code as a file name: never a path, and never the same for two codes.
+
+    Letters, digits and ``-`` are kept, and a ``.`` between two of them, so ``29``, ``2A``,
+    ``971`` or ``PTSM-35`` are their own file names. Any other character, ``_`` included,
+    becomes ``_`` followed by the hexadecimal digits of each of its UTF-8 bytes
+    (``T 1`` → ``T_201``, ``T_1`` → ``T_5F1``, ``../x`` → ``_2E_2E_2Fx``, ``Brest Métropole``
+    → ``Brest_20M_C3_A9tropole``): the code can be read back from the name, so two codes
+    never share a file. The first letter of a Windows device name (``CON``) is written the
+    same way, and the empty code is ``_``. A code longer than 100 characters once written
+    is cut, and its end replaced by ``__`` and 16 hexadecimal digits of its SHA-256 (``__``
+    never appears otherwise).
+    Codes differing only by case (``2a``, ``2A``) stay distinct here but would share a file
+    on Windows or macOS: :func:`ptsm_diag.batch.check_file_names` refuses them in a batch.
+    """
+    last = len(code) - 1
+    parts = []
+    for i, char in enumerate(code):
+        if char in _KEPT or (char == "." and 0 < i < last and code[i - 1] in _KEPT
+                             and code[i + 1] in _KEPT):
+            parts.append(char)
+        else:
+            parts.append("".join(f"_{byte:02X}" for byte in char.encode("utf-8")))
+    if code.split(".")[0].upper() in _WINDOWS_DEVICES:
+        parts[0] = f"_{ord(code[0]):02X}"
+    stem = "".join(parts) or "_"
+    if len(stem) > _MAX_STEM:
+        digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+        stem = f"{stem[:_MAX_STEM - 18]}__{digest}"
+    return stem
