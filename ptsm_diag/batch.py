@@ -348,12 +348,13 @@ class FileNameCollisionError(PtsmError):
 
     def __init__(self, collisions: list[tuple[str, str, str]]) -> None:
         self.collisions = collisions
+        case = " (mêmes lettres aux majuscules près : Windows et macOS ne les distinguent pas)"
         listed = " ; ".join(f"« {code} » et {other} → {name}"
+                            f"{case if other.startswith('«') else ''}"
                             for code, other, name in collisions)
         super().__init__(
-            "Des territoires du lot écriraient dans le même fichier (les noms de fichiers "
-            f"ne distinguent pas toujours majuscules et minuscules) : {listed}. Rien n'a été "
-            "lancé ; donnez-leur des codes distincts dans territoires.csv.")
+            f"Des territoires du lot écriraient dans le même fichier : {listed}. Rien n'a "
+            "été lancé ; donnez-leur des codes distincts dans territoires.csv.")
 
 
 # What the batch itself writes under a territory-like name (logs, errors, states).
