@@ -2,9 +2,13 @@
 
 Layout (``reference/domain.md`` §4.2): a metadata line ``finess;etalab;<n>;<AAAA-MM-JJ>``,
 then ``structureet`` lines (31 fields with the tag, 32 with ``numuai`` in recent files),
-then ``geolocalisation`` lines (``geolocalisation;nofinesset;x;y;sourcecoordet;datemaj``);
-``;`` separator, no column-header row, usually a trailing ``;``, UTF-8 in recent years and
-Latin-1 / Windows-1252 before. Every field is read as text.
+then ``geolocalisation`` lines (``geolocalisation;nofinesset;x;y;sourcecoordet;datemaj``, or
+in older files 12 fields, the parts of ``sourcecoordet`` separated by ``;``:
+``…;1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93;2016-02-29``); ``;`` separator, a field
+holding quotes quoted CSV-style, its quotes doubled (Mayotte's ``LIEU DE VIE "MAVOUNA
+MEMA 1"``), no column-header
+row, usually a trailing ``;``, UTF-8 in recent years and Latin-1 / Windows-1252 before.
+Every field is read as text.
 
 What the reader does:
 
@@ -15,7 +19,8 @@ What the reader does:
 - rebuilds the INSEE commune code: département + 3-digit commune (``01`` + ``451`` →
   ``01451``, ``2A`` + ``004`` → ``2A004``); overseas départements are written
   ``9A``…``9F`` (971…976) and their commune field already holds the département's last
-  digit (``9A`` + ``101`` → ``97101``);
+  digit (``9A`` + ``101`` → ``97101``); Saint-Barthélemy and Saint-Martin, still written
+  ``9A`` + ``123`` / ``127``, get their current codes ``97701`` / ``97801``;
 - joins the geolocalisation lines on ``nofinesset`` and converts the coordinates to WGS84
   per row, from the CRS named in ``sourcecoordet`` (``EPSG:2154 …``, or the older labels
   ``LAMBERT_93``, ``UTM_N20``…), vectorised per CRS with pyproj;
@@ -37,7 +42,10 @@ arrondissement code of Paris, Lyon or Marseille → the commune's code; a CMP (c
 Rejected lines (``erreur``, counted by reason in :attr:`FinessSummary.rejets`): a line
 with the wrong number of fields, an unknown line type, an unreadable FINESS number,
 département or commune, a FINESS number seen twice. Unreadable coordinates or an unknown
-CRS reject the coordinates only: the establishment is kept, at its commune.
+CRS reject the coordinates only: the establishment is kept, at its commune. Establishments
+of Wallis-et-Futuna (``9J``) are set aside with a warning saying they are outside the ARS
+territories (:attr:`FinessSummary.hors_territoire_ars`). Every rejected or reported line
+is in :attr:`FinessExtract.lignes_signalees` (:func:`write_finess_report`).
 """
 
 from __future__ import annotations
