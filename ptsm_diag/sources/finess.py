@@ -6,9 +6,8 @@ then ``geolocalisation`` lines (``geolocalisation;nofinesset;x;y;sourcecoordet;d
 in older files 12 fields, the parts of ``sourcecoordet`` separated by ``;``:
 ``…;1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93;2016-02-29``); ``;`` separator, a field
 holding quotes quoted CSV-style, its quotes doubled (Mayotte's ``LIEU DE VIE "MAVOUNA
-MEMA 1"``), no column-header
-row, usually a trailing ``;``, UTF-8 in recent years and Latin-1 / Windows-1252 before.
-Every field is read as text.
+MEMA 1"``), no column-header row, usually a trailing ``;``, UTF-8 in recent years and
+Latin-1 / Windows-1252 before. Every field is read as text.
 
 What the reader does:
 
