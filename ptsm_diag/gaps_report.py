@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import branca
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -49,7 +48,7 @@ from ptsm_diag.gaps import (
     compute_gaps,
     white_zone_communes,
 )
-from ptsm_diag.maps import base_map
+from ptsm_diag.maps import RawHtml, base_map, safe_html
 
 ACTION_COLUMN = "Action proposée"
 NO_AXIS = "Hors axes ANAP"
@@ -417,8 +416,9 @@ def zones_blanches_map(
     data["couleur"] = [WITHIN_REACH_COLOUR if n == 0 else
                        WHITE_ZONE_COLOURS[min(n, len(WHITE_ZONE_COLOURS)) - 1]
                        for n in data["nombre_types"]]
-    data["nom"] = data["nom"].astype(str).map(html.escape)
-    data["detail"] = data["detail"].fillna("dans les seuils").astype(str).map(html.escape)
+    data["nom"] = data["nom"].map(safe_html)
+    data["detail"] = data["detail"].map(lambda v: safe_html(v) if isinstance(v, str)
+                                        else "dans les seuils")
     m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "detail", "couleur", "geometry"]].to_json(),
@@ -433,7 +433,7 @@ def zones_blanches_map(
     return m
 
 
-def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
+def _white_zone_legend(type_ressource: str | None) -> RawHtml:
     types = load_resource_types()
     title = ("Communes au-delà du temps d'accès maximal" if type_ressource is None else
              f"Au-delà du temps maximal : {types[type_ressource].label}"
@@ -446,12 +446,12 @@ def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
         entries.append((WHITE_ZONE_COLOURS[0], "au-delà du seuil"))
     rows = "".join(
         f'<div><span style="background:{colour};width:18px;height:12px;display:inline-block;'
-        f'border:1px solid #777;margin-right:6px"></span>{html.escape(label)}</div>'
+        f'border:1px solid #777;margin-right:6px"></span>{safe_html(label)}</div>'
         for colour, label in entries)
-    return branca.element.Element(
+    return RawHtml(
         '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
         'padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>")
+        f"<b>{safe_html(title)}</b>{rows}</div>")
 
 
 # --------------------------------------------------------------------------- export
