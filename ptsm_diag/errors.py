@@ -188,7 +188,8 @@ def printable(text: str, limit: int | None = None) -> str:
     'R1\\\\x1b]0;titre\\\\x07'
     """
     if limit is not None and len(text) > limit:
-        text = f"{text[:limit]}… ({len(text):_} caractères)".replace("_", "\u202f")
+        size = f"{len(text):_}".replace("_", "\u202f")
+        text = f"{text[:limit]}… ({size} caractères)"
     return _UNSAFE.sub(_escape, text)
 
 

@@ -3,6 +3,7 @@ nothing is silently lost, and nothing reaches the terminal as a control sequence
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -166,6 +167,19 @@ def test_a_field_longer_than_the_csv_module_default_is_read(tmp_path: Path) -> N
     result = read_table("ressources", path)
     assert result.n_read == 2 and result.n_accepted == 2
     assert result.data.loc[2, "nom"] == long_name
+
+
+def test_valider_shows_a_very_long_value_cut_and_does_not_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_terminal: None
+) -> None:
+    folder = _folder(tmp_path)
+    (folder / "ressources.csv").write_text(
+        "\n".join([HEADER, f"R1;CMP;{'t' * 200_000};35238"]) + "\n", encoding="utf-8")
+    assert main(["valider", str(folder)]) == 1
+    out = capsys.readouterr().out
+    compact = re.sub(r"[\s│]", "", out)  # the table folds the cell over several lines
+    assert "t…(200000caractères)" in compact
+    assert len(out) < 20_000
 
 
 # --- item 12: a quote that is never closed ----------------------------------------------------

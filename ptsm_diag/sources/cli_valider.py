@@ -20,7 +20,7 @@ SEVERITY_ORDER = {Severity.ERREUR: 0, Severity.AVERTISSEMENT: 1, Severity.REPARA
 DEFAULT_MAX_LINES = 500
 # Longest value, expectation or message shown in the terminal (the rest is cut, with its
 # length); the CSV report keeps them whole.
-VALUE_LIMIT = 300
+VALUE_LIMIT = 160
 
 
 def run_valider(

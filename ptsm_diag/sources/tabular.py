@@ -15,6 +15,7 @@ import io
 import os
 import re
 import unicodedata
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -317,7 +318,7 @@ def unreadable_reason(path: Path, error: OSError | None = None) -> str:
     if isinstance(error, PermissionError):
         return "lecture refusée (droits d'accès insuffisants)"
     if isinstance(error, FileNotFoundError) or not path.exists():
-        return "fichier introuvable (supprimé ou renommé pendant la vérification ?)"
+        return "fichier introuvable"
     detail = f" ({error.strerror or error})" if error is not None else ""
     return f"fichier illisible{detail}"
 
@@ -447,13 +448,10 @@ def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTabl
 
 def _formula_cells(path: Path, sheet: str) -> dict[int, list[tuple[int, str]]]:
     """{line: [(position, "=formula")]} of a sheet; empty when the workbook has none."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             has_formula = any(
-                re.search(rb"<f[ >/]", archive.read(name)) is not None
-                for name in archive.namelist()
+                _has_formula_tag(archive, name) for name in archive.namelist()
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"))
     except (OSError, zipfile.BadZipFile, zlib.error, ValueError):
         has_formula = True  # let the reader say what is wrong
@@ -469,6 +467,20 @@ def _formula_cells(path: Path, sheet: str) -> dict[int, list[tuple[int, str]]]:
     finally:
         workbook.close()
     return found
+
+
+def _has_formula_tag(archive: zipfile.ZipFile, name: str, chunk: int = 1 << 20) -> bool:
+    """Whether a sheet's XML holds a formula (``<f>``), read by chunks."""
+    tail = b""
+    with archive.open(name) as member:
+        while block := member.read(chunk):
+            if _FORMULA_TAG.search(tail + block):
+                return True
+            tail = block[-8:]
+    return False
+
+
+_FORMULA_TAG = re.compile(rb"<f[ >/]")
 
 
 def _uncomputed_problems(table: RawTable, cells: list[tuple[int, int, str]]) -> list[Problem]:
