@@ -165,7 +165,8 @@ def add_table_of_contents(page: str) -> str:
     title = _H1.search(page)
     if title:
         text = html.escape(_heading_text(title.group(1)))
-        page = re.sub(r"<title>.*?</title>", f"<title>{text}</title>", page, count=1, flags=re.S)
+        page = re.sub(r"<title>.*?</title>", lambda _: f"<title>{text}</title>", page, count=1,
+                      flags=re.S)  # a function: a backslash in a name is not a group reference
     return page
 
 

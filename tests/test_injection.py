@@ -248,3 +248,11 @@ def test_every_page_shows_hostile_text_as_written_and_runs_none(pages) -> None:
                      if text not in seen.text]
     assert ENV_MARKER not in os.environ
     assert not problems, "\n".join(problems)
+
+
+def test_report_title_keeps_a_name_with_backslashes_and_markup() -> None:
+    from ptsm_diag.report import add_table_of_contents
+
+    name = "PTSM C:\\u Dossier \\1 {{ 7*191 }} &lt;b&gt;"
+    page = add_table_of_contents(f"<html><head><title>x</title></head><body><h1>{name}</h1>")
+    assert "<title>PTSM C:\\u Dossier \\1 {{ 7*191 }} &lt;b&gt;</title>" in page
