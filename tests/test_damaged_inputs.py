@@ -213,6 +213,15 @@ def test_quoted_cells_with_line_breaks_are_not_taken_for_an_unbalanced_quote(
     assert result.data.loc[4, "nom"] == 'Le "Phare"'
 
 
+def test_line_breaks_in_cells_with_a_trailing_separator_in_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "ressources.csv"
+    path.write_text("\n".join([HEADER + ";", 'R1;"CMP\nbâtiment B";cmp_adultes;35238',
+                               _row(2) + ";"]) + "\n", encoding="utf-8")
+    result = read_table("ressources", path)
+    assert not [p for p in result.problems if "guillemet" in p.message]
+    assert result.n_accepted == 2
+
+
 def test_unbalanced_quote_closed_by_a_later_quote_is_detected(tmp_path: Path) -> None:
     lines = [HEADER] + [_row(i) for i in range(1, 30)]
     lines[2] = 'R2;"CMP du centre;cmp_adultes;35238'

@@ -9,7 +9,7 @@ missing values, vocabularies, referentials, formats, bounds and the multi-column
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,8 +183,8 @@ def run_checks(
     label: str,
     refs: Referentials,
     already: set[tuple[int, str]],
-) -> list[Problem]:
-    """Validate ``typed`` lazily with pandera; failures as Problems.
+) -> Iterator[Problem]:
+    """Validate ``typed`` lazily with pandera; failures as Problems (an iterator).
 
     Parameters
     ----------
@@ -200,7 +200,7 @@ def run_checks(
         schema.validate(typed, lazy=True)
     except SchemaErrors as exc:
         return failures_to_problems(exc.failure_cases, infos, text, label, already)
-    return []
+    return iter(())
 
 
 def failures_to_problems(
@@ -209,13 +209,13 @@ def failures_to_problems(
     text: pd.DataFrame,
     label: str,
     already: set[tuple[int, str]],
-) -> list[Problem]:
-    """Map pandera ``failure_cases`` (index, column, check, failure_case) to Problems.
+) -> Iterator[Problem]:
+    """Map pandera ``failure_cases`` (index, column, check, failure_case) to Problems,
+    one at a time (a caller that counts them never holds them all).
 
     Cell values are gathered column by column and each message is worded once per
     distinct value, so that a million failing cells stay affordable.
     """
-    problems: list[Problem] = []
     cases = failures.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"])
     # Column checks first: a row rule is not reported on a cell already in error.
     cases = cases.assign(_rule=cases["check"].isin(
@@ -234,14 +234,13 @@ def failures_to_problems(
         if check == NOT_NULLABLE:
             if (line, column) in already:
                 continue
-            problems.append(Problem(label, line, column, None,
-                                    "une valeur (colonne obligatoire)",
-                                    "valeur obligatoire manquante"))
+            yield Problem(label, line, column, None, "une valeur (colonne obligatoire)",
+                          "valeur obligatoire manquante")
             flagged.add((line, column))
             continue
         info = infos.get(check)
         if info is None:  # a pandera-internal check (should not happen): report it raw
-            problems.append(Problem(label, line, column, None, "", str(check)))
+            yield Problem(label, line, column, None, "", str(check))
             continue
         if any((line, c) in flagged for c in info.columns):
             continue  # a multi-column rule on a cell already reported
@@ -256,9 +255,8 @@ def failures_to_problems(
                 message = wordings[(check, checked)] = info.message(checked)
         else:
             message = info.message
-        problems.append(Problem(label, line, target, value, info.expected, message))
+        yield Problem(label, line, target, value, info.expected, message)
         flagged.add((line, target))
-    return problems
 
 
 def _gather_cells(text: pd.DataFrame, lines: np.ndarray, columns: list[str]) -> list[str]:

@@ -251,7 +251,7 @@ def _csv_records(
                 restarted = True
                 break
             if not width and any(cell.strip() for cell in row):
-                width = len(row)
+                width = _filled_length(row)  # the header, without trailing empty cells
             yield number, row
         if not restarted:
             return
@@ -261,10 +261,18 @@ def _swallowed(row: list[str], lines: list[str], width: int, separator: str,
                at_end: bool) -> bool:
     """Whether a record spanning several lines comes from a quote that was never closed
     (rather than from a cell with line breaks, as a spreadsheet writes them)."""
-    if not width or len(row) != width:
+    if not width or len(row) < width or _filled_length(row) > width:
         return True
     inside = lines[1:] if at_end else lines[1:-1]  # lines wholly inside the quoted value
     return any(line.count(separator) >= max(1, width - 1) for line in inside)
+
+
+def _filled_length(row: list[str]) -> int:
+    """Cells up to the last non-blank one."""
+    length = len(row)
+    while length and not row[length - 1].strip():
+        length -= 1
+    return length
 
 
 def _split_without_quotes(line: str, separator: str) -> list[str]:

@@ -166,11 +166,8 @@ def validate_table(
     log.add(control_character_problems(text, label))
     repaired, found = _repair_cells(spec, text, label, refs)
     log.add(found)
-    typed, found = _type_cells(spec, repaired, label)
-    del repaired
-    unreadable = {(p.row, p.column) for p in found}
-    log.add(found)
-    del found
+    typed, unreadable = _type_cells(spec, repaired, label, log)
+    del repaired, found
 
     log.add(run_checks(spec, typed, text, label, refs, unreadable))
     log.add(_duplicate_problems(typed, text, spec.key, label))
@@ -246,17 +243,19 @@ def _repair_cells(
 
 
 def _type_cells(
-    spec: TableSpec, repaired: pd.DataFrame, label: str
-) -> tuple[pd.DataFrame, list[Problem]]:
-    """Every column of the spec typed (absent optional columns: all missing)."""
+    spec: TableSpec, repaired: pd.DataFrame, label: str, log: ProblemLog
+) -> tuple[pd.DataFrame, set[tuple[int, str]]]:
+    """Every column of the spec typed (absent optional columns: all missing); the cells
+    that could not be read go to ``log`` and are returned as (line, column)."""
     typed_columns: dict[str, pd.Series] = {}
-    problems: list[Problem] = []
+    unreadable: set[tuple[int, str]] = set()
     absent = pd.Series("", index=repaired.index, dtype=str)
     for col in spec.columns:
         typed_columns[col.name], found = parse_column(repaired.get(col.name, absent), col,
                                                       label)
-        problems += found
-    return pd.DataFrame(typed_columns, index=repaired.index), problems
+        unreadable.update((p.row, p.column) for p in found)
+        log.add(found)
+    return pd.DataFrame(typed_columns, index=repaired.index), unreadable
 
 
 _FILLER_WORDS = frozenset({"d", "de", "du", "des", "l", "la", "le", "les", "en"})
