@@ -256,3 +256,17 @@ def test_report_title_keeps_a_name_with_backslashes_and_markup() -> None:
     name = "PTSM C:\\u Dossier \\1 {{ 7*191 }} &lt;b&gt;"
     page = add_table_of_contents(f"<html><head><title>x</title></head><body><h1>{name}</h1>")
     assert "<title>PTSM C:\\u Dossier \\1 {{ 7*191 }} &lt;b&gt;</title>" in page
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium_path() is None, reason="Chromium absent")
+def test_full_report_of_hostile_data_runs_nothing(hostile, tmp_path) -> None:
+    from ptsm_diag.report import render_report
+
+    path = render_report("HX", hostile.folder, tmp_path)
+    seen = probe_page(path)
+    name = hostile.diag.territory.name
+    assert seen.title == f"Diagnostic territorial partagé en santé mentale — {name}"
+    assert seen.pwned == [] and seen.script_errors == [] and seen.probe_errors == []
+    assert not [text for text in EVALUATED if text in seen.text]
+    assert [text for text in HOSTILE if text not in seen.text] == []
