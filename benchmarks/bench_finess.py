@@ -3,7 +3,9 @@
 Generates ~100,000 establishments (+ their geolocalisation lines) in a temporary folder:
 a realistic mix of categories (about a quarter in the mental-health typology), of
 départements (metropolitan, Corsica, the 5 DROM and Saint-Pierre-et-Miquelon, each with
-its CRS label), 4 % without geolocalisation. Prints the parse time, rows per second and
+its CRS label), 4 % without geolocalisation, 1 % of names quoted as the producer writes
+them (``"CMP ""LE PHARE"" ; NORD"``, read with the csv module) and 2 % of metropolitan
+geolocalisations in the older 12-field layout. Prints the parse time, rows per second and
 peak memory (ru_maxrss of the reading process; tracemalloc on request).
 
 Run: ``python benchmarks/bench_finess.py [N] [--tracemalloc]`` (the reading is measured
@@ -75,9 +77,14 @@ def build(path: Path, n: int, seed: int = 0) -> None:
                "codeape": "8610Z", "codemft": "03", "libmft": "ARS", "codesph": "1",
                "libsph": "Etablissement public de santé", "dateouv": "2000-01-01",
                "dateautor": "2000-01-01", "datemaj": "2025-01-01"}
+        if i % 100 == 7:  # quoted field holding quotes and a ";"
+            row["rslongue"] = f'"ÉTABLISSEMENT ""{i}"" ; {d}"'
         if geolocated[i]:
+            label = LABELS[int(epsg[i])]
+            if epsg[i] == 2154 and i % 50 == 3:  # older layout: 7 fields, then the date
+                label = "1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93"
             row |= {"coordxet": f"{x[i]:.1f}", "coordyet": f"{y[i]:.1f}",
-                    "sourcecoordet": LABELS[int(epsg[i])]}
+                    "sourcecoordet": label}
         rows.append(row)
     write_finess_extract(path, rows)
 
@@ -94,7 +101,8 @@ def measure(path: Path, traced: bool) -> None:
     print(f"lecture : {elapsed:.2f} s ({summary.lignes / elapsed:,.0f} lignes/s, "
           f"{summary.etablissements_lus / elapsed:,.0f} établissements/s)")
     print(f"retenus : {summary.etablissements_retenus} ; positions : {summary.positions}"
-          f" ; hors département : {summary.hors_departement}")
+          f" ; hors département : {summary.hors_departement} ; rejets : {summary.rejets} ; "
+          f"géolocalisations à l'ancien format : {summary.geolocalisations_format_ancien}")
     print(f"mémoire : RSS max {rss_before / 1e3:.0f} Mo après chargement des référentiels, "
           f"{rss_after / 1e3:.0f} Mo après lecture (+{(rss_after - rss_before) / 1e3:.0f} Mo)")
     if traced:  # slow: tracemalloc multiplies the reading time by ~10

@@ -7,7 +7,6 @@ against their references. Everything it returns is plain data, usable from a scr
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +42,7 @@ from ptsm_diag.compute.territory import (
 )
 from ptsm_diag.demo import demo_data_dir
 from ptsm_diag.errors import PtsmError, UnknownCodeError
+from ptsm_diag.io.data_cache import is_data_cache, read_data_cache
 from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.paths import is_demo_folder
 
@@ -84,8 +84,13 @@ class Diagnostic:
 def load_data(donnees: str | Path | None) -> DataFolder:
     """Read and validate a data folder (the demo data when empty or None).
 
-    A file ``*.donnees.pkl`` written by a batch (validated tables, cached once for all
-    territories) is loaded as is.
+    A file ``*.donnees.zip`` written by a batch (validated tables, cached once for all
+    territories, see :mod:`ptsm_diag.io.data_cache`) is read and checked, never executed.
+
+    Raises
+    ------
+    DataCacheError
+        When that batch cache does not read (the next batch rebuilds it).
     """
     source = Path(donnees) if donnees else demo_data_dir()
     key = _batch_cache_key(source)
@@ -98,7 +103,7 @@ def load_data(donnees: str | Path | None) -> DataFolder:
 
 def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
     """(path, mtime, size) of a batch's validated-data cache file, None for a folder."""
-    if source.is_file() and source.name.endswith(".donnees.pkl"):
+    if source.is_file() and is_data_cache(source):
         stat = source.stat()
         return str(source.resolve()), stat.st_mtime_ns, stat.st_size
     return None
@@ -107,11 +112,7 @@ def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
 @lru_cache(maxsize=2)
 def _load_batch_cache(path: str, _mtime_ns: int, _size: int) -> DataFolder:
     """The tables a batch validated once; kept in memory by a reused kernel."""
-    with open(path, "rb") as handle:
-        data = pickle.load(handle)  # our own cache, written by ptsm_diag.report.batch
-    if not isinstance(data, DataFolder):
-        raise PtsmError(f"Fichier de données en cache invalide : {path}")
-    return data
+    return read_data_cache(path)
 
 
 @lru_cache(maxsize=4)
@@ -220,7 +221,8 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
         {
             "Donnée": "Population municipale des communes",
             "Producteur": "INSEE, populations légales",
-            "Millésime": str(geo.get("millesime_population", "")),
+            "Millésime": geo.get("millesime_population_texte",
+                                 str(geo.get("millesime_population", ""))),
             "Licence": "Licence Ouverte",
         },
     ]

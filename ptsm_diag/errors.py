@@ -7,6 +7,7 @@ print it, list it or turn it into an error page without parsing strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -167,3 +168,31 @@ class ReportError(PtsmError):
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
     """The problems that reject a row or a file."""
     return [p for p in problems if p.severity == Severity.ERREUR]
+
+
+# Characters a terminal would act on instead of showing: C0 controls but tab and line feed,
+# DEL, C1 controls (\x9b starts an escape sequence), and the bidirectional overrides.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe to print in a terminal: control characters written as escapes.
+
+    ``"\\x1b[2J"`` is shown as ``\\x1b[2J`` (backslash, x, 1, b...) rather than clearing the
+    screen; other text is unchanged. With ``limit``, a longer text is cut and ends with
+    ``… (N caractères)``.
+
+    Examples
+    --------
+    >>> printable("R1\\x1b]0;titre\\x07")
+    'R1\\\\x1b]0;titre\\\\x07'
+    """
+    if limit is not None and len(text) > limit:
+        size = f"{len(text):_}".replace("_", "\u202f")
+        text = f"{text[:limit]}… ({size} caractères)"
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

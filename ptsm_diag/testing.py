@@ -3,11 +3,16 @@
 - :func:`assert_offline` — a report must not load any script or stylesheet from the network.
 - :func:`open_in_browser` — open an HTML file in headless Chromium with networking off,
   and return the uncaught script errors, the plotly figures and Leaflet maps that rendered.
+- :func:`probe_page` — open an HTML file in headless Chromium and report what its scripts
+  did: page title, a ``window.__pwned`` marker in any frame, and the text of the page, of
+  its map frames and of every map tooltip, popup and layer name (injection tests).
 - :func:`write_csv` — write a table as a user's spreadsheet would (separator, encoding).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import subprocess
 import tempfile
@@ -80,6 +85,118 @@ def open_in_browser(
         dom=dom,
         screenshot=Path(screenshot) if screenshot else None,
     )
+
+
+# Run in the page after it loaded: walks every frame (maps are <iframe srcdoc>) and every
+# Leaflet layer, reads tooltips and popups as text through an inert DOMParser document (no
+# image loads, no script runs), and writes the findings into an attribute of <html>.
+_PROBE_SCRIPT = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var found = {title: document.title, pwned: [], texts: [], errors: []};
+  var parser = new DOMParser();
+  function text(content) {
+    if (!content) { return ""; }
+    if (typeof content === "string") {
+      return parser.parseFromString(content, "text/html").body.textContent;
+    }
+    return content.textContent || "";
+  }
+  function visit(win, layer, seen) {
+    if (seen.has(layer)) { return; }
+    seen.add(layer);
+    [layer.getTooltip && layer.getTooltip(), layer.getPopup && layer.getPopup()]
+      .forEach(function (item) {
+        if (!item) { return; }
+        try {
+          var content = item.getContent();
+          if (typeof content !== "function") {
+            found.texts.push(text(content));
+          } else if (layer.feature) {
+            found.texts.push(text(content(layer)));
+          } else if (layer.eachLayer) {  // a GeoJSON tooltip: read it on each feature
+            layer.eachLayer(function (child) {
+              if (child.feature) { found.texts.push(text(content(child))); }
+            });
+          }
+        } catch (e) { found.errors.push(String(e)); }
+      });
+    if (layer.eachLayer) { layer.eachLayer(function (child) { visit(win, child, seen); }); }
+  }
+  function walk(win, depth) {
+    try {
+      if (win.__pwned !== undefined) { found.pwned.push(String(win.__pwned)); }
+      if (win.document.body) { found.texts.push(win.document.body.innerText); }
+      if (win.L && win.L.Map) {
+        var seen = new Set();
+        Object.keys(win).forEach(function (key) {
+          var value;
+          try { value = win[key]; } catch (e) { return; }
+          if (value instanceof win.L.Map) {
+            value.eachLayer(function (layer) { visit(win, layer, seen); });
+          } else if (value instanceof win.L.Control.Layers) {
+            (value._layers || []).forEach(function (item) { found.texts.push(text(item.name)); });
+          }
+        });
+      }
+      for (var i = 0; i < win.frames.length && depth < 4; i++) { walk(win.frames[i], depth + 1); }
+    } catch (e) { found.errors.push(String(e)); }
+  }
+  walk(window, 0);
+  document.documentElement.setAttribute("data-ptsm-sonde", JSON.stringify(found));
+}, 500); });
+</script>"""
+
+
+@dataclass(frozen=True)
+class PageProbe:
+    """What the scripts of a page did, seen from inside headless Chromium."""
+
+    title: str
+    pwned: list[str]
+    texts: list[str]
+    script_errors: list[str]
+    probe_errors: list[str]
+
+    @property
+    def text(self) -> str:
+        """Every text read: page and frames, tooltips, popups, layer names."""
+        return "\n".join(self.texts)
+
+
+def probe_page(html_path: str | Path) -> PageProbe:
+    """Open ``html_path`` in headless Chromium (offline) and report what its scripts did.
+
+    A copy of the page gets a probe script that runs 0.5 s after the load event and
+    reads, in the page and in every frame (maps are ``<iframe srcdoc>``): the page title,
+    the ``window.__pwned`` marker, the visible text, and the text of every Leaflet
+    tooltip, popup and layer-control name (parsed inertly: the probe runs nothing).
+
+    Raises
+    ------
+    RuntimeError
+        When Chromium is not installed, or the probe could not run.
+    """
+    chrome = chromium_path()
+    if chrome is None:
+        raise RuntimeError("Chromium n'est pas installé (paquet Debian « chromium »).")
+    source = Path(html_path)
+    page = source.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as profile:
+        copy = Path(folder) / source.name
+        copy.write_text(page + _PROBE_SCRIPT, encoding="utf-8")
+        run = subprocess.run(
+            [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+             "--enable-logging=stderr", "--v=0", "--dump-dom", copy.resolve().as_uri()],
+            capture_output=True, text=True, timeout=180, check=False,
+        )
+    match = re.search(r'data-ptsm-sonde="([^"]*)"', run.stdout)
+    if match is None:
+        raise RuntimeError(f"la sonde n'a pas pu s'exécuter dans {source.name} : "
+                           f"{run.stderr.strip()[-500:]}")
+    found = json.loads(html.unescape(match.group(1)))
+    errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    return PageProbe(title=found["title"], pwned=found["pwned"], texts=found["texts"],
+                     script_errors=errors, probe_errors=found["errors"])
 
 
 def assert_offline(page: str) -> None:

@@ -137,8 +137,9 @@ def test_unknown_territory_or_region_stops_before_any_kernel(data_folder, tmp_pa
 def test_territory_codes_never_escape_the_output_folder():
     table = pd.DataFrame({"code_territoire": ["../../etc", "ok"], "nom_territoire": ["x", "y"]})
     assert select_territories(table, ["../../etc"]) == [("../../etc", "x")]
-    assert safe_file_stem("../../etc/passwd") == "etc_passwd"
-    assert "/" not in safe_file_stem("a/b") and safe_file_stem("..") == "territoire"
+    for code in ("../../etc/passwd", "a/b", "..", ".", "", "a\\b", "/etc"):
+        stem = safe_file_stem(code)
+        assert stem and "/" not in stem and "\\" not in stem and not stem.startswith(".")
 
 
 def test_an_interrupted_write_leaves_the_previous_report_intact(tmp_path, monkeypatch):

@@ -464,7 +464,7 @@ def test_exports(diag, tmp_path: Path):
     assert sheet.max_row >= 2
     subjects = [row[header.index("Sujet")] for row in sheet.iter_rows(min_row=2,
                                                                        values_only=True)]
-    assert "=HYPERLINK(\"http://x\")" in subjects  # kept as text
+    assert "'=HYPERLINK(\"http://x\")" in subjects  # kept as text, neutralised
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
     assert all(c.data_type != "f" for c in cells)
     assert not list((tmp_path / "sortie").glob(".*.tmp"))

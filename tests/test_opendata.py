@@ -510,3 +510,120 @@ def test_report_from_downloaded_files_only(mirror, cache, tmp_path):
     assert code == 0
     page = (tmp_path / "rapports" / "diagnostic_29.html").read_text(encoding="utf-8")
     assert "EPSM EXEMPLE BREST" in page
+
+
+# --------------------------------------------------------------------------- published layouts
+
+PUBLISHED_EQUIPEMENTS = FIXTURES / "etalab-cs1100505-stock-20260512-publie.csv"
+
+
+def test_equipements_in_the_published_layout_give_the_installed_places():
+    from ptsm_diag.io.opendata.converters import convert_equipements
+
+    data = PUBLISHED_EQUIPEMENTS.read_bytes()
+    assert b"\r\n" in data and "É".encode("latin-1") in data  # Latin-1, CRLF, no header
+    converted = convert_equipements(PUBLISHED_EQUIPEMENTS, Context("equipements"))
+    places = converted.table.set_index("finess")["capacite_places"].to_dict()
+    # hand computation: sum of capinstot (10th field) over lines whose indsupinst (16th
+    # field) is not "O"
+    assert places == {
+        "290009991": 20,  # SAVS: 20, the removed 5 left out
+        "290009983": 12 + 3,  # SAMSAH
+        "290009975": 40 + 4,  # MAS: the removed 6 (accueil temporaire) left out
+        "290009967": 30 + 2,  # EAM
+        "290009959": 60 + 20,  # ESAT: the removed 15 left out
+    }
+    assert converted.producer_date == "2026-05-12"
+    assert converted.details["installations_supprimees"] == 3
+    assert "format publié" in converted.notes[0]
+
+
+def test_equipements_published_layout_with_short_lines_is_a_changed_format(tmp_path):
+    from ptsm_diag.io.opendata.converters import convert_equipements
+
+    path = tmp_path / "etalab-cs1100505-stock.csv"
+    path.write_bytes(b"finess;etalab;1;2026-05-12\r\n"
+                     b"equipementsocial;290009991;509;AVS;16;Milieu ordinaire;206;Psy;S;20\r\n")
+    with pytest.raises(FormatChangedError, match="16e"):
+        convert_equipements(path, Context("equipements"))
+
+
+def test_population_2022_is_the_default_and_2020_stays_readable(tmp_path):
+    adapter = SOURCES["population"]
+    assert adapter.url.endswith("/8647014/base-ic-evol-struct-pop-2022_csv.zip")
+    for year in (2022, 2020):
+        archive = tmp_path / f"pop{year}.zip"
+        with zipfile.ZipFile(archive, "w") as handle:
+            handle.writestr(f"meta_base-ic-evol-struct-pop-{year}.CSV", "COD_VAR;LIB_VAR\n")
+            handle.write(FIXTURES / f"base-ic-evol-struct-pop-{year}.csv",
+                         f"base-ic-evol-struct-pop-{year}.CSV")
+        converted = convert_population(archive, Context("population", frozenset({"29"})))
+        assert converted.producer_date == str(year)
+        brest = converted.table[converted.table["code_commune"] == "29019"]
+        assert set(brest["annee"]) == {year}
+        assert brest.set_index("tranche_age")["population"].to_dict() == {
+            "0-17": 23600, "18-64": 90000, "65+": 26400}
+
+
+def test_registry_names_the_published_datasets():
+    # checked against public reusers (see the registry's docstring)
+    assert SOURCES["finess"].dataset == "finess-extraction-du-fichier-des-etablissements"
+    assert SOURCES["finess_plus"].dataset == "finess-structures-1"
+    assert SOURCES["equipements"].dataset == (
+        "finess-extraction-des-equipements-sociaux-et-medico-sociaux")
+    assert SOURCES["geographie"].dataset == "code-officiel-geographique-cog"
+    assert all("à vérifier" not in adapter.page for adapter in SOURCES.values())
+    from ptsm_diag.io.opendata.registry import pick_resource
+
+    catalogue = {"resources": [
+        {"title": "finess-structures-journalier-20260904.json.gz",
+         "url": "https://static.data.gouv.fr/resources/finess-structures-1/x.json.gz",
+         "last_modified": "2026-09-04T03:00:00"},
+        {"title": "finess-structures-journalier-20260905.json.gz",
+         "url": "https://static.data.gouv.fr/resources/finess-structures-1/y.json.gz",
+         "last_modified": "2026-09-05T03:00:00"},
+        {"title": "Documentation", "url": "https://example.org/doc.pdf",
+         "last_modified": "2026-09-06T03:00:00"},
+    ]}
+    chosen = pick_resource(SOURCES["finess_plus"], catalogue)
+    assert chosen["title"] == "finess-structures-journalier-20260905.json.gz"
+    equipements = pick_resource(SOURCES["equipements"], {"resources": [
+        {"title": "etalab-cs1100505-stock-20260311-0344.csv", "url": "a",
+         "last_modified": "2026-03-12"},
+        {"title": "etalab-cs1100507-stock-20260311-0343.csv", "url": "b",
+         "last_modified": "2026-03-13"}]})
+    assert equipements["title"].startswith("etalab-cs1100505")
+
+
+def test_saint_barthelemy_and_saint_martin_count_with_guadeloupe():
+    from ptsm_diag.io.opendata.converters import departement_of, in_departements
+
+    codes = pd.Series(["97701", "97801", "97105", "2A004", "29019"])
+    assert list(departement_of(codes)) == ["971", "971", "971", "2A", "29"]
+    assert list(in_departements(codes, frozenset({"971"}))) == [True, True, True, False,
+                                                                 False]
+
+
+def test_finess_plus_reads_the_geographic_address_and_either_coordinate_pair(tmp_path):
+    feed = {"schemaVersion": "v1.0.0", "generatedAt": "2026-09-05T02:00:00Z", "pmej": [{
+        "ege": [{
+            "informationsGeneralesEGE": {"numFinessEge": "290009991",
+                                         "nomEgeLong": "CMP DE QUIMPER"},
+            "categorieentiteGeographiqueExercice": "156", "etatObjet": "A",
+            "adresse": [
+                # an accueil address first (usageAdresse 06), elsewhere
+                {"usageAdresse": "06", "cogCommune": "29019", "coordonneesGeographique": {
+                    "directionLongitude": "-4.486", "directionLatitude": "48.390"}},
+                # the geographic address (03), WGS84 values in coordonneeX / coordonneeY
+                {"usageAdresse": {"code": "03"}, "cogCommune": "29232",
+                 "coordonneesGeographique": {"coordonneeX": "-4.1026",
+                                             "coordonneeY": "47.9960"}},
+            ]}]}]}
+    path = tmp_path / "finess-structures-journalier-20260905.json"
+    path.write_text(json.dumps(feed), encoding="utf-8")
+    converted = convert_finess_plus(path, Context("finess_plus"))
+    row = converted.table.set_index("finess").loc["290009991"]
+    assert row["code_commune"] == "29232"
+    assert row["longitude"] == pytest.approx(-4.1026) and row["latitude"] == pytest.approx(47.996)
+    assert row["position"] == "finess" and not row["hors_departement"]
+    assert converted.details["inversions"] == 0

@@ -21,11 +21,65 @@ from rich.markup import escape
 from ptsm_diag import __version__
 from ptsm_diag.cli import donnees as cli_donnees
 from ptsm_diag.errors import PtsmError
+from ptsm_diag.io.files import os_error_reason
 
 console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 DEFAULT_OUTPUT = Path("reports")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _output_folder(sortie: Path, donnees: Path | None = None, *,
+                   option: str = "--sortie") -> Path:
+    """Check an output folder before any work; a French :class:`PtsmError` when it is unusable.
+
+    Refused: an existing file (or a path under a file), the data folder or a folder inside
+    it (ptsm-diag never writes into the user's data), a folder the user cannot write to.
+    A missing folder is fine (it is created when the first file is written).
+    """
+    sortie = Path(sortie)
+    if sortie.exists() and not sortie.is_dir():
+        raise PtsmError(f"{option} « {sortie} » est un fichier existant, pas un dossier : "
+                        "indiquez un dossier (il sera créé s'il n'existe pas).")
+    existing = _existing_ancestor(sortie)
+    if not existing.is_dir():
+        raise PtsmError(f"{option} « {sortie} » : « {existing} » est un fichier, pas un "
+                        "dossier ; indiquez un autre dossier de sortie.")
+    if donnees is not None and sortie.resolve().is_relative_to(Path(donnees).resolve()):
+        raise PtsmError(f"{option} « {sortie} » est le dossier de données « {donnees} » ou un "
+                        "dossier qu'il contient : choisissez un dossier de sortie en dehors "
+                        "(ptsm-diag n'écrit jamais dans vos données).")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PtsmError(f"{option} « {sortie} » : impossible d'écrire dans « {existing} » "
+                        "(dossier en lecture seule ou droits insuffisants) ; choisissez un "
+                        "autre dossier de sortie.")
+    return sortie
+
+
+def _output_file(target: Path, donnees: Path | None = None, *,
+                 option: str = "--sortie") -> Path:
+    """Check a file to write (CSV, HTML) like :func:`_output_folder` checks its folder."""
+    target = Path(target)
+    if target.is_dir():
+        raise PtsmError(f"{option} « {target} » est un dossier : indiquez un nom de fichier.")
+    existing = _existing_ancestor(target.parent)
+    if not existing.is_dir():
+        raise PtsmError(f"{option} « {target} » : « {existing} » est un fichier, pas un "
+                        "dossier ; indiquez un autre chemin.")
+    if donnees is not None and target.resolve().is_relative_to(Path(donnees).resolve()):
+        raise PtsmError(f"{option} « {target} » serait écrit dans le dossier de données "
+                        f"« {donnees} » : choisissez un chemin en dehors (ptsm-diag n'écrit "
+                        "jamais dans vos données).")
+    _output_folder(target.parent, option=option)
+    return target
 
 
 def _file_size(path: Path) -> str:
@@ -33,8 +87,10 @@ def _file_size(path: Path) -> str:
 
 
 def _run_report(territoire: str, donnees: Path | None, args: argparse.Namespace) -> int:
-    from ptsm_diag.report.execute import ReportOptions, render_report
+    from ptsm_diag.report.execute import ReportOptions, notebook_path, render_report
 
+    _output_folder(args.sortie, donnees)
+    notebook_path(args.notebook)  # a French error before any kernel starts
     started = time.perf_counter()
     with console.status(f"Production du rapport du territoire « {territoire} »…"):
         path = render_report(
@@ -75,6 +131,9 @@ def cmd_valider(args: argparse.Namespace) -> int:
     """``ptsm-diag valider``: check every file of a data folder, print every problem."""
     from ptsm_diag.cli.valider import run_valider
 
+    if args.rapport is not None:
+        _output_file(args.rapport, args.dossier if args.dossier.is_dir() else None,
+                     option="--rapport")
     return run_valider(args.dossier, console, rapport_csv=args.rapport)
 
 
@@ -90,12 +149,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     )
 
     from ptsm_diag.report.batch import FAILED, SYNTHESIS_CODE, BatchOptions, run_batch
+    from ptsm_diag.report.execute import notebook_path
 
     folder = _data_folder(args.donnees)
     codes = [c for c in (args.territoires or "").split(",") if c.strip()] or None
     if not (codes or args.region or args.tous):
         err_console.print("Indiquez --territoires, --region ou --tous.")
         return 2
+    _output_folder(args.sortie, folder)
+    notebook_path(args.notebook)  # a French error before the output folder is touched
     options = BatchOptions(
         jobs=args.jobs, force=args.force, notebook=args.notebook,
         parameters={"reference": args.reference, "fond": args.fond},
@@ -158,6 +220,7 @@ def cmd_synthese(args: argparse.Namespace) -> int:
     from ptsm_diag.report.regional import render_synthesis
 
     folder = _data_folder(args.donnees)
+    _output_folder(args.sortie, folder)
     codes = [c.strip() for c in (args.territoires or "").split(",") if c.strip()] or None
     with console.status("Production de la synthèse…"):
         path = render_synthesis(folder, args.sortie, region=args.region, territoires=codes,
@@ -174,6 +237,10 @@ def cmd_carte(args: argparse.Namespace) -> int:
     from ptsm_diag.report.workshop import export_layers_gpkg, write_workshop_map
 
     folder = _data_folder(args.donnees)
+    if args.sortie.suffix.lower() == ".html":
+        _output_file(args.sortie, folder)
+    else:
+        _output_folder(args.sortie, folder)
     with console.status("Carte d'atelier…"):
         path = write_workshop_map(args.territoire, folder, args.sortie, fond=args.fond)
     console.print(f"Carte écrite ({_file_size(path)}) :")
@@ -195,6 +262,7 @@ def cmd_insuffisances(args: argparse.Namespace) -> int:
     from ptsm_diag.report.gaps import export_gaps_csv, export_gaps_xlsx
 
     folder = _data_folder(args.donnees)
+    _output_folder(args.sortie, folder)
     with console.status("Analyse des insuffisances…"):
         diag = prepare_diagnostic(args.territoire, folder, reference=args.reference)
         analysis = sections.gap_analysis(diag)
@@ -216,6 +284,7 @@ def cmd_rosace(args: argparse.Namespace) -> int:
     from ptsm_diag.report.images import export_figure
 
     folder = _data_folder(args.donnees)
+    _output_folder(args.sortie, folder)
     diag = prepare_diagnostic(args.territoire, folder, reference=args.reference)
     figure = sections.rosace(diag, projection=args.projection)
     if isinstance(figure, str):
@@ -234,6 +303,7 @@ def cmd_annuaire(args: argparse.Namespace) -> int:
     from ptsm_diag.report.directory import write_directory
 
     folder = _data_folder(args.donnees)
+    _output_folder(args.sortie, folder)
     with console.status("Annuaire des acteurs…"):
         written = write_directory(prepare_diagnostic(args.territoire, folder), args.sortie)
     console.print("Annuaire (page HTML consultable hors ligne, et classeur imprimable) :")
@@ -246,9 +316,17 @@ def cmd_finess(args: argparse.Namespace) -> int:
     """``ptsm-diag finess``: an official FINESS extract → the ressources template."""
     from ptsm_diag.io.sources.finess import convert_finess
 
+    _output_file(args.sortie)
+    if args.fichier.exists() and args.sortie.resolve() == args.fichier.resolve():
+        raise PtsmError(f"--sortie « {args.sortie} » est l'extraction FINESS lue : choisissez "
+                        "un autre fichier (ptsm-diag ne modifie jamais vos données).")
     with console.status("Lecture de l'extraction FINESS…"):
-        summary = convert_finess(args.fichier, args.sortie, types=args.types)
-    console.print(summary.to_french())
+        summary = convert_finess(args.fichier, args.sortie, types=args.types,
+                                 rapport=args.rapport)
+    console.print(summary.to_french(), markup=False)
+    if args.rapport is None and (summary.lignes_rejetees or summary.hors_territoire_ars):
+        console.print("Pour la liste des lignes rejetées ou signalées : --rapport FICHIER.csv",
+                      style="italic")
     console.print("Fichier écrit :")
     print(args.sortie)
     return 0
@@ -429,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fichier ressources à écrire (défaut : ressources.csv)")
     finess.add_argument("--types", nargs="+", metavar="TYPE",
                         help="types de ressources à garder (défaut : toute la typologie)")
+    finess.add_argument("--rapport", type=Path, default=None, metavar="FICHIER.csv",
+                        help="écrire aussi chaque ligne rejetée ou signalée (numéro de ligne, "
+                             "valeur, motif) dans ce fichier CSV")
     finess.set_defaults(func=cmd_finess)
 
     generer = sub.add_parser("generer-demo", help="écrire les données fictives dans un dossier",
@@ -451,8 +532,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return func(args)
-    except PtsmError as exc:
-        err_console.print(f"[red]Erreur :[/red] {escape(str(exc))}")
+    except PtsmError as exc:  # OutputWriteError too: a file could not be written
+        err_console.print(f"[red]Erreur :[/red] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    except OSError as exc:  # any other file-system failure: French, no traceback
+        where = f" « {exc.filename} »" if exc.filename else ""
+        err_console.print(f"[red]Erreur :[/red] opération impossible sur le fichier{escape(where)}"
+                          f" : {escape(os_error_reason(exc))}.", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         err_console.print("Interrompu.")

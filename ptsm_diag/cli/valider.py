@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ptsm_diag.errors import Problem, Severity
+from ptsm_diag.errors import Problem, Severity, printable
 from ptsm_diag.io.sources.folder import ValidationReport, validate_folder
 
 SEVERITY_STYLES = {
@@ -18,6 +18,9 @@ SEVERITY_STYLES = {
 }
 SEVERITY_ORDER = {Severity.ERREUR: 0, Severity.AVERTISSEMENT: 1, Severity.REPARATION: 2}
 DEFAULT_MAX_LINES = 500
+# Longest value, expectation or message shown in the terminal (the rest is cut, with its
+# length); the CSV report keeps them whole.
+VALUE_LIMIT = 160
 
 
 def run_valider(
@@ -48,20 +51,23 @@ def run_valider(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        console.print(Text(f"Dossier de données introuvable : {folder}", style="bold red"))
+        console.print(Text(f"Dossier de données introuvable : {printable(str(folder))}",
+                           style="bold red"))
         return 2
     if rapport_csv is not None and _inside(Path(rapport_csv), folder):
         console.print(Text(
-            f"Le rapport {rapport_csv} serait écrit dans le dossier de données : choisissez un "
-            "chemin en dehors de ce dossier (ptsm-diag n'écrit jamais dans vos données).",
+            f"Le rapport {printable(str(rapport_csv))} serait écrit dans le dossier de "
+            "données : choisissez un chemin en dehors de ce dossier (ptsm-diag n'écrit "
+            "jamais dans vos données).",
             style="bold red"))
         return 2
-    with console.status(f"Vérification de {folder}…"):
+    with console.status(Text(f"Vérification de {printable(str(folder))}…")):
         report = validate_folder(folder)
     print_report(report, console, max_lines)
     if rapport_csv is not None:
         path = write_problems_csv(report, Path(rapport_csv))
-        console.print(f"Liste complète des problèmes écrite dans : {path}")
+        what = "Problèmes écrits" if report.n_omitted else "Liste complète des problèmes écrite"
+        console.print(Text(f"{what} dans : {printable(str(path))}"))
     return 1 if report.has_errors else 0
 
 
@@ -70,10 +76,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def write_problems_csv(report: ValidationReport, path: Path) -> Path:
-    """Every problem as CSV (``;`` separator, UTF-8 with BOM, opens in French Excel)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report.to_frame().to_csv(path, sep=";", index=False, encoding="utf-8-sig")
-    return path
+    """Every problem as CSV (``;`` separator, UTF-8 with BOM, opens in French Excel).
+
+    Written atomically; values read in the data that a spreadsheet would run as a formula
+    (``=…``, ``+…``, ``@…``) are neutralised (:func:`ptsm_diag.io.exports.write_csv`).
+    """
+    from ptsm_diag.io.exports import write_csv
+
+    return write_csv(report.to_frame(), path, lineterminator="\n")
 
 
 def print_report(report: ValidationReport, console: Console, max_lines: int | None) -> None:
@@ -85,10 +95,27 @@ def print_report(report: ValidationReport, console: Console, max_lines: int | No
     if len(shown) < len(problems):
         console.print(Text(
             f"… et {len(problems) - len(shown)} autre(s) problème(s) non affiché(s) : "
-            "écrivez la liste complète avec --rapport FICHIER.csv", style="italic"))
+            "écrivez la liste avec --rapport FICHIER.csv", style="italic"))
+    if report.n_omitted:
+        console.print(_omitted_table(report))
     console.print(_summary_table(report))
     style = "bold red" if report.has_errors else "bold green"
-    console.print(Text(report.conclusion(), style=style))
+    console.print(Text(printable(report.conclusion()), style=style))
+
+
+def _omitted_table(report: ValidationReport) -> Table:
+    """Kinds of problems too numerous to be all listed, with their exact counts."""
+    table = Table(title=f"Problèmes trop nombreux : {report.n_omitted} non listé(s), "
+                  "comptés ci-dessous (les premiers de chaque sorte sont listés)")
+    for header in ("Fichier", "Colonne", "Attendu", "Gravité"):
+        table.add_column(header, overflow="fold")
+    table.add_column("Total", justify="right")
+    table.add_column("Listés", justify="right")
+    for row in report.omitted_kinds().itertuples(index=False):
+        table.add_row(Text(printable(row.fichier)), Text(printable(row.colonne or "")),
+                      Text(printable(row.attendu, VALUE_LIMIT)), Text(row.gravite),
+                      str(row.total), str(row.conserves))
+    return table
 
 
 def _problems_table(problems: list[Problem]) -> Table:
@@ -100,21 +127,22 @@ def _problems_table(problems: list[Problem]) -> Table:
     table.add_column("Gravité", no_wrap=True)
     for p in problems:
         table.add_row(
-            Text(p.file), Text("" if p.row is None else str(p.row)), Text(p.column or ""),
-            Text(p.value or ""), Text(p.expected), Text(p.message),
+            Text(printable(p.file)), Text("" if p.row is None else str(p.row)),
+            Text(printable(p.column or "")), Text(printable(p.value or "", VALUE_LIMIT)),
+            Text(printable(p.expected, VALUE_LIMIT)), Text(printable(p.message, VALUE_LIMIT)),
             Text(str(p.severity), style=SEVERITY_STYLES[p.severity]),
         )
     return table
 
 
 def _summary_table(report: ValidationReport) -> Table:
-    table = Table(title=f"Résumé par fichier — {report.folder}")
+    table = Table(title=f"Résumé par fichier — {printable(str(report.folder))}")
     for header in ("Fichier", "Lues", "Acceptées", "Rejetées", "Erreurs", "Avertissements",
                    "Réparations"):
         table.add_column(header, justify="left" if header == "Fichier" else "right")
     for row in report.counts().itertuples(index=False):
         table.add_row(
-            Text(row.fichier), str(row.lues), str(row.acceptees),
+            Text(printable(row.fichier)), str(row.lues), str(row.acceptees),
             Text(str(row.rejetees), style="red" if row.rejetees else ""),
             str(row.erreurs), str(row.avertissements), str(row.reparations),
         )

@@ -11,7 +11,7 @@ which writes one) or prints. ``actions`` holds one row per action and follow-up 
 - :func:`impact_progress` — impact indicators against their baseline and 5-year target;
 - :func:`action_indicator_links` — the indicators each action addresses;
 - :func:`roadmap_problems` — coherence of the history across follow-ups;
-- :func:`export_roadmap_xlsx` — the workbook for the steering committee.
+- :func:`roadmap_sheets` — the tables of the steering committee's workbook.
 
 Rule « en bonne voie » (on track) of an impact indicator
 --------------------------------------------------------
@@ -31,10 +31,7 @@ between 0 and 100. An indicator is:
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -659,26 +656,24 @@ def impact_for_display(progress: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns=IMPACT_COLUMNS).reset_index(drop=True)
 
 
-def export_roadmap_xlsx(
+def roadmap_sheets(
     actions: pd.DataFrame,
-    path: str | Path,
     date: str | dt.date | pd.Timestamp | None = None,
     *,
     cibles: pd.DataFrame | None = None,
     territory: str | None = None,
     catalog: Mapping[str, Indicator] | None = None,
-) -> Path:
-    """Write the steering-committee workbook, atomically (temporary file + rename).
+) -> dict[str, tuple[str, pd.DataFrame]]:
+    """The steering-committee tables: sheet name → (title, table), French columns.
 
-    Sheets: « Actions » (status of every action at ``date``), « Par priorité »,
-    « En retard », « Indicateurs d'impact » (empty when ``cibles`` is not given).
+    « Actions » (status of every action at ``date``), « Par priorité », « En retard »,
+    « Indicateurs d'impact » (empty when ``cibles`` is not given). Written as a workbook by
+    :func:`ptsm_diag.report.roadmap.export_roadmap_xlsx`.
 
     Parameters
     ----------
     actions : DataFrame
         The ``actions`` history (already limited to the territories wanted).
-    path : path
-        The ``.xlsx`` file to write.
     date : date or str, optional
         Date of the picture; the latest follow-up date by default.
     cibles : DataFrame, optional
@@ -686,10 +681,6 @@ def export_roadmap_xlsx(
     territory : str, optional
         Territory of the impact sheet (all rows of ``cibles`` by default).
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     when = resolve_date(actions, date)
     current = status_at(actions, when)
     by_priority = status_table(current, "priorite", priority_labels()).reset_index()
@@ -702,7 +693,7 @@ def export_roadmap_xlsx(
     else:
         impact = pd.DataFrame(columns=list(IMPACT_COLUMNS.values()))
     stamp = _date_text(when) or "aucune date de suivi"
-    sheets = {
+    return {
         "Actions": (f"Statut des actions au {stamp}", actions_for_display(current)),
         "Par priorité": (f"Actions par priorité et statut au {stamp}", by_priority),
         "En retard": (f"Actions en retard au {stamp} (échéance dépassée, ni réalisées ni "
@@ -711,57 +702,3 @@ def export_roadmap_xlsx(
                                  f"à 5 ans (en bonne voie : progression ≥ progression "
                                  f"attendue − {ON_TRACK_TOLERANCE:g} points)", impact),
     }
-    book = Workbook()
-    book.remove(book.active)
-    header_font = Font(bold=True, color="FFFFFF")
-    header_fill = PatternFill("solid", fgColor="1F3A68")
-    for name, (title, frame) in sheets.items():
-        sheet = book.create_sheet(name)
-        sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=12)
-        for j, column in enumerate(frame.columns, start=1):
-            cell = sheet.cell(row=3, column=j, value=str(column))
-            cell.font, cell.fill = header_font, header_fill
-            width = max([len(str(column))] + [len(_xlsx_text(v)) for v in frame[column]])
-            sheet.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 60)
-        for i, values in enumerate(frame.itertuples(index=False), start=4):
-            for j, value in enumerate(values, start=1):
-                cell = sheet.cell(row=i, column=j, value=_xlsx_value(value))
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text, never a formula (« =… » typed by a user)
-                elif isinstance(cell.value, dt.datetime):
-                    cell.number_format = "DD/MM/YYYY"
-        sheet.freeze_panes = "A4"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        book.save(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _xlsx_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_ | bool):
-        return "oui" if value else "non"
-    return value
-
-
-def _xlsx_text(value: Any) -> str:
-    shown = _xlsx_value(value)
-    if isinstance(shown, dt.datetime):
-        return "00/00/0000"
-    return "" if shown is None else str(shown)

@@ -1,12 +1,20 @@
 """A batch of reports: one per territory, in parallel, never losing finished work.
 
 The data folder is validated once, in the parent, before any kernel starts; its
-accepted tables are cached (pickle, keyed by content hash) in the output folder, so each
-notebook reads them in a fraction of a second. Reports run in worker processes
-(papermill is multi-process safe, not thread-safe). A failing territory gets an error
+accepted tables are cached (Parquet tables in a ZIP, keyed by content hash, never a
+pickle: see :mod:`ptsm_diag.io.data_cache`) in the output folder, so each notebook reads them
+in a fraction of a second; a cache that does not read is rebuilt. Reports run in worker
+processes (papermill is multi-process safe, not thread-safe) that die with the batch, and
+so do their Jupyter kernels (:mod:`ptsm_diag.report.lifeline`). A failing territory gets an error
 page and the batch goes on. Every file is written atomically; a territory whose inputs,
 parameters and notebook have not changed since its last success is skipped (unless
 ``force``). An ``index.html`` lists every territory with its status and key figures.
+
+One batch at a time writes in an output folder: it holds ``.ptsm-lot/verrou``
+(:func:`output_folder_lock`); a second batch on the same folder stops at once and names
+the first one's process. Each territory code has its own file names
+(:func:`~ptsm_diag.report.execute.safe_file_stem` is injective); codes whose files would still
+collide (``2a`` and ``2A`` on a case-insensitive disk) are refused before anything runs.
 """
 
 from __future__ import annotations
@@ -16,22 +24,27 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import re
+import socket
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from multiprocessing.util import Finalize
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from jupyter_client.manager import KernelManager
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError, UnknownCodeError
+from ptsm_diag.io.data_cache import CACHE_SUFFIX, DataCacheError, read_data_cache, write_data_cache
+from ptsm_diag.io.files import OutputWriteError
 from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.report.execute import (
     ReportOptions,
@@ -41,20 +54,42 @@ from ptsm_diag.report.execute import (
     safe_file_stem,
     write_atomic,
 )
+from ptsm_diag.report.lifeline import guard_worker, guarded_command
 from ptsm_diag.report.summary import batch_index_html, error_page_html, territory_key_figures
 
+try:  # the lock of an output folder: flock on Linux and macOS, msvcrt on Windows
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt  # type: ignore[import-not-found]
+except ImportError:
+    msvcrt = None  # type: ignore[assignment]
+
 STATE_DIR = ".ptsm-lot"
-CACHE_SUFFIX = ".donnees.pkl"
+LOCK_FILE = "verrou"
+OLD_PICKLE_SUFFIX = ".donnees.pkl"  # caches of earlier versions: deleted, never read
 
 OK, FAILED, UNCHANGED = "réussi", "échec", "inchangé"
 
 _WORKER_KERNELS: dict[str, WarmKernel] = {}  # one reused kernel per worker process
 
 
+class GuardedKernelManager(KernelManager):
+    """A kernel manager whose kernels die with the process that started them (Linux:
+    parent-death signal armed by :mod:`ptsm_diag.report.lifeline` before the kernel starts)."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel command, run through :func:`ptsm_diag.report.lifeline.guarded_command`."""
+        return guarded_command(super().format_kernel_cmd(extra_arguments))
+
+
 def _worker_kernel(kernel_name: str = "python3") -> WarmKernel:
-    """This worker's reused kernel, shut down when the worker process exits."""
+    """This worker's reused kernel, shut down when the worker process exits (and killed
+    by the system when the worker dies without shutting it down)."""
     if kernel_name not in _WORKER_KERNELS:
         kernel = WarmKernel(kernel_name)
+        kernel.manager_class = GuardedKernelManager
         _WORKER_KERNELS[kernel_name] = kernel
         Finalize(kernel, kernel.discard, exitpriority=10)  # pool workers skip atexit
         atexit.register(kernel.discard)
@@ -218,8 +253,8 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
     started = time.perf_counter()
     job.log_path.parent.mkdir(parents=True, exist_ok=True)
     log = _logger(job.log_path)
-    log.info("territoire %s (%s), notebook %s, paramètres %s",
-             job.code, job.name, job.notebook, job.parameters)
+    log.info("territoire %s (%s), notebook %s, paramètres %s, processus %d",
+             job.code, job.name, job.notebook, job.parameters, os.getpid())
     try:
         path = render_report(
             job.code, job.data_cache, job.out_dir,
@@ -266,16 +301,28 @@ def _unchanged(job: TerritoryJob) -> bool:
 
 
 def _cache_data(data: DataFolder, state_dir: Path, data_hash: str) -> Path:
-    """Pickle the validated tables once; the notebooks load them instead of re-validating."""
+    """Write the validated tables once (the notebooks load them instead of re-validating).
+
+    An existing cache is read back first and rebuilt when it does not read (truncated by
+    a full disk, altered, planted): a bad cache never fails the batch. Pickle caches of
+    earlier versions are deleted unread.
+    """
+    for old in state_dir.glob(f"*{OLD_PICKLE_SUFFIX}"):
+        old.unlink(missing_ok=True)
     path = state_dir / f"{data_hash[:16]}{CACHE_SUFFIX}"
-    if not path.is_file():
-        write_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    if path.is_file():
+        try:
+            read_data_cache(path)
+            return path
+        except DataCacheError:
+            pass  # rebuilt below
+    write_data_cache(data, path)
     return path
 
 
 # Temporary files of write_atomic_with (".<stem>.<8 random chars><suffix>"), left behind
 # only when a batch was killed mid-write.
-_STALE_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:html|pdf|json|pkl|ipynb)$")
+_STALE_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:html|pdf|json|pkl|zip|ipynb)$")
 
 
 def remove_stale_temporaries(out_dir: Path) -> list[Path]:
@@ -290,6 +337,66 @@ def remove_stale_temporaries(out_dir: Path) -> list[Path]:
     return removed
 
 
+class FileNameCollisionError(PtsmError):
+    """Territory codes of one batch whose files would be the same file on some disks.
+
+    Parameters
+    ----------
+    collisions : list of (str, str, str)
+        ``(code, other code or what else writes there, file name)`` for each collision.
+    """
+
+    def __init__(self, collisions: list[tuple[str, str, str]]) -> None:
+        self.collisions = collisions
+        case = " (mêmes lettres aux majuscules près : Windows et macOS ne les distinguent pas)"
+        listed = " ; ".join(f"« {code} » et {other} → {name}"
+                            f"{case if other.startswith('«') else ''}"
+                            for code, other, name in collisions)
+        super().__init__(
+            f"Des territoires du lot écriraient dans le même fichier : {listed}. Rien n'a "
+            "été lancé ; donnez-leur des codes distincts dans territoires.csv.")
+
+
+# What the batch itself writes under a territory-like name (logs, errors, states).
+_RESERVED_STEMS = {"synthese": "la synthèse du lot"}
+
+
+def report_prefix(notebook: str) -> str:
+    """The start of a batch's report names: ``diagnostic`` for ``diagnostic_territorial``."""
+    return Path(notebook).stem.split("_")[0]
+
+
+def check_file_names(territories: Iterable[tuple[str, str]], prefix: str) -> dict[str, str]:
+    """The file stem of each territory code, after checking that no two codes of the
+    batch share a file, even on a disk that ignores case (Windows, macOS).
+
+    :func:`~ptsm_diag.report.execute.safe_file_stem` never gives two codes the same stem; codes
+    differing only by case (``2a``, ``2A``) and a code named like a file of the batch
+    itself (``synthese``) are what is left to refuse. Nothing is written.
+
+    Raises
+    ------
+    FileNameCollisionError
+        Listing every collision, in French.
+    """
+    stems: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    collisions: list[tuple[str, str, str]] = []
+    for code, _name in territories:
+        stem = safe_file_stem(code)
+        stems[code] = stem
+        key = stem.casefold()
+        if key in _RESERVED_STEMS:
+            collisions.append((code, _RESERVED_STEMS[key], f"erreurs/{stem}.html"))
+        elif key in seen:
+            collisions.append((code, f"« {seen[key]} »", f"{prefix}_{stem}.html"))
+        else:
+            seen[key] = code
+    if collisions:
+        raise FileNameCollisionError(collisions)
+    return stems
+
+
 def plan_jobs(
     data: DataFolder,
     data_hash: str,
@@ -297,13 +404,20 @@ def plan_jobs(
     out_dir: Path,
     options: BatchOptions,
 ) -> list[TerritoryJob]:
-    """The job of each territory, with paths kept inside ``out_dir``."""
+    """The job of each territory, with paths kept inside ``out_dir``.
+
+    Raises
+    ------
+    FileNameCollisionError
+        Before anything is written, when two territories would share a file.
+    """
+    prefix = report_prefix(options.notebook)
+    stems = check_file_names(territories, prefix)
     state_dir = out_dir / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     cache = _cache_data(data, state_dir, data_hash)
     notebook = notebook_path(options.notebook)
-    prefix = Path(options.notebook).stem.split("_")[0]
     # Every report of the batch runs the notebook as it was when the batch started, even
     # if someone edits it meanwhile: the fingerprints then say the truth.
     content = notebook.read_bytes()
@@ -312,7 +426,7 @@ def plan_jobs(
         write_atomic(snapshot, content)
     jobs = []
     for code, name in territories:
-        stem = safe_file_stem(code)
+        stem = stems[code]
         job = TerritoryJob(
             code=code, name=name, data_cache=cache, out_dir=out_dir,
             report_name=f"{prefix}_{stem}.html",
@@ -329,6 +443,116 @@ def plan_jobs(
                 raise PtsmError(f"Chemin de sortie hors du dossier de sortie : {path}")
         jobs.append(job)
     return jobs
+
+
+class BatchLockedError(PtsmError):
+    """Another batch is writing in the same output folder.
+
+    Parameters
+    ----------
+    lock_path : Path
+        The lock file.
+    holder : dict
+        What the holder wrote in it: ``pid``, ``debut`` (ISO date), ``machine``.
+    """
+
+    def __init__(self, lock_path: Path, holder: dict[str, Any]) -> None:
+        self.lock_path = Path(lock_path)
+        self.holder = holder
+        self.pid = holder.get("pid")
+        who = f"le lot du processus {self.pid}" if self.pid else "un autre lot"
+        if holder.get("machine") and holder.get("machine") != socket.gethostname():
+            who += f" (machine {holder['machine']})"
+        since = ""
+        with suppress(KeyError, ValueError):
+            started = datetime.fromisoformat(str(holder["debut"]))
+            since = started.strftime(" commencé le %d/%m/%Y à %H:%M")
+        super().__init__(
+            f"Le dossier de sortie {self.lock_path.parent.parent} est déjà utilisé par {who}"
+            f"{since} (verrou : {self.lock_path}). Attendez la fin de ce lot ou choisissez un "
+            "autre dossier avec --sortie ; le verrou se libère tout seul quand ce lot "
+            "s'arrête, même interrompu.")
+
+    def __reduce__(self) -> tuple[type, tuple[Path, dict[str, Any]]]:
+        return (type(self), (self.lock_path, self.holder))
+
+
+_WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks bytes: lock one far past the holder's note
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the lock without waiting; False when another process holds it."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    if msvcrt is not None:  # pragma: no cover - Windows
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    return True  # pragma: no cover - no file lock on this system
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    elif msvcrt is not None:  # pragma: no cover - Windows
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _lock_holder(fd: int) -> dict[str, Any]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        holder = json.loads(os.read(fd, 4096).decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+@contextmanager
+def output_folder_lock(out_dir: Path) -> Iterator[Path]:
+    """Hold the lock of a batch output folder (``.ptsm-lot/verrou``) for a ``with`` block.
+
+    The lock is the operating system's (``flock`` on Linux and macOS, ``msvcrt.locking``
+    on Windows): it is released when the process ends, however it ends, so a lock left by
+    a killed batch is simply taken over; the file keeps the holder's process id, start
+    date and machine for the message of a second batch. On a network folder the lock
+    holds as far as the file system honours it (NFS v4 and SMB do).
+
+    Raises
+    ------
+    BatchLockedError
+        At once, when another batch holds the lock (its process id in the message).
+    OutputWriteError
+        When the lock file cannot be created (read-only folder...).
+    """
+    path = Path(out_dir) / STATE_DIR / LOCK_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise OutputWriteError(path, exc) from exc
+    try:
+        if not _try_lock(fd):
+            raise BatchLockedError(path, _lock_holder(fd))
+        try:
+            note = {"pid": os.getpid(), "debut": datetime.now().isoformat(timespec="seconds"),
+                    "machine": socket.gethostname()}
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(note).encode("utf-8"))
+            yield path
+        finally:
+            os.ftruncate(fd, 0)  # released: no process id left to mislead anyone
+            _unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def run_batch(
@@ -364,13 +588,30 @@ def run_batch(
         When the data folder has errors (nothing is run).
     UnknownCodeError
         When a requested territory or région is unknown (nothing is run).
+    FileNameCollisionError
+        When two territories would write the same file (nothing is run).
+    BatchLockedError
+        When another batch is writing in ``sortie`` (nothing is run or written).
     """
+    options = options or BatchOptions()
+    out_dir = Path(sortie).resolve()
+    with output_folder_lock(out_dir):
+        return _run_batch_locked(Path(donnees), out_dir, codes, region, options, on_start,
+                                 on_done)
+
+
+def _run_batch_locked(
+    folder: Path,
+    out_dir: Path,
+    codes: Iterable[str] | None,
+    region: str | None,
+    options: BatchOptions,
+    on_start: Callable[[int], None] | None,
+    on_done: Callable[[TerritoryOutcome], None] | None,
+) -> BatchResult:
     from ptsm_diag.compute.territory import main_regions
 
-    options = options or BatchOptions()
     started = time.perf_counter()
-    folder = Path(donnees)
-    out_dir = Path(sortie).resolve()
     data = read_folder(folder)
     if data.territoires is None:
         raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
@@ -479,7 +720,10 @@ def _execute_local(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[
             yield run_territory(job)
         return
     context = get_context("spawn")  # no fork of a process holding threads (progress bar)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    # Workers (and, through GuardedKernelManager, their kernels) die with this process,
+    # even when it is killed with SIGKILL.
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                             initializer=guard_worker, initargs=(os.getpid(),)) as pool:
         pending: set[Future[TerritoryOutcome]] = {pool.submit(run_territory, j) for j in jobs}
         try:
             while pending:

@@ -18,7 +18,6 @@ import datetime as dt
 import html
 from pathlib import Path
 
-import branca
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -40,7 +39,7 @@ from ptsm_diag.compute.resources import locate_resources
 from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
 from ptsm_diag.io.sources.vocab import vocabulary_labels
 from ptsm_diag.report.display import format_number
-from ptsm_diag.viz.maps import CHAMP_COLOURS, add_commune_background, base_map
+from ptsm_diag.viz.maps import CHAMP_COLOURS, RawHtml, add_commune_background, base_map, safe_html
 from ptsm_diag.viz.offline import map_to_html
 
 # Colour of each kind of link (Paul Tol's muted palette, distinct from the champ colours).
@@ -77,25 +76,25 @@ def _french_date(at: str | dt.date | pd.Timestamp | None) -> str:
 # --------------------------------------------------------------------------- map
 
 
-def _legend_box(day: str, not_drawn: int, font_scale: float) -> branca.element.Element:
+def _legend_box(day: str, not_drawn: int, font_scale: float) -> RawHtml:
     size = round(13 * font_scale)
     note = (f"<br>{not_drawn} lien(s) avec un partenaire non localisé (nommé librement ou "
             "hors du dossier) : non tracé(s)." if not_drawn else "")
-    return branca.element.Element(
+    return RawHtml(
         '<div class="ptsm-legende-reseau" style="position:absolute;bottom:64px;left:10px;'
         "z-index:1000;background:rgba(255,255,255,.94);padding:8px 10px;border:1px solid "
         f"#999;border-radius:4px;font:{size}px/1.35 sans-serif;"
         f'max-width:{round(330 * font_scale)}px">'
-        f"<b>Liens de coopération actifs au {html.escape(day)}</b><br>"
+        f"<b>Liens de coopération actifs au {safe_html(day)}</b><br>"
         "Trait : nature du lien ; couleur du point : champ de la structure.<br>"
         "● point plein : au moins un lien actif ; ○ point vide : aucun lien actif."
         f"{note}</div>"
     )
 
 
-def _layer_css(font_scale: float) -> branca.element.Element:
+def _layer_css(font_scale: float) -> RawHtml:
     size = round(13 * font_scale)
-    return branca.element.Element(
+    return RawHtml(
         "<style>"
         f".leaflet-control-layers{{font:{size}px/1.25 sans-serif;max-height:85vh;"
         "overflow-y:auto}"
@@ -183,16 +182,16 @@ def network_map(
             continue
         colour = LINK_COLOURS.get(kind, UNKNOWN_COLOUR)
         swatch = f'<span class="ptsm-trait" style="border-top:4px solid {colour}"></span>'
-        label = html.escape(kinds.get(kind, kind))
+        label = safe_html(kinds.get(kind, kind))
         group = folium.FeatureGroup(name=f"{swatch}{label} ({len(subset)})").add_to(m)
         for row in subset.itertuples(index=False):
-            text = (f"<b>{html.escape(kinds.get(kind, kind))}</b><br>"
-                    f"{html.escape(str(row.nom_1))} ↔ {html.escape(str(row.nom_2))}")
+            text = (f"<b>{label}</b><br>"
+                    f"{safe_html(row.nom_1)} ↔ {safe_html(row.nom_2)}")
             if pd.notna(row.debut):
                 text += f"<br>Depuis le {row.debut:%d/%m/%Y}"
             if pd.notna(row.frequence):
                 frequency = frequencies.get(row.frequence, str(row.frequence))
-                text += f"<br>Fréquence : {html.escape(frequency)}"
+                text += f"<br>Fréquence : {safe_html(frequency)}"
             folium.PolyLine(
                 [where[row.acteur_1], where[row.acteur_2]],
                 color=colour, weight=3 * font_scale, opacity=0.8,
@@ -206,13 +205,13 @@ def network_map(
             continue
         colour = CHAMP_COLOURS.get(champ, UNKNOWN_COLOUR)
         swatch = f'<span style="color:{colour};font-size:1.3em">●</span>'
-        group = folium.FeatureGroup(name=f"{swatch} {html.escape(label)} ({len(subset)})")
+        group = folium.FeatureGroup(name=f"{swatch} {safe_html(label)} ({len(subset)})")
         group.add_to(m)
         for row in subset.itertuples(index=False):
             is_linked = row.id_ressource in linked
-            popup = (f"<b>{html.escape(str(row.nom))}</b><br>"
-                     f"{html.escape(type_labels.get(row.type_ressource, str(row.type_ressource)))}"
-                     f"<br>Champ : {html.escape(label)}<br>"
+            kind_label = type_labels.get(row.type_ressource, str(row.type_ressource))
+            popup = (f"<b>{safe_html(row.nom)}</b><br>{safe_html(kind_label)}"
+                     f"<br>Champ : {safe_html(label)}<br>"
                      + ("Au moins un lien actif" if is_linked else "<i>Aucun lien actif</i>"))
             folium.CircleMarker(
                 location=[row.geometry.y, row.geometry.x],
@@ -222,14 +221,14 @@ def network_map(
                 fill=True,
                 fill_color=colour if is_linked else "#ffffff",
                 fill_opacity=0.95,
-                tooltip=html.escape(str(row.nom)),
+                tooltip=safe_html(row.nom),
                 popup=folium.Popup(popup, max_width=320),
             ).add_to(group)
     root = m.get_root()
     root.header.add_child(_layer_css(font_scale))
     root.html.add_child(_legend_box(day, not_drawn, font_scale))
     if panel:
-        root.html.add_child(branca.element.Element(_panel_css(font_scale)))
+        root.html.add_child(RawHtml(_panel_css(font_scale)))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
+from ptsm_diag.io.exports import save_workbook, set_cell
 from ptsm_diag.io.files import write_atomic_with
 
 if TYPE_CHECKING:
@@ -309,7 +310,8 @@ def write_directory_xlsx(
     """Write the directory as an XLSX workbook laid out for printing.
 
     Title rows, a frozen and repeated header, filters, wrapped text, A4 landscape fitted
-    to the page width, page numbers in the footer.
+    to the page width, page numbers in the footer. Written atomically; text that a
+    spreadsheet would run as a formula is neutralised (:mod:`ptsm_diag.io.exports`).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -321,21 +323,19 @@ def write_directory_xlsx(
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Annuaire"
-    sheet["A1"] = title
-    sheet["A1"].font = Font(bold=True, size=14, color="1F3B73")
-    sheet["A2"] = subtitle
-    sheet["A2"].font = Font(italic=True, color="555555")
+    set_cell(sheet, 1, 1, title).font = Font(bold=True, size=14, color="1F3B73")
+    set_cell(sheet, 2, 1, subtitle).font = Font(italic=True, color="555555")
     header_row = 4
     thin = Side(style="thin", color="BBBBBB")
     for position, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=header_row, column=position, value=column)
+        cell = set_cell(sheet, header_row, position, column)
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="1F3B73")
         cell.alignment = Alignment(vertical="center")
         sheet.column_dimensions[get_column_letter(position)].width = widths.get(column, 20)
     for offset, record in enumerate(table[columns].itertuples(index=False), start=1):
         for position, value in enumerate(record, start=1):
-            cell = sheet.cell(row=header_row + offset, column=position, value=_text(value))
+            cell = set_cell(sheet, header_row + offset, position, _text(value))
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.number_format = "@"
             cell.border = Border(bottom=thin)
@@ -354,7 +354,7 @@ def write_directory_xlsx(
     sheet.oddFooter.left.text = title[:80]
     workbook.properties.creator = "ptsm-diag"
     workbook.properties.title = title
-    return write_atomic_with(Path(path), lambda tmp: workbook.save(tmp))
+    return save_workbook(workbook, path)
 
 
 def write_directory_html(table: pd.DataFrame, path: str | Path, title: str,

@@ -9,6 +9,7 @@ MathJax or mermaid fetched from CDNs), and the HTML is written atomically.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import tempfile
@@ -74,15 +75,43 @@ def notebook_path(name: str | Path) -> Path:
     Raises
     ------
     PtsmError
-        When the notebook does not exist (the message lists the shipped ones).
+        When the notebook does not exist (the message lists the shipped ones), or when the
+        file is not a Jupyter notebook (read and validated with nbformat).
     """
     candidate = Path(name)
     if len(candidate.parts) > 1 and candidate.suffix == ".ipynb" and candidate.is_file():
-        return candidate.resolve()
+        return check_notebook(candidate.resolve())
     path = notebooks_dir() / name
     if not path.is_file():
         available = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
         raise PtsmError(f"Notebook « {name} » introuvable ; disponibles : {', '.join(available)}")
+    return check_notebook(path)
+
+
+def check_notebook(path: Path) -> Path:
+    """``path`` when it is a valid Jupyter notebook (nbformat 4); a French error otherwise.
+
+    Raises
+    ------
+    PtsmError
+        The file cannot be read, is not JSON, or is not a valid notebook (``/etc/passwd``,
+        a text file, a JSON without cells...); the message names the file.
+    """
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as exc:  # NotJSONError, ValidationError, UnicodeDecodeError, OSError...
+        if isinstance(exc, OSError):
+            reason = f"lecture impossible ({exc.strerror or type(exc).__name__})"
+        elif isinstance(exc, ValueError):  # NotJSONError, JSONDecodeError, UnicodeDecodeError
+            reason = "son contenu n'est pas du JSON"
+        else:  # ValidationError, or a JSON that is not an object
+            reason = ("c'est du JSON, mais pas la structure d'un notebook (liste « cells », "
+                      "« metadata », « nbformat »)")
+        raise PtsmError(
+            f"Le fichier « {path} » n'est pas un notebook Jupyter valide : {reason}. "
+            "Attendu : un fichier .ipynb au format nbformat 4, ouvert et enregistré avec "
+            "Jupyter (par exemple une copie d'un notebook fourni)."
+        ) from exc
     return path
 
 
@@ -136,7 +165,8 @@ def add_table_of_contents(page: str) -> str:
     title = _H1.search(page)
     if title:
         text = html.escape(_heading_text(title.group(1)))
-        page = re.sub(r"<title>.*?</title>", f"<title>{text}</title>", page, count=1, flags=re.S)
+        page = re.sub(r"<title>.*?</title>", lambda _: f"<title>{text}</title>", page, count=1,
+                      flags=re.S)  # a function: a backslash in a name is not a group reference
     return page
 
 
@@ -170,8 +200,11 @@ class WarmKernel:
     seconds per report; a worker that produces many reports keeps its kernel, clears the
     user namespace (``%reset -f``) before each notebook, and restarts it after a failure
     or every ``max_uses`` reports (bounded memory). Module caches (the bundled geography)
-    stay loaded: that is the point.
+    stay loaded: that is the point. ``manager_class`` may be a subclass of
+    ``KernelManager`` (the batch's kernels die with their worker).
     """
+
+    manager_class: type[KernelManager] = KernelManager
 
     def __init__(self, kernel_name: str = "python3", max_uses: int = 20) -> None:
         self.kernel_name = kernel_name
@@ -186,8 +219,8 @@ class WarmKernel:
                                           or not self._manager.is_alive()):
             self.discard()
         if self._manager is None:
-            self._manager = KernelManager(kernel_name=self.kernel_name, transport="ipc",
-                                          ip=str(Path(self._folder.name) / "kernel"))
+            self._manager = self.manager_class(kernel_name=self.kernel_name, transport="ipc",
+                                               ip=str(Path(self._folder.name) / "kernel"))
             self._manager.start_kernel(cwd=str(cwd))
             self.uses = 0
         else:
@@ -331,7 +364,40 @@ def save_report(nb: nbformat.NotebookNode, target: Path, options: ReportOptions)
     return target
 
 
+# Names Windows keeps for devices, whatever the extension (``CON.html`` cannot be created).
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                    *(f"LPT{i}" for i in range(1, 10))}
+_KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_MAX_STEM = 100
+
+
 def safe_file_stem(code: str) -> str:
-    """A territory code usable as a file name, never a path (``../x`` → ``x``)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", code).lstrip("._")
-    return stem or "territoire"
+    """A territory code as a file name: never a path, and never the same for two codes.
+
+    Letters, digits and ``-`` are kept, and a ``.`` between two of them, so ``29``, ``2A``,
+    ``971`` or ``PTSM-35`` are their own file names. Any other character, ``_`` included,
+    becomes ``_`` followed by the hexadecimal digits of each of its UTF-8 bytes
+    (``T 1`` → ``T_201``, ``T_1`` → ``T_5F1``, ``../x`` → ``_2E_2E_2Fx``, ``Brest Métropole``
+    → ``Brest_20M_C3_A9tropole``): the code can be read back from the name, so two codes
+    never share a file. The first letter of a Windows device name (``CON``) is written the
+    same way, and the empty code is ``_``. A code longer than 100 characters once written
+    is cut, and its end replaced by ``__`` and 16 hexadecimal digits of its SHA-256 (``__``
+    never appears otherwise).
+    Codes differing only by case (``2a``, ``2A``) stay distinct here but would share a file
+    on Windows or macOS: :func:`ptsm_diag.report.batch.check_file_names` refuses them in a batch.
+    """
+    last = len(code) - 1
+    parts = []
+    for i, char in enumerate(code):
+        if char in _KEPT or (char == "." and 0 < i < last and code[i - 1] in _KEPT
+                             and code[i + 1] in _KEPT):
+            parts.append(char)
+        else:
+            parts.append("".join(f"_{byte:02X}" for byte in char.encode("utf-8")))
+    if code.split(".")[0].upper() in _WINDOWS_DEVICES:
+        parts[0] = f"_{ord(code[0]):02X}"
+    stem = "".join(parts) or "_"
+    if len(stem) > _MAX_STEM:
+        digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+        stem = f"{stem[:_MAX_STEM - 18]}__{digest}"
+    return stem

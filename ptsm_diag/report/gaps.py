@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import branca
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -45,9 +44,9 @@ from ptsm_diag.compute.gaps import (
     white_zone_communes,
 )
 from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
-from ptsm_diag.io.files import write_atomic, write_atomic_with
+from ptsm_diag.io.exports import save_workbook, set_cell, write_csv
 from ptsm_diag.report.display import collapsible, format_number, table_html
-from ptsm_diag.viz.maps import base_map
+from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
 
 ACTION_COLUMN = "Action proposée"
 NO_AXIS = "Hors axes ANAP"
@@ -79,7 +78,6 @@ EXPORT_HEADERS: dict[str, str] = {
     "donnees_a_recueillir": "Données à recueillir",
     "code_territoire": "Code territoire",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Colours of the white-zone map (ColorBrewer Reds), by number of types out of reach.
 WHITE_ZONE_COLOURS = ["#fcae91", "#fb6a4a", "#cb181d"]
@@ -416,8 +414,9 @@ def zones_blanches_map(
     data["couleur"] = [WITHIN_REACH_COLOUR if n == 0 else
                        WHITE_ZONE_COLOURS[min(n, len(WHITE_ZONE_COLOURS)) - 1]
                        for n in data["nombre_types"]]
-    data["nom"] = data["nom"].astype(str).map(html.escape)
-    data["detail"] = data["detail"].fillna("dans les seuils").astype(str).map(html.escape)
+    data["nom"] = data["nom"].map(safe_html)
+    data["detail"] = data["detail"].map(lambda v: safe_html(v) if isinstance(v, str)
+                                        else "dans les seuils")
     m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "detail", "couleur", "geometry"]].to_json(),
@@ -432,7 +431,7 @@ def zones_blanches_map(
     return m
 
 
-def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
+def _white_zone_legend(type_ressource: str | None) -> RawHtml:
     types = load_resource_types()
     title = ("Communes au-delà du temps d'accès maximal" if type_ressource is None else
              f"Au-delà du temps maximal : {types[type_ressource].label}"
@@ -445,22 +444,15 @@ def _white_zone_legend(type_ressource: str | None) -> branca.element.Element:
         entries.append((WHITE_ZONE_COLOURS[0], "au-delà du seuil"))
     rows = "".join(
         f'<div><span style="background:{colour};width:18px;height:12px;display:inline-block;'
-        f'border:1px solid #777;margin-right:6px"></span>{html.escape(label)}</div>'
+        f'border:1px solid #777;margin-right:6px"></span>{safe_html(label)}</div>'
         for colour, label in entries)
-    return branca.element.Element(
+    return RawHtml(
         '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
         'padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>")
+        f"<b>{safe_html(title)}</b>{rows}</div>")
 
 
 # --------------------------------------------------------------------------- export
-
-
-def _safe_text(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def export_table(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -480,17 +472,10 @@ def export_table(gaps: pd.DataFrame) -> pd.DataFrame:
 def export_gaps_csv(gaps: pd.DataFrame, path: str | Path) -> Path:
     """Write the gaps as CSV for a French spreadsheet (``;``, decimal comma, UTF-8 BOM).
 
-    Written atomically; text that would be read as a formula is neutralised.
+    Written atomically; text that would be read as a formula is neutralised
+    (:func:`ptsm_diag.io.exports.write_csv`).
     """
-
-    path = Path(path)
-    table = export_table(gaps)
-    for column in table.columns:
-        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
-            table[column] = table[column].map(_safe_text)
-    text = table.to_csv(sep=";", decimal=",", index=False, lineterminator="\r\n")
-    write_atomic(path, "\ufeff" + text)
-    return path
+    return write_csv(export_table(gaps), path)
 
 
 def _write_sheet(sheet: Any, frame: pd.DataFrame, start_row: int = 1,
@@ -500,25 +485,18 @@ def _write_sheet(sheet: Any, frame: pd.DataFrame, start_row: int = 1,
     fill = PatternFill("solid", fgColor="DDE7F0")
     row = start_row
     if title:
-        sheet.cell(row=row, column=1, value=title).font = Font(bold=True, size=12)
-        sheet.cell(row=row, column=1).data_type = "s"
+        set_cell(sheet, row, 1, title).font = Font(bold=True, size=12)
         row += 1
     for col, name in enumerate(frame.columns, start=1):
-        cell = sheet.cell(row=row, column=col, value=str(name))
-        cell.data_type = "s"
+        cell = set_cell(sheet, row, col, str(name))
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for values in frame.itertuples(index=False):
         row += 1
         for col, value in enumerate(values, start=1):
-            if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-                value = None
-            elif hasattr(value, "item"):
-                value = value.item()  # numpy scalar → Python
-            cell = sheet.cell(row=row, column=col, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-                cell.alignment = Alignment(wrap_text=len(value) > 40, vertical="top")
+            cell = set_cell(sheet, row, col, value)  # text is never a formula
+            if isinstance(cell.value, str):
+                cell.alignment = Alignment(wrap_text=len(cell.value) > 40, vertical="top")
     return row + 2
 
 
@@ -541,7 +519,8 @@ def export_gaps_xlsx(
     Sheets: « Synthèse » (by priority and by ANAP axis), « Priorité 1 » to « Priorité 6 »
     (every gap of the priority, ranked, with an empty « Action proposée » column),
     « Sans priorité » when some gaps have none, and « Paramètres » (thresholds and
-    weights). Written to a temporary file then renamed: never a half-written file.
+    weights). Written to a temporary file then renamed: never a half-written file; text
+    that a spreadsheet would run as a formula is neutralised.
     """
     path = Path(path)
     workbook = Workbook()
@@ -567,4 +546,4 @@ def export_gaps_xlsx(
     _write_sheet(parameters, params)
     _fit_columns(parameters, params, _WIDE)
 
-    return write_atomic_with(path, workbook.save)
+    return save_workbook(workbook, path)

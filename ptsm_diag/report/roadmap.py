@@ -8,7 +8,9 @@ HTML.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from ptsm_diag.compute import roadmap as rm
 from ptsm_diag.compute.territory import main_regions
 from ptsm_diag.diagnostic import REFERENCES, load_data
 from ptsm_diag.errors import Problem, PtsmError, UnknownCodeError
+from ptsm_diag.io.exports import write_sheets_xlsx
 from ptsm_diag.io.sources import DataFolder, empty_table
 from ptsm_diag.paths import is_demo_folder
 from ptsm_diag.report.display import collapsible, format_number
@@ -422,3 +425,23 @@ __all__ = [
     "status_by_priority_figure", "status_by_theme", "status_changes", "summary",
     "timeline", "title_page", "transitions",
 ]
+
+
+def export_roadmap_xlsx(
+    actions: pd.DataFrame,
+    path: str | Path,
+    date: str | dt.date | pd.Timestamp | None = None,
+    *,
+    cibles: pd.DataFrame | None = None,
+    territory: str | None = None,
+    catalog: Mapping[str, Indicator] | None = None,
+) -> Path:
+    """Write the steering-committee workbook (:func:`ptsm_diag.compute.roadmap.roadmap_sheets`),
+    atomically, with no formula in any cell.
+
+    Parameters are those of :func:`~ptsm_diag.compute.roadmap.roadmap_sheets`, plus the
+    ``.xlsx`` ``path`` to write.
+    """
+    sheets = rm.roadmap_sheets(actions, date, cibles=cibles, territory=territory,
+                               catalog=catalog)
+    return write_sheets_xlsx(sheets, path)

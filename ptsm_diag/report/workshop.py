@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import branca
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -28,10 +27,13 @@ from ptsm_diag.diagnostic import Diagnostic, prepare_diagnostic
 from ptsm_diag.io.files import write_atomic_with
 from ptsm_diag.viz.maps import (
     CHAMP_COLOURS,
+    RawHtml,
     add_commune_background,
     base_map,
     commune_choropleth,
+    js_string,
     resource_popup_html,
+    safe_html,
 )
 from ptsm_diag.viz.offline import map_to_html
 from ptsm_diag.viz.rosace import rosace_figure
@@ -109,16 +111,17 @@ def _map_css(font_scale: float, panel: bool) -> str:
 
 
 # A cluster reads like the badges it groups: « CMP ×6 » in the colour of the champ.
+# OPEN and CLOSE are JavaScript string literals (:func:`ptsm_diag.viz.maps.js_string`).
 _CLUSTER_ICON = """function(cluster) {
-  return L.divIcon({html: '<div class="ptsm-badge ptsm-grappe" style="background:COLOUR">'
-    + 'TEXT ×' + cluster.getChildCount() + '</div>', className: '', iconSize: [0, 0]});
+  return L.divIcon({html: OPEN + ' ×' + cluster.getChildCount() + CLOSE,
+                    className: '', iconSize: [0, 0]});
 }"""
 
 # One badge marker, built in the browser for FastMarkerCluster: row = [lat, lon, tooltip,
-# popup], both already escaped HTML (JSON-encoded by folium).
+# popup], both HTML made inert by safe_html (JSON-encoded by folium); BADGE is a
+# JavaScript string literal of the badge's HTML.
 _BADGE_MARKER = """function (row) {
-    var icon = L.divIcon({html: '<div class="ptsm-badge" style="background:COLOUR">TEXT</div>',
-                          iconSize: [0, 0], className: 'empty'});
+    var icon = L.divIcon({html: BADGE, iconSize: [0, 0], className: 'empty'});
     var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: icon});
     marker.bindTooltip(row[2]);
     marker.bindPopup(row[3], {maxWidth: MAXWIDTH});
@@ -143,10 +146,9 @@ def _short_label(label: str, limit: int = 34) -> str:
     return label.split("(")[0].strip()
 
 
-def _title_box(title: str, subtitle: str | None) -> branca.element.Element:
-    sub = f"<small>{html.escape(subtitle)}</small>" if subtitle else ""
-    return branca.element.Element(
-        f'<div class="ptsm-carte-titre">{html.escape(title)}{sub}</div>')
+def _title_box(title: str, subtitle: str | None) -> RawHtml:
+    sub = f"<small>{safe_html(subtitle)}</small>" if subtitle else ""
+    return RawHtml(f'<div class="ptsm-carte-titre">{safe_html(title)}{sub}</div>')
 
 
 def workshop_resources_map(
@@ -202,42 +204,42 @@ def workshop_resources_map(
             continue
         champ = types[code].champ if code in types else str(subset["champ"].iloc[0])
         colour = CHAMP_COLOURS.get(champ, "#555555")
-        badge_text = html.escape(_abbreviation(code))
+        badge_text = safe_html(_abbreviation(code))
+        badge = f'<div class="ptsm-badge" style="background:{colour}">{badge_text}</div>'
         swatch = (f'<span class="ptsm-badge" style="background:{colour};transform:none">'
                   f"{badge_text}</span>")
-        label = html.escape(_short_label(type_labels.get(code, code)))
+        label = safe_html(_short_label(type_labels.get(code, code)))
         group = folium.FeatureGroup(name=f"{swatch} {label} ({len(subset)})").add_to(m)
         if len(subset) > cluster_threshold:
             # Clustered types: markers built in the browser from one JSON array (a few
             # seconds and MB less per thousand markers than one folium.Marker each).
-            rows = [[row.geometry.y, row.geometry.x, html.escape(str(row["nom"])),
+            rows = [[row.geometry.y, row.geometry.x, safe_html(row["nom"]),
                      resource_popup_html(row, type_labels, vocab.champs)]
                     for _, row in subset.iterrows()]
+            cluster_open = (f'<div class="ptsm-badge ptsm-grappe" style="background:{colour}">'
+                            f"{badge_text}")
             FastMarkerCluster(
                 rows,
-                callback=_BADGE_MARKER.replace("COLOUR", colour).replace("TEXT", badge_text)
+                callback=_BADGE_MARKER.replace("BADGE", js_string(badge))
                 .replace("MAXWIDTH", str(round(320 * font_scale))),
                 options={"maxClusterRadius": 50, "disableClusteringAtZoom": 13,
                          "showCoverageOnHover": False},
-                icon_create_function=_CLUSTER_ICON.replace("COLOUR", colour).replace(
-                    "TEXT", badge_text),
+                icon_create_function=_CLUSTER_ICON.replace("OPEN", js_string(cluster_open))
+                .replace("CLOSE", js_string("</div>")),
             ).add_to(group)
             continue
         for _, row in subset.iterrows():
-            icon = folium.DivIcon(
-                html=f'<div class="ptsm-badge" style="background:{colour}">{badge_text}</div>',
-                icon_size=(0, 0),
-            )
+            icon = folium.DivIcon(html=badge, icon_size=(0, 0))
             folium.Marker(
                 location=[row.geometry.y, row.geometry.x], icon=icon,
-                tooltip=html.escape(str(row["nom"])),
+                tooltip=safe_html(row["nom"]),
                 popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
                                    max_width=round(320 * font_scale)),
             ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
-    root.header.add_child(branca.element.Element(_map_css(font_scale, panel=True)))
-    root.html.add_child(branca.element.Element(_PANEL_SCRIPT))
+    root.header.add_child(RawHtml(_map_css(font_scale, panel=True)))
+    root.html.add_child(RawHtml(_PANEL_SCRIPT))
     subtitle = "Données fictives de démonstration" if diag.is_demo else None
     root.html.add_child(_title_box(title or f"Ressources — {territory.name}", subtitle))
     return m
@@ -259,7 +261,7 @@ def density_map(
         interactive=False, control=False,
     ).add_to(m)
     root = m.get_root()
-    root.header.add_child(branca.element.Element(_map_css(font_scale, panel=False)))
+    root.header.add_child(RawHtml(_map_css(font_scale, panel=False)))
     subtitle = "Population municipale INSEE"
     root.html.add_child(_title_box(f"Densité de population — {diag.territory.name}", subtitle))
     return m

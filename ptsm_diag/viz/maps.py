@@ -2,13 +2,20 @@
 
 By default the maps have no tile layer (``fond=None``): the commune boundaries are the
 background, so the map works in a meeting room without network. ``fond="osm"`` adds
-OpenStreetMap tiles for online use. Text from input files is escaped before it reaches
-a popup or a tooltip.
+OpenStreetMap tiles for online use.
+
+Text from input files never reaches a folium template as template source: folium renders
+every element's output once more as a Jinja template, and puts tooltips and popups inside
+JavaScript backtick strings. :func:`safe_html` makes a text inert in all of those places
+(HTML-escaped, with ``{ } $ ` \\`` as character references), :func:`js_string` makes a
+JavaScript string literal of it, and :class:`RawHtml` adds markup to a map's page without
+any template rendering. Every map of the package builds its text with them.
 """
 
 from __future__ import annotations
 
 import html
+import json
 
 import branca
 import folium
@@ -31,6 +38,57 @@ CHAMP_COLOURS: dict[str, str] = {
 
 # Sequential palette for choropleths (ColorBrewer YlGnBu, 6 classes).
 SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"]
+
+# Characters that start a Jinja expression, statement or comment ({{ {% {#), a JavaScript
+# template substitution (${) or string end (`), or an escape sequence (\\), as HTML
+# character references: the browser shows them as written, no template sees them.
+_INERT = str.maketrans({"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;",
+                        "\\": "&#92;"})
+
+
+def safe_html(text: object) -> str:
+    """Input text as HTML that stays text wherever folium puts it.
+
+    HTML-escaped (``< > & " '``), and ``{ } $ ` \\`` written as character references,
+    so that the text is never evaluated: not as HTML, not as a Jinja template (folium
+    renders each element's output as a template a second time), not as a JavaScript
+    template string (folium builds tooltips and popups inside backticks). Use it for every
+    text from a data file (names, labels, notes) that goes into a tooltip, a popup, a
+    layer name, a legend, a title or GeoJSON properties shown in a tooltip.
+
+    Examples
+    --------
+    >>> safe_html("CMP {{ 7*191 }} <b>")
+    'CMP &#123;&#123; 7*191 &#125;&#125; &lt;b&gt;'
+    """
+    return html.escape(str(text), quote=True).translate(_INERT)
+
+
+def js_string(text: object) -> str:
+    """A JavaScript string literal of ``text``, safe inline in a ``<script>`` and in a
+    folium template (``< > &`` and ``{ }`` as ``\\u`` escapes)."""
+    return (json.dumps(str(text), ensure_ascii=False).replace("<", "\\u003c")
+            .replace(">", "\\u003e").replace("&", "\\u0026").replace("{", "\\u007b")
+            .replace("}", "\\u007d").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))
+
+
+class RawHtml(branca.element.Element):
+    """Markup added to a folium page as is, never rendered as a Jinja template.
+
+    ``branca.element.Element(markup)`` compiles ``markup`` as a template; this element
+    returns it unchanged. Build the markup with :func:`safe_html` for input text.
+    """
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self.markup = markup
+
+    def render(self, **kwargs: object) -> str:
+        """The markup, unchanged."""
+        return self.markup
+
 
 TILE_LAYERS: dict[str | None, dict[str, str] | None] = {
     None: None,
@@ -67,12 +125,12 @@ def add_commune_background(
 ) -> folium.GeoJson:
     """Light grey commune outlines under the map's layers: the offline background.
 
-    With ``names``, hovering a commune shows its (escaped) name.
+    With ``names``, hovering a commune shows its name (:func:`safe_html`).
     """
     columns = ["code_commune", "nom", "geometry"] if names else ["code_commune", "geometry"]
     data = communes[columns]
     if names:
-        data = data.assign(nom=data["nom"].map(lambda text: html.escape(str(text))))
+        data = data.assign(nom=data["nom"].map(safe_html))
     return folium.GeoJson(
         data.to_json(),
         name="Communes",
@@ -96,7 +154,7 @@ def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
 
 def _legend(
     title: str, limits: list[float], colours: list[str], fmt: str, *, font_scale: float = 1.0
-) -> branca.element.Element:
+) -> RawHtml:
     width, height, font = (round(x * font_scale) for x in (18, 12, 13))
     rows = "".join(
         f'<div><span style="background:{colours[i]};width:{width}px;height:{height}px;'
@@ -107,9 +165,9 @@ def _legend(
     box = (
         '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
         f'padding:8px 10px;border:1px solid #999;border-radius:4px;font:{font}px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>"
+        f"<b>{safe_html(title)}</b>{rows}</div>"
     )
-    return branca.element.Element(box)
+    return RawHtml(box)
 
 
 def commune_choropleth(
@@ -143,13 +201,14 @@ def commune_choropleth(
     classes = np.clip(np.searchsorted(limits, data[column], side="right") - 1, 0, len(colours) - 1)
     data["couleur"] = [colours[c] if pd.notna(v) else "#dddddd" for c, v in
                        zip(classes, data[column], strict=True)]
-    data["nom"] = data["nom"].map(html.escape)
+    data["nom"] = data["nom"].map(safe_html)
+    data["code_commune"] = data["code_commune"].map(safe_html)
     data["valeur"] = data[column].map(lambda v: "n.d." if pd.isna(v) else f"{v:{value_format}}"
                                       .replace(",", "\u202f"))
     m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "valeur", "couleur", "geometry"]].to_json(),
-        name=title,
+        name=safe_html(title),
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"],
             "color": "#555555",
@@ -158,7 +217,8 @@ def commune_choropleth(
         },
         highlight_function=lambda f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=["nom", "code_commune", "valeur"], aliases=["Commune", "Code INSEE", title],
+            fields=["nom", "code_commune", "valeur"],
+            aliases=["Commune", "Code INSEE", safe_html(title)],
             **({"style": f"font-size:{round(13 * font_scale)}px"} if font_scale != 1.0 else {}),
         ),
     ).add_to(m)
@@ -170,16 +230,16 @@ def commune_choropleth(
 def resource_popup_html(
     row: pd.Series, type_labels: dict[str, str], champ_labels: dict[str, str]
 ) -> str:
-    """The popup of one resource: name, type, champ, address, capacity (escaped HTML)."""
-    parts = [f"<b>{html.escape(str(row['nom']))}</b>",
-             html.escape(type_labels.get(row["type_ressource"], row["type_ressource"])),
-             f"Champ : {html.escape(champ_labels.get(row['champ'], str(row['champ'])))}"]
+    """The popup of one resource: name, type, champ, address, capacity (:func:`safe_html`)."""
+    parts = [f"<b>{safe_html(row['nom'])}</b>",
+             safe_html(type_labels.get(row["type_ressource"], row["type_ressource"])),
+             f"Champ : {safe_html(champ_labels.get(row['champ'], str(row['champ'])))}"]
     for column, label in (("capacite_lits", "lits"), ("capacite_places", "places")):
         value = row.get(column)
         if value is not None and pd.notna(value):
             parts.append(f"{int(value)} {label}")
     if row.get("finess") and pd.notna(row.get("finess")):
-        parts.append(f"FINESS {html.escape(str(row['finess']))}")
+        parts.append(f"FINESS {safe_html(row['finess'])}")
     if row.get("position_approchee"):
         parts.append("<i>Position approchée (centre de la commune)</i>")
     return "<br>".join(parts)
@@ -210,7 +270,8 @@ def resources_map(
             continue
         colour = CHAMP_COLOURS[champ]
         swatch = f'<span style="color:{colour};font-size:1.3em">●</span>'
-        group = folium.FeatureGroup(name=f"{swatch} {label} ({len(subset)})").add_to(m)
+        group = folium.FeatureGroup(name=f"{swatch} {safe_html(label)} ({len(subset)})")
+        group.add_to(m)
         for _, row in subset.iterrows():
             folium.CircleMarker(
                 location=[row.geometry.y, row.geometry.x],
@@ -220,7 +281,7 @@ def resources_map(
                 fill=True,
                 fill_color=colour,
                 fill_opacity=0.9,
-                tooltip=html.escape(str(row["nom"])),
+                tooltip=safe_html(row["nom"]),
                 popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
                                    max_width=300),
             ).add_to(group)

@@ -14,7 +14,6 @@ import html
 import math
 from collections.abc import Mapping
 
-import branca
 import folium
 import geopandas as gpd
 import numpy as np
@@ -23,7 +22,7 @@ import plotly.graph_objects as go
 
 from ptsm_diag.compute.indicators import STATUT_MANQUANT, STATUT_MASQUE, STATUT_OK
 from ptsm_diag.compute.regional import DIRECTION_ARROWS, heatmap_class, heatmap_text
-from ptsm_diag.viz.maps import base_map
+from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
 from ptsm_diag.viz.rosace import CATEGORIES, add_rosace, format_fr, rosace_sizes
 
 # Heat-map classes: key → (CSS class, French legend, background, text colour).
@@ -76,7 +75,7 @@ def territory_choropleth(
                           strict=True)]
     data["couleur"] = data["classe"].map(lambda c: HEAT_CLASSES[c][2])
     data["tirets"] = np.where(data["statut"] == STATUT_MASQUE, "6 4", "")
-    data["nom_html"] = data["nom"].map(lambda t: html.escape(str(t)))
+    data["nom_html"] = data["nom"].map(safe_html)
     data["valeur"] = [_value_text(s, v, u) for s, v, u in
                       zip(data["statut"], data["value"], data["unit"].fillna(""), strict=True)]
     data["indice"] = [heatmap_text(s, i) for s, i in
@@ -89,7 +88,7 @@ def territory_choropleth(
     fields = ["nom_html", "valeur", "reference_texte", "indice", "rang_texte"]
     folium.GeoJson(
         data[["code_territoire", *fields, "couleur", "tirets", "geometry"]].to_json(),
-        name=title,
+        name=safe_html(title),
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"], "color": "#333333",
             "weight": 1.5, "fillOpacity": 0.85, "dashArray": f["properties"]["tirets"],
@@ -107,7 +106,7 @@ def territory_choropleth(
         label = (f'<div style="font:bold {size}px sans-serif;text-align:center;'
                  "white-space:nowrap;transform:translate(-50%,-50%);color:#111;"
                  'text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff">'
-                 f"{row['nom_html']}<br>{html.escape(row['valeur'])}</div>")
+                 f"{row['nom_html']}<br>{safe_html(row['valeur'])}</div>")
         folium.Marker([point.y, point.x], icon=folium.DivIcon(html=label, icon_size=(0, 0)),
                       interactive=False).add_to(m)
     present = [c for c in HEAT_CLASSES if c in set(data["classe"])
@@ -125,7 +124,7 @@ def _value_text(statut: str, value: float, unit: str) -> str:
     return text if unit == "%" else f"{text} {unit}".strip()
 
 
-def _class_legend(title: str, classes: list[str], font_scale: float) -> branca.element.Element:
+def _class_legend(title: str, classes: list[str], font_scale: float) -> RawHtml:
     size = round(13 * font_scale)
     swatch = (f"width:{round(18 * font_scale)}px;height:{round(12 * font_scale)}px;"
               "display:inline-block;border:1px solid #777;margin-right:6px;vertical-align:middle")
@@ -134,14 +133,14 @@ def _class_legend(title: str, classes: list[str], font_scale: float) -> branca.e
         _css, label, colour, _fg = HEAT_CLASSES[key]
         dashed = ";border-style:dashed" if key == "masque" else ""
         rows.append(f'<div><span style="background:{colour};{swatch}{dashed}"></span>'
-                    f"{html.escape(label)}</div>")
+                    f"{safe_html(label)}</div>")
     box = (
         '<div style="position:absolute;bottom:28px;right:10px;z-index:1000;background:white;'
         f"padding:8px 10px;border:1px solid #999;border-radius:4px;font:{size}px sans-serif;"
-        f'max-width:{round(300 * font_scale)}px"><b>{html.escape(title)}</b>'
+        f'max-width:{round(300 * font_scale)}px"><b>{safe_html(title)}</b>'
         f"{''.join(rows)}</div>"
     )
-    return branca.element.Element(box)
+    return RawHtml(box)
 
 
 def _grid_columns(n: int) -> int:

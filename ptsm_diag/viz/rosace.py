@@ -8,6 +8,7 @@ the verdict; missing, masked and reference-less petals are grey and hatched.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,6 +43,11 @@ _DIRECTION_FR = {
 CAPTION_NORMS = "Repères indicatifs, pas des normes (ANAP)."
 
 
+def _plain(text: object) -> str:
+    """Input text for plotly's HTML-like labels: shown as written, never as markup."""
+    return html.escape(str(text), quote=False)
+
+
 def rosace_figure(
     table: pd.DataFrame, *, title: str | None = None, projection: bool = False
 ) -> go.Figure:
@@ -52,7 +58,8 @@ def rosace_figure(
     table : DataFrame
         Output of :func:`ptsm_diag.compute.indicators.rosace_table`.
     title : str, optional
-        Figure title; by default "Rosace des parcours – <territoire>".
+        Figure title, plain text (escaped here); by default
+        "Rosace des parcours – <territoire>".
     projection : bool
         Larger fonts and size, for a meeting-room projector.
 
@@ -67,7 +74,7 @@ def rosace_figure(
     polar["domain"] = {"x": [0.0, sizes["domain"] / 100], "y": [0.09, 1.0]}
     territory = _first(table, "code_territoire") or ""
     fig.update_layout(
-        title={"text": title or f"Rosace des parcours – {territory}",
+        title={"text": _plain(title or f"Rosace des parcours – {territory}"),
                "font": {"size": sizes["title"]}},
         polar=polar,
         font={"size": sizes["font"]},
@@ -96,7 +103,9 @@ def rosace_comparison_figure(
     table_a, table_b : DataFrame
         Outputs of :func:`ptsm_diag.compute.indicators.rosace_table`, on the same scale.
     labels : sequence of two str
-        Subplot titles, e.g. ``["Territoire A (2022)", "Territoire A (2024)"]``.
+        Subplot titles, plain text, e.g. ``["Territoire A (2022)", "Territoire A (2024)"]``.
+    title : str, optional
+        Figure title, plain text.
     """
     if len(labels) != 2:
         raise ValueError("labels : deux libellés attendus")
@@ -108,12 +117,13 @@ def rosace_comparison_figure(
     polar_b["domain"] = {"x": [0.55, 0.95], "y": [0.3, 0.94]}
     caption = _caption(pd.concat([table_a, table_b], ignore_index=True), sizes)
     caption.update({"y": 0.2})
-    titles = [{"text": f"<b>{text}</b>", "xref": "paper", "yref": "paper", "x": x, "y": 1.07,
-               "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+    titles = [{"text": f"<b>{_plain(text)}</b>", "xref": "paper", "yref": "paper", "x": x,
+               "y": 1.07, "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                "font": {"size": sizes["title"] - 2}}
               for text, x in zip(labels, (0.25, 0.75), strict=True)]
     fig.update_layout(
-        title={"text": title or "Comparaison des rosaces", "font": {"size": sizes["title"]}},
+        title={"text": _plain(title or "Comparaison des rosaces"),
+               "font": {"size": sizes["title"]}},
         polar=polar_a, polar2=polar_b,
         font={"size": sizes["font"]},
         width=int(sizes["width"] * 1.6), height=int(sizes["height"] * 1.15),
@@ -220,7 +230,7 @@ def add_rosace(
             width=[span.max() - span.min() + slot * (1 + GAP_SLOTS * 0.8)],
             marker={"color": AXIS_COLOURS.get(int(axis), "#999999"), "opacity": 0.10,
                     "line": {"width": 0}},
-            name=f"Axe {int(axis)} : {label}", legendgroup="axes",
+            name=f"Axe {int(axis)} : {_plain(label)}", legendgroup="axes",
             legendgrouptitle={"text": "Portes d'entrée"},
             hoverinfo="skip", showlegend=showlegend, subplot=subplot,
             meta={"role": "axis", "axis": int(axis)},
@@ -253,7 +263,7 @@ def add_rosace(
     fig.add_trace(go.Scatterpolar(
         r=np.full(circle.size, 100.0), theta=circle, mode="lines",
         line={"color": "#222222", "width": sizes["line"], "dash": "dash"},
-        name=f"Référence ({reference}) = 100", hoverinfo="skip", showlegend=showlegend,
+        name=f"Référence ({_plain(reference)}) = 100", hoverinfo="skip", showlegend=showlegend,
         subplot=subplot, meta={"role": "reference", "reference": reference},
     ))
 
@@ -306,7 +316,8 @@ def _tick(row: pd.Series) -> str:
         value = "n.d."
     else:
         value = format_fr(row["value"], row["unit"]) + _compact_unit(row["unit"])
-    return f"{row['label_wrapped']}<br><i>{value}</i>"
+    label = "<br>".join(_plain(part) for part in str(row["label_wrapped"]).split("<br>"))
+    return f"{label}<br><i>{value}</i>"
 
 
 def _ordinal(rank: float) -> str:
@@ -316,7 +327,8 @@ def _ordinal(rank: float) -> str:
 
 def _hover(row: pd.Series) -> str:
     unit = row["unit"]
-    lines = [f"<b>{row['label']}</b>", f"Axe {int(row['axis'])} : {row['axis_label']}"]
+    lines = [f"<b>{_plain(row['label'])}</b>",
+             f"Axe {int(row['axis'])} : {_plain(row['axis_label'])}"]
     year = "" if pd.isna(row["annee"]) else str(int(row["annee"]))
     if row["statut"] == "masqué":
         lines.append("Valeur masquée (secret statistique : effectif trop faible)")
@@ -328,9 +340,10 @@ def _hover(row: pd.Series) -> str:
             value += (f" (IC 95 % : {format_fr(row['ci_low'], unit)} – "
                       f"{format_fr(row['ci_high'], unit)})")
         lines.append(value)
-    reference = row["reference_label"]
+    reference = _plain(row["reference_label"])
     if pd.notna(row["reference"]):
-        origin = "" if pd.isna(row["reference_source"]) else f" ({row['reference_source']})"
+        origin = ("" if pd.isna(row["reference_source"])
+                  else f" ({_plain(row['reference_source'])})")
         lines.append(f"Référence {reference} : {_with_unit(row['reference'], unit)}{origin}")
     elif row["reference_source"] == "masquée":
         lines.append(f"Référence {reference} : masquée (secret statistique)")
@@ -341,12 +354,12 @@ def _hover(row: pd.Series) -> str:
         if not np.isfinite(row["index"]) or row["index"] > RADIAL_MAX:
             index += f", affiché tronqué à {int(RADIAL_MAX)}"
         lines.append(index)
-        lines.append(f"Appréciation : {row['verdict']}")
+        lines.append(f"Appréciation : {_plain(row['verdict'])}")
     if row["statut"] == "ok" and pd.notna(row["rank"]):
         lines.append(f"Rang : {_ordinal(row['rank'])} sur {int(row['rank_count'])} territoires "
                      "(1er = plus favorable)")
     lines.append(f"Sens de lecture : {_DIRECTION_FR.get(row['direction'], '')}")
-    lines.append(f"Source : {row['source']}" + (f" – {year}" if year else ""))
+    lines.append(f"Source : {_plain(row['source'])}" + (f" – {year}" if year else ""))
     return "<br>".join(lines)
 
 
@@ -354,7 +367,8 @@ def _caption(table: pd.DataFrame, sizes: dict[str, int]) -> dict:
     years = sorted({int(y) for y in table["annee"].dropna()})
     present = table.loc[table["statut"] != "manquant", "source"].dropna()
     sources = sorted({s.strip() for text in present for s in str(text).split(",")})
-    reference = _first(table, "reference_label") or "la référence"
+    reference = _plain(_first(table, "reference_label") or "la référence")
+    sources = [_plain(source) for source in sources]
     period = (f"{years[0]}" if len(years) == 1 else f"{years[0]}–{years[-1]}") if years else "n.d."
     text = (f"Indice 100 = {reference} ; au-delà du cercle, situation plus favorable que la "
             f"référence (sens de lecture de chaque indicateur pris en compte), indices tronqués "

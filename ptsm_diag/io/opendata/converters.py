@@ -75,11 +75,20 @@ class Converted:
 # ----------------------------------------------------------------------------- helpers
 
 
+# Communes of collectivités d'outre-mer counted with a département (ARS Guadeloupe's PTSM).
+ATTACHED_TO_DEPARTEMENT = {"977": "971", "978": "971"}
+
+
 def departement_of(codes: pd.Series) -> pd.Series:
-    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``."""
+    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``.
+
+    Saint-Barthélemy (``97701``) and Saint-Martin (``97801``) → ``971``, the département
+    the bundled geography attaches them to (they are under ARS Guadeloupe).
+    """
     text = codes.astype(str)
     overseas = text.str[:2].isin(["97", "98"])
-    return text.str[:2].where(~overseas, text.str[:3])
+    dep = text.str[:2].where(~overseas, text.str[:3])
+    return dep.map(ATTACHED_TO_DEPARTEMENT).fillna(dep)
 
 
 def known_communes() -> pd.Index:
@@ -199,28 +208,52 @@ def reason_of(problem: Problem) -> str:
 # ----------------------------------------------------------------------------- équipements
 
 EQUIPEMENT_REQUIRED = ("nofinesset", "capinstot")
+# Published layout (etalab-cs1100505-stock-*.csv): no header row; "structureet" lines, then
+# one "equipementsocial" line per establishment × discipline × activity × clientèle.
+# Positions (0-based) of the fields read; capinstot is the 10th field and indsupinst
+# ("O": installation supprimée) the 16th.
+EQUIPEMENT_FIELDS = (
+    "equipementsocial", "nofinesset", "de", "libde", "ta", "libta", "client", "libclient",
+    "sourceinfo", "capinstot", "capinstm", "capinstf", "capinsthab", "ageminiinst",
+    "agemaxiinst", "indsupinst",
+)
+EQUIPEMENT_TAG = "equipementsocial"
+_EQUIPEMENT_POSITIONS = {"nofinesset": 1, "capinstot": 9, "indsupinst": 15}
 
 
-def convert_equipements(path: Path, context: Context) -> Converted:
-    """FINESS équipements sociaux et médico-sociaux → places installées per establishment.
+def _published_equipements(lines: list[str], name: str, context: Context) -> pd.DataFrame:
+    """The ``equipementsocial`` lines of the published layout, as text columns."""
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    short: list[int] = []
+    other = 0
+    for number, line in enumerate(lines, start=2):
+        if not line.startswith(EQUIPEMENT_TAG + ";"):
+            other += bool(line.strip()) and not line.startswith("structureet;")
+            continue
+        fields = line.split(";") if '"' not in line else next(
+            csv.reader((line,), delimiter=";", quotechar='"'))
+        if len(fields) < len(EQUIPEMENT_FIELDS):
+            short.append(number)
+            continue
+        rows.append([fields[i].strip() for i in _EQUIPEMENT_POSITIONS.values()])
+        numbers.append(number)
+    total = len(rows) + len(short)
+    if not rows or len(short) > FORMAT_CHANGE_SHARE * total:
+        detail = (f"{len(short)} ligne(s) equipementsocial sur {total} ont moins de "
+                  f"{len(EQUIPEMENT_FIELDS)} champs (lignes {', '.join(map(str, short[:5]))}"
+                  f"{'…' if len(short) > 5 else ''}) : capinstot attendu en 10e champ, "
+                  "indsupinst en 16e") if short else "aucune ligne equipementsocial"
+        raise FormatChangedError(context.source, name, [detail], context.hint)
+    frame = pd.DataFrame(rows, columns=list(_EQUIPEMENT_POSITIONS), dtype=str)
+    frame.index = pd.Index(numbers, name="ligne")
+    frame.attrs["lignes_courtes"] = short
+    frame.attrs["lignes_autres"] = other
+    return frame
 
-    Expects a ``;``- (or ``,``-) separated file with a header row naming at least
-    ``nofinesset`` and ``capinstot`` (capacité installée totale), optionally preceded by
-    the ``finess;etalab;<n>;<date>`` metadata line; ``indsupinst`` = ``O`` (installation
-    supprimée) rows are left out. Returns the table ``finess, capacite_places`` (sum of
-    ``capinstot`` per establishment).
-    """
-    name, data = open_text_member(path, r"\.(csv|txt)$")
-    text = decode(data)
-    lines = text.splitlines()
-    date = ""
-    if lines and lines[0].lower().startswith("finess;etalab"):
-        parts = lines[0].split(";")
-        date = parts[3].strip() if len(parts) > 3 else ""
-        lines = lines[1:]
-    if not lines:
-        raise FormatChangedError(context.source, name, ["fichier vide après l'en-tête"],
-                                 context.hint)
+
+def _headed_equipements(lines: list[str], name: str, context: Context) -> pd.DataFrame:
+    """A CSV with a header row naming at least ``nofinesset`` and ``capinstot``."""
     header = lines[0]
     sep = sniff_separator(header)
     columns = [c.strip().strip('"').lower() for c in header.split(sep)]
@@ -229,10 +262,44 @@ def convert_equipements(path: Path, context: Context) -> Converted:
         raise FormatChangedError(
             context.source, name,
             [f"ligne d'en-tête différente : colonne(s) {', '.join(missing)} absente(s) "
-             f"(lu : « {header[:100]} »)"], context.hint)
+             f"(lu : « {header[:100]} ») ; ni en-tête ni lignes « equipementsocial » du "
+             "fichier publié etalab-cs1100505"], context.hint)
     frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, dtype=str,
                         keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
     frame.columns = columns
+    return frame
+
+
+def convert_equipements(path: Path, context: Context) -> Converted:
+    """FINESS équipements sociaux et médico-sociaux → places installées per establishment.
+
+    Reads the published file ``etalab-cs1100505-stock-*.csv`` (Latin-1, ``;``, a
+    ``finess;etalab;<n>;<date>`` first line, no header row, ``structureet`` lines then
+    ``equipementsocial;nofinesset;de;libde;ta;libta;client;libclient;sourceinfo;capinstot;…``
+    lines: :data:`EQUIPEMENT_FIELDS`), or a CSV with a header row naming at least
+    ``nofinesset`` and ``capinstot``. Lines whose ``indsupinst`` is ``O`` (installation
+    supprimée) are left out. Returns the table ``finess, capacite_places``: the sum of
+    ``capinstot`` over the establishment's lines that are not removed.
+    """
+    name, data = open_text_member(path, r"\.(csv|txt)$")
+    text = decode(data)
+    lines = text.splitlines()
+    date = ""
+    if lines and lines[0].lstrip("\ufeff").lower().startswith("finess;etalab"):
+        parts = lines[0].split(";")
+        date = parts[3].strip() if len(parts) > 3 else ""
+        lines = lines[1:]
+    if not any(line.strip() for line in lines):
+        raise FormatChangedError(context.source, name, ["fichier vide après l'en-tête"],
+                                 context.hint)
+    published = any(line.startswith((EQUIPEMENT_TAG + ";", "structureet;"))
+                    for line in lines[:1000])
+    if published:
+        frame = _published_equipements(lines, name, context)
+        layout = "publié (sans en-tête)"
+    else:
+        frame = _headed_equipements(lines, name, context)
+        layout = "avec en-tête"
     finess = frame["nofinesset"].str.strip().str.upper().str.zfill(9)
     capacity = pd.to_numeric(frame["capinstot"].str.strip().str.replace(",", ".",
                                                                          regex=False),
@@ -243,16 +310,26 @@ def convert_equipements(path: Path, context: Context) -> Converted:
         problems.append(Problem(name, None, "capinstot", None, "un nombre de places",
                                 f"{int(unreadable.sum())} capacité(s) illisible(s), ignorée(s)",
                                 Severity.AVERTISSEMENT))
+    short = frame.attrs.get("lignes_courtes", [])
+    if short:
+        problems.append(Problem(name, None, None, None,
+                                f"{len(EQUIPEMENT_FIELDS)} champs au moins",
+                                f"{len(short)} ligne(s) equipementsocial trop courte(s), "
+                                f"ignorée(s) (lignes {summarise(map(str, short), 5)})",
+                                Severity.AVERTISSEMENT))
     active = (frame["indsupinst"].str.strip().str.upper() != "O") if "indsupinst" in frame \
         else pd.Series(True, index=frame.index)
     kept = active & capacity.notna()
     places = capacity[kept].groupby(finess[kept]).sum()
     table = pd.DataFrame({"finess": places.index.astype(str),
                           "capacite_places": places.round().astype("int64").to_numpy()})
-    notes = [f"Équipements sociaux et médico-sociaux{f' du {date}' if date else ''} : "
-             f"{len(frame)} ligne(s), {int((~active).sum())} installation(s) supprimée(s) "
-             f"écartée(s), places installées de {len(table)} établissement(s)."]
-    return Converted(table, notes, problems, date, {"lignes": len(frame)})
+    notes = [f"Équipements sociaux et médico-sociaux{f' du {date}' if date else ''} "
+             f"(format {layout}) : {len(frame)} ligne(s) d'équipement, "
+             f"{int((~active).sum())} installation(s) supprimée(s) écartée(s), places "
+             f"installées de {len(table)} établissement(s)."]
+    return Converted(table, notes, problems, date,
+                     {"lignes": len(frame), "format": layout,
+                      "installations_supprimees": int((~active).sum())})
 
 
 def join_capacities(ressources: pd.DataFrame, capacities: pd.DataFrame
@@ -292,7 +369,7 @@ def convert_population(path: Path, context: Context) -> Converted:
     arrondissements of Paris, Lyon and Marseille go to their commune. Counts are
     estimates with decimals at IRIS level: the commune sums are rounded.
     """
-    name, data = open_text_member(path, r"\.csv$")
+    name, data = open_text_member(path, r"^(?!.*meta_)(?:.*/)?[^/]*\.csv$")
     text = decode(data)
     header = text.split("\n", 1)[0].strip("\r")
     sep = sniff_separator(header)

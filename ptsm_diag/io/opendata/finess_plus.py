@@ -1,4 +1,4 @@
-"""Adapter of the FINESS+ JSON feed ("finess-structures") → the ``ressources`` table.
+"""Adapter of the FINESS+ JSON feed (data.gouv.fr ``finess-structures-1``) → ``ressources``.
 
 Layout (``ansforge/finess``: ``flux/out/data.gouv/structure/schema-structures-v1.json``
 and the published samples; ``reference/domain.md`` §4.2)::
@@ -39,6 +39,7 @@ from ptsm_diag.errors import Problem, Severity
 from ptsm_diag.io.opendata.converters import (
     Context,
     Converted,
+    departement_of,
     in_departements,
     keep_known_communes,
 )
@@ -79,9 +80,14 @@ def _category(value: object) -> str:
 
 
 def _first_address(ege: dict) -> dict:
+    """The geographic address (``usageAdresse`` 03, TRE_R377), else the first located one.
+
+    Reusers of the feed report that it is not always first in ``adresse[]``.
+    """
     addresses = [a for a in ege.get("adresse") or [] if isinstance(a, dict)]
+    geographic = [a for a in addresses if str(_category(a.get("usageAdresse"))) == "03"]
     located = [a for a in addresses if a.get("coordonneesGeographique")]
-    return (located or addresses or [{}])[0]
+    return (geographic or located or addresses or [{}])[0]
 
 
 def _phone(ege: dict) -> str:
@@ -168,7 +174,9 @@ def place(frame: pd.DataFrame, dep: pd.Series) -> tuple[pd.Series, pd.Series, pd
     from ptsm_diag.io.sources.finess import EPSG_BY_DEPARTEMENT, METROPOLE_EPSG, to_wgs84
 
     epsg = dep.map(EPSG_BY_DEPARTEMENT).fillna(METROPOLE_EPSG).to_numpy(dtype=float)
-    candidates = [(frame["lon"], frame["lat"], False), (frame["lat"], frame["lon"], True)]
+    # Either pair may hold the WGS84 values (reusers of the feed report both layouts).
+    candidates = [(frame["lon"], frame["lat"], False), (frame["lat"], frame["lon"], True),
+                  (frame["x"], frame["y"], False)]
     for x, y, swapped in ((frame["x"], frame["y"], False), (frame["y"], frame["x"], True)):
         lon, lat = to_wgs84(x.to_numpy(dtype=float), y.to_numpy(dtype=float), epsg)
         candidates.append((pd.Series(lon, index=frame.index),
@@ -187,9 +195,9 @@ def place(frame: pd.DataFrame, dep: pd.Series) -> tuple[pd.Series, pd.Series, pd
     # Outside whichever way: keep the WGS84 (else projected) pair, flagged.
     first = ~done & frame["lon"].notna() & frame["lat"].notna()
     lon[first], lat[first] = frame["lon"][first], frame["lat"][first]
-    projected = ~done & ~first & candidates[2][0].notna()
-    lon[projected] = candidates[2][0][projected]
-    lat[projected] = candidates[2][1][projected]
+    projected = ~done & ~first & candidates[3][0].notna()
+    lon[projected] = candidates[3][0][projected]
+    lat[projected] = candidates[3][1][projected]
     outside = ~done & lon.notna()
     return lon, lat, swapped, outside
 
@@ -224,8 +232,7 @@ def convert_finess_plus(path: Path, context: Context) -> Converted:
     frame["ligne"] = np.arange(1, len(frame) + 1)
     table = _build_table(frame, wanted, f"FINESS+ {date}".strip()).reset_index(drop=True)
     table["source"] = f"FINESS+ {date}".strip()
-    dep = frame["code_commune"].astype(str)
-    dep = dep.str[:2].where(~dep.str[:2].isin(["97", "98"]), dep.str[:3])
+    dep = departement_of(frame["code_commune"])
     lon, lat, swapped, outside = place(frame, dep)
     c_lon, c_lat = commune_points(frame["code_commune"])
     located = lon.notna()

@@ -319,7 +319,9 @@ def territoires_table(departements: list[str] | None) -> pd.DataFrame:
 
 
 def _csv(frame: pd.DataFrame) -> str:
-    return "\ufeff" + frame.to_csv(sep=";", index=False, lineterminator="\n")
+    from ptsm_diag.io.exports import csv_text  # no cell a spreadsheet would run as a formula
+
+    return csv_text(frame, decimal=".", lineterminator="\n")
 
 
 def telecharger(

@@ -5,9 +5,15 @@ entry resolved through the data.gouv.fr API, or a fixed URL), what it looks like
 template table it feeds and which converter turns it into that table. A mirror given
 with ``--url-base`` serves every source at ``<url-base>/<mirror_name>``.
 
-Addresses marked « à vérifier » in :data:`SOURCES` follow the producers' documented
-patterns but could not be checked from the development environment: when one moves, the
-error names the URL, and ``--url-base`` or :data:`URL_OVERRIDE_ENV` point it elsewhere.
+Dataset names and URLs were checked against what public reusers call (no network from
+the development environment): ``finess-extraction-du-fichier-des-etablissements``
+(GuillaumePressiat/finess_etalab, ``pgm/telechargement.R``, and other reusers),
+``finess-structures-1`` with its ``finess-structures-journalier-AAAAMMJJ.json.gz``
+resources and the sibling ``finess-activites-1`` (reusers' FINESS+ clients),
+``finess-extraction-des-equipements-sociaux-et-medico-sociaux`` (reusers' capacity
+parsers, resource ``etalab-cs1100505-stock-*.csv``), ``code-officiel-geographique-cog``,
+and INSEE's ``statistiques/8647014`` page for the 2022 census. When one moves, the error
+names the URL, and ``--url-base`` or :data:`URL_OVERRIDE_ENV` point it elsewhere.
 """
 
 from __future__ import annotations
@@ -108,7 +114,9 @@ SOURCES: dict[str, SourceAdapter] = {
             page=DATAGOUV_PAGE.format(
                 dataset="finess-extraction-du-fichier-des-etablissements"),
             format="CSV « ; » sans en-tête : ligne finess;etalab;<n>;<date>, lignes "
-                   "structureet (31/32 champs) puis geolocalisation (6 champs)",
+                   "structureet (31/32 champs) puis geolocalisation (6 champs, ou 12 dans "
+                   "les fichiers anciens) ; la DREES a cessé de produire ce CSV en 2026 : "
+                   "voir la source finess_plus",
             mirror_name="etalab-cs1100507-stock.csv",
             converter=convert_finess_csv,
             table="ressources",
@@ -119,15 +127,17 @@ SOURCES: dict[str, SourceAdapter] = {
             name="finess_plus",
             title="FINESS+ — flux JSON des structures (successeur de l'extraction CSV)",
             producer="ANS, Licence Ouverte",
-            page=DATAGOUV_PAGE.format(dataset="finess-structures") + " (à vérifier)",
-            format="JSON schéma structures v1 : pmej[] → ege[] (numFinessEge, "
-                   "categorieentiteGeographiqueExercice, adresse[].cogCommune, "
-                   "coordonneesGeographique)",
+            page=DATAGOUV_PAGE.format(dataset="finess-structures-1"),
+            format="JSON (gzip) schéma structures v1, fichier quotidien "
+                   "finess-structures-journalier-AAAAMMJJ.json.gz ou mensuel figé : pmej[] → "
+                   "ege[] (numFinessEge, categorieentiteGeographiqueExercice, "
+                   "adresse[].cogCommune, coordonneesGeographique) ; les activités sont dans "
+                   "le jeu voisin finess-activites-1",
             mirror_name="finess-structures.json",
             converter=convert_finess_plus,
             table="ressources",
-            dataset="finess-structures",
-            resource_pattern=r"structures.*\.json",
+            dataset="finess-structures-1",
+            resource_pattern=r"finess-structures.*\.json",
             default=False,
         ),
         SourceAdapter(
@@ -135,28 +145,31 @@ SOURCES: dict[str, SourceAdapter] = {
             title="FINESS — équipements sociaux et médico-sociaux (places installées)",
             producer="DREES / ANS, Licence Ouverte",
             page=DATAGOUV_PAGE.format(
-                dataset="finess-extraction-des-equipements-sociaux-et-medico-sociaux")
-            + " (à vérifier)",
-            format="CSV « ; » avec ligne d'en-tête nommant au moins nofinesset et capinstot "
-                   "(une ligne par établissement × discipline × activité × clientèle)",
+                dataset="finess-extraction-des-equipements-sociaux-et-medico-sociaux"),
+            format="etalab-cs1100505-stock-*.csv, Latin-1, « ; » sans en-tête : ligne "
+                   "finess;etalab;<n>;<date>, lignes structureet puis equipementsocial;"
+                   "nofinesset;de;libde;ta;libta;client;libclient;sourceinfo;capinstot;… "
+                   "(indsupinst en 16e champ) ; ou CSV avec en-tête nommant nofinesset et "
+                   "capinstot",
             mirror_name="finess-equipements-sociaux.csv",
             converter=convert_equipements,
             table="capacites",
             dataset="finess-extraction-des-equipements-sociaux-et-medico-sociaux",
-            resource_pattern=r"equipement|cs1100505",
+            resource_pattern=r"cs1100505|equipement",
         ),
         SourceAdapter(
             name="population",
             title="INSEE — population par IRIS et âge (recensement, base-ic-evol-struct-pop)",
-            producer="INSEE, recensement de la population 2020, Licence Ouverte",
-            page="https://www.insee.fr/fr/statistiques/7704076",
-            format="archive ZIP d'un CSV « ; » : IRIS;COM;TYP_IRIS;LAB_IRIS;P20_POP;"
-                   "P20_POP0002;P20_POP0305;…;P20_POP80P;…",
+            producer="INSEE, recensement de la population 2022, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/8647014",
+            format="archive ZIP d'un CSV « ; » : IRIS;COM;TYP_IRIS;LAB_IRIS;P22_POP;"
+                   "P22_POP0002;P22_POP0305;…;P22_POP80P;… (les millésimes antérieurs, "
+                   "P20_… ou P21_…, restent lisibles)",
             mirror_name="base-ic-evol-struct-pop_csv.zip",
             converter=convert_population,
             table="population",
-            url="https://www.insee.fr/fr/statistiques/fichier/7704076/"
-                "base-ic-evol-struct-pop-2020_csv.zip",
+            url="https://www.insee.fr/fr/statistiques/fichier/8647014/"
+                "base-ic-evol-struct-pop-2022_csv.zip",
         ),
         SourceAdapter(
             name="geographie",

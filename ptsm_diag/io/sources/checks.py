@@ -9,9 +9,10 @@ missing values, vocabularies, referentials, formats, bounds and the multi-column
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -182,8 +183,8 @@ def run_checks(
     label: str,
     refs: Referentials,
     already: set[tuple[int, str]],
-) -> list[Problem]:
-    """Validate ``typed`` lazily with pandera; failures as Problems.
+) -> Iterator[Problem]:
+    """Validate ``typed`` lazily with pandera; failures as Problems (an iterator).
 
     Parameters
     ----------
@@ -199,7 +200,7 @@ def run_checks(
         schema.validate(typed, lazy=True)
     except SchemaErrors as exc:
         return failures_to_problems(exc.failure_cases, infos, text, label, already)
-    return []
+    return iter(())
 
 
 def failures_to_problems(
@@ -208,42 +209,67 @@ def failures_to_problems(
     text: pd.DataFrame,
     label: str,
     already: set[tuple[int, str]],
-) -> list[Problem]:
-    """Map pandera ``failure_cases`` (index, column, check, failure_case) to Problems."""
-    problems: list[Problem] = []
+) -> Iterator[Problem]:
+    """Map pandera ``failure_cases`` (index, column, check, failure_case) to Problems,
+    one at a time (a caller that counts them never holds them all).
+
+    Cell values are gathered column by column and each message is worded once per
+    distinct value, so that a million failing cells stay affordable.
+    """
     cases = failures.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"])
     # Column checks first: a row rule is not reported on a cell already in error.
     cases = cases.assign(_rule=cases["check"].isin(
         [k for k, i in infos.items() if i.columns])).sort_values("_rule", kind="stable")
+    lines = cases["index"].astype("int64").to_numpy()
+    targets = [
+        (infos[check].column if check in infos and infos[check].column else column)
+        for column, check in zip(cases["column"], cases["check"], strict=True)
+    ]
+    values = _gather_cells(text, lines, targets)
+    wordings: dict[tuple[str, str], str] = {}
     flagged = set(already)
-    for line, column, check, case in zip(cases["index"], cases["column"], cases["check"],
-                                         cases["failure_case"], strict=True):
-        line = int(line)
+    for line, column, check, case, target, value in zip(
+            lines.tolist(), cases["column"], cases["check"], cases["failure_case"], targets,
+            values, strict=True):
         if check == NOT_NULLABLE:
             if (line, column) in already:
                 continue
-            problems.append(Problem(label, line, column, None,
-                                    "une valeur (colonne obligatoire)",
-                                    "valeur obligatoire manquante"))
+            yield Problem(label, line, column, None, "une valeur (colonne obligatoire)",
+                          "valeur obligatoire manquante")
             flagged.add((line, column))
             continue
         info = infos.get(check)
         if info is None:  # a pandera-internal check (should not happen): report it raw
-            problems.append(Problem(label, line, column, None, "", str(check)))
+            yield Problem(label, line, column, None, "", str(check))
             continue
-        target = info.column or column
         if any((line, c) in flagged for c in info.columns):
             continue  # a multi-column rule on a cell already reported
         if info.columns:
             value = " ; ".join(f"{c}={_cell(text, line, c)}" for c in info.columns)
             checked = value
         else:
-            value = _cell(text, line, target)
             checked = "" if pd.isna(case) else str(case)  # after repair, e.g. "01001"
-        message = info.message(checked) if callable(info.message) else info.message
-        problems.append(Problem(label, line, target, value, info.expected, message))
+        if callable(info.message):
+            message = wordings.get((check, checked))
+            if message is None:
+                message = wordings[(check, checked)] = info.message(checked)
+        else:
+            message = info.message
+        yield Problem(label, line, target, value, info.expected, message)
         flagged.add((line, target))
-    return problems
+
+
+def _gather_cells(text: pd.DataFrame, lines: np.ndarray, columns: list[str]) -> list[str]:
+    """``text.at[line, column]`` for each pair ("" when absent), one column at a time."""
+    out = np.full(len(lines), "", dtype=object)
+    names = np.asarray(columns, dtype=object)
+    for column in dict.fromkeys(columns):
+        if column not in text:
+            continue
+        where = names == column
+        cells = text[column].reindex(lines[where])
+        out[where] = cells.where(cells.notna(), "").astype(str).to_numpy(dtype=object)
+    return out.tolist()
 
 
 def _cell(text: pd.DataFrame, line: int, column: str) -> str:

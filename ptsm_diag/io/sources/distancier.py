@@ -95,7 +95,8 @@ def read_distancier(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     raw = read_csv_file(path)
     if raw.empty:
-        raise InputError([Problem(path.name, None, None, None,
+        unreadable = [p for p in raw.problems if p.message.startswith("table illisible")]
+        raise InputError(unreadable or [Problem(path.name, None, None, None,
                                   "les colonnes " + ", ".join(DISTANCIER_COLUMNS),
                                   "fichier vide")])
     frame = raw.frame.copy()

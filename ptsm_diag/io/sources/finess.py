@@ -2,8 +2,11 @@
 
 Layout (``reference/domain.md`` §4.2): a metadata line ``finess;etalab;<n>;<AAAA-MM-JJ>``,
 then ``structureet`` lines (31 fields with the tag, 32 with ``numuai`` in recent files),
-then ``geolocalisation`` lines (``geolocalisation;nofinesset;x;y;sourcecoordet;datemaj``);
-``;`` separator, no column-header row, usually a trailing ``;``, UTF-8 in recent years and
+then ``geolocalisation`` lines (``geolocalisation;nofinesset;x;y;sourcecoordet;datemaj``, or
+in older files 12 fields, the parts of ``sourcecoordet`` separated by ``;``:
+``…;1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93;2016-02-29``); ``;`` separator, a field
+holding quotes quoted CSV-style, its quotes doubled (Mayotte's ``LIEU DE VIE "MAVOUNA
+MEMA 1"``), no column-header row, usually a trailing ``;``, UTF-8 in recent years and
 Latin-1 / Windows-1252 before. Every field is read as text.
 
 What the reader does:
@@ -15,7 +18,8 @@ What the reader does:
 - rebuilds the INSEE commune code: département + 3-digit commune (``01`` + ``451`` →
   ``01451``, ``2A`` + ``004`` → ``2A004``); overseas départements are written
   ``9A``…``9F`` (971…976) and their commune field already holds the département's last
-  digit (``9A`` + ``101`` → ``97101``);
+  digit (``9A`` + ``101`` → ``97101``); Saint-Barthélemy and Saint-Martin, still written
+  ``9A`` + ``123`` / ``127``, get their current codes ``97701`` / ``97801``;
 - joins the geolocalisation lines on ``nofinesset`` and converts the coordinates to WGS84
   per row, from the CRS named in ``sourcecoordet`` (``EPSG:2154 …``, or the older labels
   ``LAMBERT_93``, ``UTM_N20``…), vectorised per CRS with pyproj;
@@ -37,12 +41,16 @@ arrondissement code of Paris, Lyon or Marseille → the commune's code; a CMP (c
 Rejected lines (``erreur``, counted by reason in :attr:`FinessSummary.rejets`): a line
 with the wrong number of fields, an unknown line type, an unreadable FINESS number,
 département or commune, a FINESS number seen twice. Unreadable coordinates or an unknown
-CRS reject the coordinates only: the establishment is kept, at its commune.
+CRS reject the coordinates only: the establishment is kept, at its commune. Establishments
+of Wallis-et-Futuna (``9J``) are set aside with a warning saying they are outside the ARS
+territories (:attr:`FinessSummary.hors_territoire_ars`). Every rejected or reported line
+is in :attr:`FinessExtract.lignes_signalees` (:func:`write_finess_report`).
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import functools
 import re
 from collections import Counter
@@ -69,6 +77,11 @@ GEO_FIELDS = ("geolocalisation", "nofinesset", "coordxet", "coordyet", "sourceco
 # Accepted widths (fields, tag included, trailing ";" excluded): without/with numuai.
 STRUCTURE_WIDTHS = (31, 32)
 GEO_WIDTHS = (5, 6)
+# Older files write the parts of sourcecoordet with ";" instead of ",", which gives 12
+# fields: geolocalisation;nofinesset;x;y;1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93;
+# 2016-02-29. A line of GEO_SPLIT_WIDTHS fields ending with a date is read that way.
+GEO_SPLIT_WIDTHS = range(7, 13)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}")
 # Fields of a structureet line the reader keeps (positions in STRUCTURE_FIELDS).
 _KEPT = {name: STRUCTURE_FIELDS.index(name) for name in (
     "nofinesset", "nofinessej", "rs", "rslongue", "commune", "departement", "telephone",
@@ -77,6 +90,13 @@ _GEO_KEPT = {"nofinesset": 1, "coordxet": 2, "coordyet": 3, "sourcecoordet": 4}
 
 OVERSEAS_DEPARTEMENTS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975",
                          "9F": "976"}
+# Saint-Barthélemy and Saint-Martin are still written as communes 123 and 127 of the
+# Guadeloupe (9A) in FINESS; their current COG codes are 97701 and 97801 (collectivités
+# d'outre-mer, under ARS Guadeloupe: the bundled geography attaches them to 971).
+COLLECTIVITES_9A = {"123": "97701", "127": "97801"}
+# FINESS département codes outside the territories of the ARS (no PTSM there).
+OUTSIDE_ARS = {"9J": "Wallis-et-Futuna"}
+_OUTSIDE_ARS = re.compile(r"9[G-Z]|98\d")
 METROPOLE_EPSG = 2154
 EPSG_BY_DEPARTEMENT = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "975": 32621,
                        "976": 4471}
@@ -107,6 +127,10 @@ REJECTION_REASONS = {
     "categorie_illisible": "catégorie illisible",
     "departement_illisible": "département illisible",
     "commune_illisible": "code commune illisible",
+}
+# Establishments left out without being an error of the file.
+SET_ASIDE_REASONS = {
+    "hors_territoire_ars": "hors des territoires des ARS (Wallis-et-Futuna…)",
 }
 
 
@@ -154,6 +178,13 @@ class FinessSummary:
         Geolocalisation lines whose establishment is not in the file.
     lignes_vides : int
         Blank lines (ignored).
+    hors_territoire_ars : int
+        Establishments of the typology left out because their collectivité has no ARS
+        (Wallis-et-Futuna...): not an error of the file.
+    geolocalisations_format_ancien : int
+        Geolocalisation lines in the older layout (``sourcecoordet`` split over 7 fields).
+    rapport : str
+        Path of the CSV listing every rejected or reported line, when one was written.
     duree_s : float
         Reading time in seconds.
     """
@@ -178,6 +209,9 @@ class FinessSummary:
     crs: dict[str, int] = field(default_factory=dict)
     geolocalisations_orphelines: int = 0
     lignes_vides: int = 0
+    hors_territoire_ars: int = 0
+    geolocalisations_format_ancien: int = 0
+    rapport: str = ""
     duree_s: float = 0.0
 
     @property
@@ -200,6 +234,12 @@ class FinessSummary:
             detail = ", ".join(f"{REJECTION_REASONS.get(k, k)} : {n}"
                                for k, n in self.rejets.items())
             lines.append(f"- {self.lignes_rejetees} ligne(s) rejetée(s) ({detail}) ;")
+        if self.hors_territoire_ars:
+            lines.append(f"- {self.hors_territoire_ars} établissement(s) écarté(s) car hors des "
+                         "territoires des ARS (Wallis-et-Futuna…, sans PTSM) ;")
+        if self.geolocalisations_format_ancien:
+            lines.append(f"- {self.geolocalisations_format_ancien} géolocalisation(s) à "
+                         "l'ancien format (source des coordonnées en 7 champs) lue(s) ;")
         lines.append(
             f"- positions : {self.positions.get('finess', 0)} coordonnées FINESS, "
             f"{self.positions.get('centre_commune', 0)} au centre de la commune, "
@@ -207,6 +247,8 @@ class FinessSummary:
         )
         lines.append(f"- {self.hors_departement} établissement(s) dont les coordonnées "
                      "tombent hors de leur département.")
+        if self.rapport:
+            lines.append(f"Détail des lignes rejetées ou signalées : {self.rapport}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
@@ -229,12 +271,17 @@ class FinessExtract:
     summary : FinessSummary
         Counts.
     problems : list of Problem
-        Rejected lines (``erreur``), repairs and warnings, in line order.
+        Rejected lines (``erreur``), repairs and warnings, in line order; a kind met on
+        many lines is summarised in one problem.
+    lignes_signalees : list of Problem
+        The same, one problem per line (never summarised): the content of the
+        ``--rapport`` CSV.
     """
 
     table: pd.DataFrame
     summary: FinessSummary
     problems: list[Problem] = field(default_factory=list)
+    lignes_signalees: list[Problem] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
@@ -347,25 +394,35 @@ class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
         self.items: list[Problem] = []
+        self.detail: list[Problem] = []  # one per line, never summarised
 
     def add(self, row: int | None, column: str | None, value: str | None, expected: str,
             message: str, severity: Severity = Severity.ERREUR) -> None:
-        self.items.append(Problem(self.label, row, column, value, expected, message,
-                                  severity))
+        problem = Problem(self.label, row, column, value, expected, message, severity)
+        self.items.append(problem)
+        self.detail.append(problem)
 
     def group(self, rows: Sequence[int], column: str | None, values: Sequence[str | None],
               expected: str, message: str, severity: Severity) -> None:
-        """One problem per line, or one for all when there are many."""
+        """One problem per line, or one for all when there are many (the detail keeps all)."""
         if len(rows) <= _GROUP_LIMIT:
             for row, value in zip(rows, values, strict=True):
                 self.add(int(row), column, value, expected, message, severity)
             return
         shown = ", ".join(str(int(r)) for r in list(rows)[:10])
-        self.add(None, column, None, expected,
-                 f"{message} : {len(rows)} lignes (lignes {shown}…)", severity)
+        self.items.append(Problem(self.label, None, column, None, expected,
+                                  f"{message} : {len(rows)} lignes (lignes {shown}…)",
+                                  severity))
+        self.detail.extend(
+            Problem(self.label, int(row), column, None if value is None else str(value),
+                    expected, message, severity)
+            for row, value in zip(rows, values, strict=True))
 
     def sorted(self) -> list[Problem]:
         return sorted(self.items, key=lambda p: (p.row or 0, p.column or ""))
+
+    def sorted_detail(self) -> list[Problem]:
+        return sorted(self.detail, key=lambda p: (p.row or 0, p.column or ""))
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -386,6 +443,7 @@ class _Stream:
     geo_frames: list[pd.DataFrame] = field(default_factory=list)
     repaired_width: list[int] = field(default_factory=list)
     duplicated_geo: list[int] = field(default_factory=list)
+    split_geo: int = 0
 
 
 def _columns_frame(columns: dict[str, list], lines: list[int]) -> pd.DataFrame:
@@ -474,7 +532,10 @@ def _stream(path: Path, label: str, decode: _Decoder, wanted: dict[str, str],
             if not line.strip():
                 state.blank += 1
                 continue
-            fields = line.split(";")
+            # The producer quotes a field holding a quote (or a ";"), CSV-style:
+            # "LIEU DE VIE ""MAVOUNA MEMA 1""". The csv module reads those lines; a line
+            # without any quote reads the same with str.split, which is faster.
+            fields = line.split(";") if '"' not in line else _split_quoted(line)
             tag = fields[0]
             if tag not in ("structureet", "geolocalisation"):
                 tag = tag.strip().lower()
@@ -494,7 +555,9 @@ def _stream(path: Path, label: str, decode: _Decoder, wanted: dict[str, str],
             width = len(fields)
             while width > widths[-1] and fields[width - 1].strip() == "":
                 width -= 1  # trailing ";" (the norm) or extra empty fields
-            if width not in widths:
+            split_source = (tag == "geolocalisation" and width in GEO_SPLIT_WIDTHS
+                            and _DATE.fullmatch(fields[width - 1].strip()) is not None)
+            if width not in widths and not split_source:
                 state.rejected["ligne_mal_formee"] += 1
                 expected = " ou ".join(str(w) for w in widths)
                 problems.add(number, None, _shorten(line),
@@ -547,11 +610,20 @@ def _stream(path: Path, label: str, decode: _Decoder, wanted: dict[str, str],
                 for name, position in _GEO_KEPT.items():
                     geo_columns[name].append(fields[position].strip())
                 geo_columns["nofinesset"][-1] = finess
+                if split_source:  # older layout: sourcecoordet parts separated by ";"
+                    state.split_geo += 1
+                    geo_columns["sourcecoordet"][-1] = ",".join(
+                        part.strip() for part in fields[4:width - 1])
                 geo_lines.append(number)
     flush()
     if progress is not None:
         progress(total, total)
     return state
+
+
+def _split_quoted(line: str) -> list[str]:
+    """The fields of one line holding quotes, read by the csv module (``;``, ``"``)."""
+    return next(csv.reader((line,), delimiter=";", quotechar='"'), [""])
 
 
 def _shorten(text: str, limit: int = 80) -> str:
@@ -567,11 +639,14 @@ def insee_commune_code(departement: pd.Series, commune: pd.Series) -> pd.Series:
     ``01`` + ``451`` → ``01451``; ``2A`` + ``004`` → ``2A004``; ``9B`` + ``209`` →
     ``97209`` (overseas: the commune field holds the département's last digit); a
     2-digit overseas commune field is appended to the 3-character département
-    (``972`` + ``09`` → ``97209``). Unreadable values give NA.
+    (``972`` + ``09`` → ``97209``); Saint-Barthélemy and Saint-Martin, still written
+    ``9A`` + ``123`` / ``127``, get their current codes ``97701`` / ``97801``
+    (:data:`COLLECTIVITES_9A`). Unreadable values give NA.
     """
     dep = departement.str.strip().str.upper()
-    dep = dep.map(OVERSEAS_DEPARTEMENTS).fillna(dep)
     com = commune.str.strip()
+    collectivite = (dep == "9A") & com.isin(list(COLLECTIVITES_9A))
+    dep = dep.map(OVERSEAS_DEPARTEMENTS).fillna(dep)
     overseas = dep.str.startswith("97")
     three = com.str.fullmatch(r"\d{3}")
     two = com.str.fullmatch(r"\d{2}")
@@ -582,6 +657,7 @@ def insee_commune_code(departement: pd.Series, commune: pd.Series) -> pd.Series:
     out[dom3] = "97" + com[dom3]
     dom2 = overseas & dep.str.fullmatch(_DEPARTEMENT.pattern) & two
     out[dom2] = dep[dom2] + com[dom2]
+    out[collectivite] = com[collectivite].map(COLLECTIVITES_9A)
     return out
 
 
@@ -788,6 +864,7 @@ def read_finess(
         geolocalisations_lues=state.geolocations, lignes_vides=state.blank,
         hors_typologie=sum(state.out_of_scope.values()),
         categories_hors_typologie=dict(state.out_of_scope.most_common()),
+        geolocalisations_format_ancien=state.split_geo,
     )
     fallbacks = decoder.fallback_lines
     if fallbacks and decoder.utf8_lines:
@@ -809,7 +886,7 @@ def read_finess(
            else _columns_frame({name: [] for name in _KEPT}, []))
     geo = (pd.concat(state.geo_frames, ignore_index=True) if state.geo_frames
            else _columns_frame({name: [] for name in _GEO_KEPT}, []))
-    raw = _check_codes(raw, problems, state.rejected)
+    raw = _check_codes(raw, problems, state.rejected, summary)
     table = _build_table(raw, wanted, state.date)
     table = _place(table, raw, geo, problems, summary)
 
@@ -820,14 +897,33 @@ def read_finess(
     summary.positions = {p: int((table["position"] == p).sum()) for p in POSITIONS}
     summary.hors_departement = int(table["hors_departement"].sum())
     summary.duree_s = round(time.perf_counter() - start, 3)
-    return FinessExtract(table, summary, problems.sorted())
+    return FinessExtract(table, summary, problems.sorted(), problems.sorted_detail())
 
 
-def _check_codes(raw: pd.DataFrame, problems: _Problems, rejected: Counter) -> pd.DataFrame:
-    """Reject the rows whose département or commune cannot give a commune code."""
+def _check_codes(raw: pd.DataFrame, problems: _Problems, rejected: Counter,
+                 summary: FinessSummary) -> pd.DataFrame:
+    """Reject the rows whose département or commune cannot give a commune code.
+
+    Rows of a collectivité without ARS (Wallis-et-Futuna) are set aside with a warning
+    that says so. Saint-Barthélemy and Saint-Martin keep the département of their FINESS
+    code (971), the one the bundled geography attaches them to.
+    """
     dep = departement_code(raw["departement"])
     raw = raw.assign(code_departement=dep,
                      code_commune=insee_commune_code(raw["departement"], raw["commune"]))
+    upper = raw["departement"].str.strip().str.upper()
+    outside_ars = upper.str.fullmatch(_OUTSIDE_ARS.pattern).astype(bool)
+    for line, value in zip(raw["ligne"][outside_ars], upper[outside_ars], strict=True):
+        where = OUTSIDE_ARS.get(value, "collectivité d'outre-mer du Pacifique")
+        problems.add(int(line), "departement", value,
+                     "un département ou une collectivité dans le territoire d'une ARS "
+                     "(01…95, 2A, 2B, 9A…9F)",
+                     f"établissement de {where} (département FINESS {value}) : hors des "
+                     "territoires des ARS, donc d'aucun PTSM ; écarté",
+                     Severity.AVERTISSEMENT)
+    summary.hors_territoire_ars = int(outside_ars.sum())
+    raw = raw[~outside_ars].reset_index(drop=True)
+    dep = raw["code_departement"]
     bad_dep = ~dep.str.fullmatch(_DEPARTEMENT.pattern).astype(bool)
     for line, value in zip(raw["ligne"][bad_dep], raw["departement"][bad_dep], strict=True):
         problems.add(int(line), "departement", value,
@@ -1146,7 +1242,40 @@ def ressources_csv_text(table: pd.DataFrame) -> str:
         values = out[column].astype(float)
         out[column] = values.map(lambda v: "" if np.isnan(v) else f"{v:.6f}".rstrip("0")
                                  .rstrip(".").replace(".", ","))
-    return out.to_csv(sep=";", index=False, lineterminator="\n")
+    from ptsm_diag.io.exports import csv_text  # no cell a spreadsheet would run as a formula
+
+    return csv_text(out, decimal=".", lineterminator="\n", bom=False)
+
+
+REPORT_COLUMNS = ("fichier", "ligne", "colonne", "valeur", "attendu", "message", "gravite")
+
+
+def write_finess_report(extract: FinessExtract, path: str | Path) -> Path:
+    """Write every rejected or reported line of an extract to a CSV, atomically.
+
+    One row per line and problem (never summarised): ``fichier;ligne;colonne;valeur;
+    attendu;message;gravite``, as ``ptsm-diag valider --rapport`` writes; ``;``-separated,
+    UTF-8 with BOM. A cell that a spreadsheet would read as a formula (``=``, ``+``,
+    ``-``, ``@`` first) is written with a leading apostrophe.
+    """
+    frame = pd.DataFrame([p.as_dict() for p in extract.lignes_signalees],
+                         columns=list(REPORT_COLUMNS))
+    frame["ligne"] = frame["ligne"].astype("Int64")
+    try:
+        from ptsm_diag.io.exports import write_csv
+    except ImportError:  # older tree without the shared export helper
+        from ptsm_diag.io.files import write_atomic
+
+        text = frame.map(_neutral_cell).to_csv(sep=";", index=False, lineterminator="\n")
+        write_atomic(Path(path), "\ufeff" + text)
+        return Path(path)
+    return write_csv(frame, path)
+
+
+def _neutral_cell(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    return "'" + value if value.lstrip()[:1] in ("=", "+", "-", "@") else value
 
 
 def convert_finess(
@@ -1155,11 +1284,18 @@ def convert_finess(
     *,
     types: Iterable[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    rapport: str | Path | None = None,
 ) -> FinessSummary:
     """Read a FINESS extract and write it as a template ``ressources.csv``, atomically.
 
     The CSV is UTF-8 with BOM, ``;``-separated with decimal commas, like the templates of
     ``data_templates/``; see :func:`ressources_csv_text` for the coordinates.
+
+    Parameters
+    ----------
+    rapport : path, optional
+        Also write every rejected or reported line to this CSV
+        (:func:`write_finess_report`); the summary names it.
 
     Returns
     -------
@@ -1171,4 +1307,6 @@ def convert_finess(
     extract = read_finess(path, types=types, progress=progress)
     text = "\ufeff" + ressources_csv_text(extract.table)
     write_atomic(Path(sortie_csv), text)
+    if rapport is not None:
+        extract.summary.rapport = str(write_finess_report(extract, rapport))
     return extract.summary

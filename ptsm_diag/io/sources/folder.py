@@ -5,6 +5,7 @@ Nothing is ever written into the folder.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ from ptsm_diag.io.sources.schemas import TABLES
 from ptsm_diag.io.sources.tabular import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,
+    UnreadableWorkbookError,
     normalize_column_name,
     read_xlsx_sheet,
     xlsx_sheet_names,
 )
 from ptsm_diag.io.sources.validate import (
+    MAX_PROBLEMS_PER_KIND,
     NON_TABLE_SHEETS,
     TableResult,
     read_raw,
@@ -80,19 +83,43 @@ class ValidationReport:
     @property
     def has_errors(self) -> bool:
         """Whether any problem is an ERREUR."""
-        return any(p.severity == Severity.ERREUR for p in self.problems)
+        return self.count(Severity.ERREUR) > 0
+
+    def count(self, severity: Severity | None = None) -> int:
+        """Exact number of problems (of one severity), including those not stored."""
+        folder = sum(1 for p in self.folder_problems
+                     if severity is None or p.severity == severity)
+        return folder + sum(r.count(severity) for r in self.results.values())
+
+    @property
+    def n_omitted(self) -> int:
+        """Problems counted but not stored (over the cap of their kind)."""
+        return sum(r.n_omitted for r in self.results.values())
+
+    def omitted_kinds(self) -> pd.DataFrame:
+        """Kinds of problems with some not stored: fichier, gravite, colonne, attendu,
+        total (exact), conserves (stored)."""
+        rows = []
+        for result in self.results.values():
+            stored = Counter((p.severity, p.column, p.expected) for p in result.problems)
+            for (severity, column, expected), total in result.kind_counts.items():
+                if total > stored[(severity, column, expected)]:
+                    rows.append({"fichier": result.file, "gravite": str(severity),
+                                 "colonne": column, "attendu": expected, "total": total,
+                                 "conserves": stored[(severity, column, expected)]})
+        return pd.DataFrame(rows, columns=["fichier", "gravite", "colonne", "attendu",
+                                           "total", "conserves"])
 
     def counts(self) -> pd.DataFrame:
-        """Per file: rows read, accepted, rejected, and problems by severity."""
+        """Per file: rows read, accepted, rejected, and problems by severity (exact)."""
         rows = []
         for name, result in self.results.items():
-            severities = [p.severity for p in result.problems]
             rows.append({
                 "table": name, "fichier": result.file, "lues": result.n_read,
                 "acceptees": result.n_accepted, "rejetees": result.n_rejected,
-                "erreurs": severities.count(Severity.ERREUR),
-                "avertissements": severities.count(Severity.AVERTISSEMENT),
-                "reparations": severities.count(Severity.REPARATION),
+                "erreurs": result.count(Severity.ERREUR),
+                "avertissements": result.count(Severity.AVERTISSEMENT),
+                "reparations": result.count(Severity.REPARATION),
             })
         return pd.DataFrame(rows, columns=COUNT_COLUMNS)
 
@@ -104,10 +131,9 @@ class ValidationReport:
 
     def conclusion(self) -> str:
         """One French sentence saying whether the data can be used."""
-        severities = [p.severity for p in self.problems]
-        errors = severities.count(Severity.ERREUR)
-        warnings = severities.count(Severity.AVERTISSEMENT)
-        repairs = severities.count(Severity.REPARATION)
+        errors = self.count(Severity.ERREUR)
+        warnings = self.count(Severity.AVERTISSEMENT)
+        repairs = self.count(Severity.REPARATION)
         rejected = sum(r.n_rejected for r in self.results.values())
         if errors:
             return (f"{errors} erreur(s) à corriger ({rejected} ligne(s) rejetée(s)) ; "
@@ -159,10 +185,14 @@ def discover(folder: Path) -> tuple[dict[str, list[TableSource]], list[Problem]]
     """The sources of each table in a folder, and problems with the folder's files."""
     found: dict[str, list[TableSource]] = {name: [] for name in TABLES}
     problems: list[Problem] = []
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith((".", "~$")))
-    for path in files:
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith((".", "~$")))
+    for path in entries:
         stem, suffix = normalize_column_name(path.stem), path.suffix.lower()
+        if not path.is_file():
+            # A table's name on a folder or a broken link is read, and reported unreadable.
+            if stem in TABLES and (suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES):
+                found[stem].append(TableSource(path))
+            continue
         if stem in TABLES:
             if suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES:
                 found[stem].append(TableSource(path))
@@ -172,7 +202,13 @@ def discover(folder: Path) -> tuple[dict[str, list[TableSource]], list[Problem]]
                     "format non pris en charge : enregistrez ce fichier en CSV ou XLSX"))
             continue
         if suffix in XLSX_SUFFIXES:
-            for sheet in xlsx_sheet_names(path):
+            try:
+                sheets = xlsx_sheet_names(path)
+            except UnreadableWorkbookError as exc:  # not a table: noted, not fatal
+                reason = exc.problems[0].message
+                problems.append(_ignored(path.name, f"fichier non reconnu, ignoré ({reason})"))
+                continue
+            for sheet in sheets:
                 key = normalize_column_name(sheet)
                 if key in TABLES:
                     found[key].append(TableSource(path, sheet))
@@ -186,20 +222,24 @@ def discover(folder: Path) -> tuple[dict[str, list[TableSource]], list[Problem]]
     return found, problems
 
 
-def _ignored(label: str) -> Problem:
+def _ignored(label: str, message: str = "fichier ou feuille non reconnu, ignoré") -> Problem:
     return Problem(label, None, None, None,
                    "un nom de table : " + ", ".join(TABLES) + " (ex. ressources.csv)",
-                   "fichier ou feuille non reconnu, ignoré", Severity.AVERTISSEMENT)
+                   message, Severity.AVERTISSEMENT)
 
 
-def _read_source(name: str, source: TableSource, refs: Referentials) -> TableResult:
+def _read_source(name: str, source: TableSource, refs: Referentials,
+                 max_per_kind: int | None = MAX_PROBLEMS_PER_KIND) -> TableResult:
     raw = read_raw(source.path, name) if source.sheet is None else \
         read_xlsx_sheet(source.path, source.sheet, source.label)
-    return validate_table(name, raw, refs)
+    return validate_table(name, raw, refs, max_per_kind)
 
 
 def validate_folder(
-    path: str | Path, **referentials: Collection[str] | None
+    path: str | Path,
+    *,
+    max_per_kind: int | None = MAX_PROBLEMS_PER_KIND,
+    **referentials: Collection[str] | None,
 ) -> ValidationReport:
     """Check every table file of a folder and report every problem at once.
 
@@ -208,6 +248,9 @@ def validate_folder(
     path : path
         The data folder (``territoires.csv``, ``ressources.xlsx``, or a workbook whose
         sheets are named after the tables...).
+    max_per_kind : int or None
+        Most problems stored per kind and file (see :func:`.validate_table`); every
+        problem is counted. None stores them all.
     **referentials
         As for :func:`~ptsm_diag.io.sources.read_table`; ``territories`` defaults to the
         territory codes accepted in the folder's ``territoires`` table.
@@ -256,7 +299,8 @@ def validate_folder(
                 table_refs = refs.with_(territories=codes)
         if name == "partenariats" and "resources" not in referentials:
             table_refs = _with_resource_ids(report, sources[name][0].label, table_refs)
-        report.results[name] = _read_source(name, sources[name][0], table_refs)
+        report.results[name] = _read_source(name, sources[name][0], table_refs,
+                                            max_per_kind)
     return report
 
 

@@ -73,6 +73,35 @@ def parse_column(
     return typed, problems
 
 
+# Invisible characters that have no place in a cell: C0 controls but tab and line breaks,
+# DEL and C1 controls (terminal escape sequences start with \x1b or \x9b).
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+
+
+def control_character_problems(text: pd.DataFrame, label: str) -> list[Problem]:
+    """A warning per cell holding a NUL byte or another control character.
+
+    Such characters are invisible in a spreadsheet but make two codes that look the same
+    differ (``"R1\x00"`` is not ``"R1"``).
+    """
+    problems: list[Problem] = []
+    for column in text.columns:
+        cells = text[column]
+        found = cells.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+        if not found.any():
+            continue
+        problems += [
+            Problem(label, int(line), str(column), value,
+                    "du texte sans caractère de contrôle",
+                    "caractère nul (octet 0) dans la valeur : fichier endommagé ou mal exporté ?"
+                    if "\x00" in value else
+                    "caractère de contrôle invisible dans la valeur (code d'échappement ?)",
+                    Severity.AVERTISSEMENT)
+            for line, value in cells[found].items()
+        ]
+    return problems
+
+
 def cell_problems(
     label: str,
     values: pd.Series,

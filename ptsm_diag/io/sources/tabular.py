@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
+import os
 import re
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ptsm_diag.errors import Problem, Severity
+from ptsm_diag.errors import InputError, Problem, Severity
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -88,8 +92,17 @@ def decode_bytes(data: bytes, label: str) -> tuple[str, str, list[Problem]]:
     problems: list[Problem] = []
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf_8_sig", []
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return data.decode("utf-32", errors="replace"), "utf_32", [
+            _wide_encoding_problem(label, "UTF-32", bom=True)]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace"), "utf_16", []
+    wide = guess_wide_encoding(data)
+    if wide is not None:
+        name = wide.replace("_", "-").upper().replace("-LE", " (petit-boutiste)") \
+            .replace("-BE", " (gros-boutiste)")
+        return data.decode(wide, errors="replace"), wide, [
+            _wide_encoding_problem(label, name, bom=False)]
     try:
         return data.decode("utf-8"), "utf_8", []
     except UnicodeDecodeError:
@@ -108,6 +121,42 @@ def decode_bytes(data: bytes, label: str) -> tuple[str, str, list[Problem]]:
             Severity.AVERTISSEMENT,
         ))
     return text, encoding, problems
+
+
+def guess_wide_encoding(data: bytes, sample: int = 4096) -> str | None:
+    """``"utf_16_le"``, ``"utf_16_be"``, ``"utf_32_le"`` or ``"utf_32_be"`` for text saved
+    in UTF-16 or UTF-32 without a BOM (recognised by where its zero bytes fall), else None.
+
+    Western text in these encodings has a zero byte next to (almost) every character; a
+    UTF-8 or Windows-1252 file has none.
+    """
+    head = data[: sample - sample % 4]
+    if len(head) < 4 or head.count(0) < len(head) // 4:
+        return None
+
+    def zero_share(start: int, step: int) -> float:
+        part = head[start::step]
+        return part.count(0) / max(len(part), 1)
+
+    if len(head) % 4 == 0:
+        if min(zero_share(k, 4) for k in (1, 2, 3)) > 0.9:
+            return "utf_32_le"
+        if min(zero_share(k, 4) for k in (0, 1, 2)) > 0.9:
+            return "utf_32_be"
+    if zero_share(1, 2) > 0.7 and zero_share(0, 2) < 0.3:
+        return "utf_16_le"
+    if zero_share(0, 2) > 0.7 and zero_share(1, 2) < 0.3:
+        return "utf_16_be"
+    return None
+
+
+def _wide_encoding_problem(label: str, name: str, bom: bool) -> Problem:
+    how = "avec" if bom else "sans"
+    return Problem(
+        label, None, None, name, "UTF-8 (recommandé) ou Windows-1252",
+        f"problème d'encodage : fichier enregistré en {name} {how} BOM, lu comme tel ; "
+        "enregistrez-le en « CSV UTF-8 » pour éviter toute erreur de lecture",
+        Severity.AVERTISSEMENT)
 
 
 def sniff_separator(text: str) -> str:
@@ -131,18 +180,129 @@ def _count_outside_quotes(line: str, sep: str) -> int:
 
 
 def read_csv_text(text: str, label: str) -> RawTable:
-    """Split decoded CSV text into a :class:`RawTable` (separator sniffed)."""
+    """Split decoded CSV text into a :class:`RawTable` (separator sniffed).
+
+    A quote opened and never closed would swallow every following line into one value:
+    such a line is rejected with an error naming it, and the lines after it are read.
+    """
     separator = sniff_separator(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    table = _rows_to_table(((n, row) for n, row in enumerate(reader, start=1)), label)
+    _allow_long_fields(len(text))
+    quote_problems: list[Problem] = []
+    records = _csv_records(text, separator, label, quote_problems)
+    table = _rows_to_table(records, label, quote_problems)
     table.separator = separator
     return table
 
 
+def _allow_long_fields(size: int) -> None:
+    """Let the csv module read a field as long as the whole text (default limit: 131,072)."""
+    if csv.field_size_limit() < size:
+        csv.field_size_limit(min(size + 1, 2**31 - 1))
+
+
+class _LineFeed:
+    """The physical lines of a text, one at a time, keeping those of the current record
+    so that they can be read again."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.pending: list[str] = []  # lines to give again, last first
+        self.taken: list[str] = []  # lines of the record being read
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.pending.pop() if self.pending else next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def at_end(self) -> bool:
+        """Whether every line has been given."""
+        if self.pending:
+            return False
+        try:
+            self.pending.append(next(self._lines))
+        except StopIteration:
+            return True
+        return False
+
+
+def _csv_records(
+    text: str, separator: str, label: str, problems: list[Problem]
+) -> Iterator[tuple[int, list[str]]]:
+    """(record number, cells) of a CSV text; an unbalanced quote is reported in ``problems``
+    as a rejected row ``(number, None)`` and the following lines are read again."""
+    feed = _LineFeed(text)
+    number, physical, width = 0, 0, 0
+    while True:
+        reader = csv.reader(feed, delimiter=separator)
+        restarted = False
+        for row in reader:
+            lines, feed.taken = feed.taken, []
+            number += 1
+            first_line = physical + 1
+            physical += len(lines)
+            if len(lines) > 1 and _swallowed(row, lines, width, separator, feed.at_end()):
+                problems.append(_unbalanced_quote(label, number, first_line, lines))
+                yield number, _split_without_quotes(lines[0], separator)
+                feed.pending.extend(reversed(lines[1:]))
+                physical = first_line
+                restarted = True
+                break
+            if not width and any(cell.strip() for cell in row):
+                width = _filled_length(row)  # the header, without trailing empty cells
+            yield number, row
+        if not restarted:
+            return
+
+
+def _swallowed(row: list[str], lines: list[str], width: int, separator: str,
+               at_end: bool) -> bool:
+    """Whether a record spanning several lines comes from a quote that was never closed
+    (rather than from a cell with line breaks, as a spreadsheet writes them)."""
+    if not width or len(row) < width or _filled_length(row) > width:
+        return True
+    inside = lines[1:] if at_end else lines[1:-1]  # lines wholly inside the quoted value
+    return any(line.count(separator) >= max(1, width - 1) for line in inside)
+
+
+def _filled_length(row: list[str]) -> int:
+    """Cells up to the last non-blank one."""
+    length = len(row)
+    while length and not row[length - 1].strip():
+        length -= 1
+    return length
+
+
+def _split_without_quotes(line: str, separator: str) -> list[str]:
+    return next(csv.reader([line.rstrip("\r\n")], delimiter=separator,
+                           quoting=csv.QUOTE_NONE), [])
+
+
+def _unbalanced_quote(label: str, number: int, first_line: int, lines: list[str]) -> Problem:
+    where = "" if first_line == number else f" (ligne {first_line} du fichier texte)"
+    return Problem(
+        label, number, None, _shorten([lines[0].rstrip("\r\n")]),
+        "des guillemets par paires (\"\" pour un guillemet dans une valeur)",
+        f"guillemet ouvert sur cette ligne{where} et jamais refermé : les "
+        f"{len(lines) - 1} ligne(s) suivante(s) auraient été lues comme une seule valeur ; "
+        "ligne rejetée, les suivantes sont lues normalement",
+    )
+
+
 def read_csv_file(path: Path, label: str | None = None) -> RawTable:
-    """Read a CSV file of any accepted encoding and separator."""
+    """Read a CSV file of any accepted encoding and separator.
+
+    A file that cannot be read (broken link, folder, no permission) gives an empty table
+    with an error naming it.
+    """
     label = label or path.name
-    text, encoding, problems = decode_bytes(path.read_bytes(), label)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return unreadable_table(path, label, exc)
+    text, encoding, problems = decode_bytes(data, label)
     if "\ufffd" in text:
         problems.append(Problem(
             label, None, None, encoding, "un fichier texte UTF-8 ou Windows-1252 valide",
@@ -154,11 +314,105 @@ def read_csv_file(path: Path, label: str | None = None) -> RawTable:
     return table
 
 
-def xlsx_sheet_names(path: Path) -> list[str]:
-    """Sheet names of a workbook."""
+def unreadable_reason(path: Path, error: OSError | None = None) -> str:
+    """Why a file cannot be read, in French (broken link, folder, permission...)."""
+    if path.is_symlink() and not path.exists():
+        return (f"lien symbolique cassé : sa cible « {os.readlink(path)} » n'existe pas "
+                "(fichier déplacé, supprimé, ou disque non monté ?)")
+    if path.is_dir():
+        return "c'est un dossier, pas un fichier : aucune table ne peut y être lue"
+    if path.exists() and not path.is_file():
+        return "ce n'est pas un fichier ordinaire (périphérique, tube…) : non lu"
+    if isinstance(error, PermissionError):
+        return "lecture refusée (droits d'accès insuffisants)"
+    if isinstance(error, FileNotFoundError) or not path.exists():
+        return "fichier introuvable"
+    detail = f" ({error.strerror or error})" if error is not None else ""
+    return f"fichier illisible{detail}"
+
+
+def unreadable_table(path: Path, label: str, error: OSError | None = None,
+                     reason: str | None = None) -> RawTable:
+    """An empty table carrying one ERREUR: this file could not be read."""
+    problem = Problem(label, None, None, None, "un fichier lisible (.csv ou .xlsx)",
+                      f"table illisible : {reason or unreadable_reason(path, error)}")
+    return RawTable(label, [], pd.DataFrame(), [problem], empty=True)
+
+
+class UnreadableWorkbookError(InputError):
+    """A ``.xlsx`` file that is not a readable workbook (``problems[0]`` says why)."""
+
+
+def damaged_workbook_reason(path: Path, error: BaseException | None = None) -> str:
+    """What is wrong with a file that openpyxl cannot open, in French, from its first bytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError as exc:
+        return unreadable_reason(path, exc)
+    if not head:
+        return "fichier vide (0 octet) : ce n'est pas un classeur"
+    if head.startswith(OLE2_SIGNATURE):
+        if "EncryptedPackage".encode("utf-16-le") in head or \
+                "EncryptionInfo".encode("utf-16-le") in head:
+            return ("classeur protégé par mot de passe (chiffré) : ptsm-diag ne peut pas le "
+                    "lire ; enregistrez une copie sans mot de passe")
+        return ("classeur protégé par mot de passe, ou classeur Excel 97-2003 (.xls) renommé "
+                "en .xlsx : enregistrez une copie sans mot de passe au format .xlsx")
+    if head.startswith(b"PK"):
+        return ("classeur tronqué ou endommagé (archive ZIP incomplète ou invalide) : "
+                "reprenez une copie intacte ou réenregistrez-le depuis votre tableur")
+    if _looks_like_text(head):
+        return ("fichier texte (CSV ?) renommé en .xlsx : donnez-lui l'extension .csv, ou "
+                "ouvrez-le dans votre tableur et enregistrez-le au format .xlsx")
+    detail = f" ({type(error).__name__})" if error is not None else ""
+    return f"contenu non reconnu : ce n'est pas un classeur XLSX{detail}"
+
+
+OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return guess_wide_encoding(head) is not None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut by the sample's end
+            text = head.decode("cp1252", errors="replace")
+            return sum(c.isprintable() or c in "\r\n\t" for c in text) > 0.95 * len(text)
+    return True
+
+
+def _open_workbook(path: Path, data_only: bool = False):  # openpyxl Workbook
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True)
+    try:
+        return load_workbook(path, read_only=True, data_only=data_only)
+    except OSError as exc:
+        reason = unreadable_reason(path, exc) if not path.is_file() else \
+            damaged_workbook_reason(path, exc)
+        raise UnreadableWorkbookError([_workbook_problem(path, reason)]) from exc
+    except Exception as exc:  # zipfile, XML, openpyxl: the file is not a usable workbook
+        raise UnreadableWorkbookError(
+            [_workbook_problem(path, damaged_workbook_reason(path, exc))]) from exc
+
+
+def _workbook_problem(path: Path, reason: str) -> Problem:
+    return Problem(path.name, None, None, None, "un classeur .xlsx lisible",
+                   f"classeur illisible : {reason}")
+
+
+def xlsx_sheet_names(path: Path) -> list[str]:
+    """Sheet names of a workbook.
+
+    Raises
+    ------
+    UnreadableWorkbookError
+        When the file is not a readable workbook (empty, truncated, password-protected,
+        a CSV renamed .xlsx...); its problem names the file and says what is wrong.
+    """
+    workbook = _open_workbook(path)
     try:
         return list(workbook.sheetnames)
     finally:
@@ -166,19 +420,88 @@ def xlsx_sheet_names(path: Path) -> list[str]:
 
 
 def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTable:
-    """Read one sheet of a workbook (cached formula results, cells as text)."""
-    from openpyxl import load_workbook
+    """Read one sheet of a workbook (cached formula results, cells as text).
 
+    A formula cell saved without its result (a workbook written by a program, never
+    recalculated by a spreadsheet) reads empty: each one is reported as a warning. A
+    damaged workbook gives an empty table with an error naming the file.
+    """
     label = label or f"{path.name} (feuille « {sheet} »)"
-    workbook = load_workbook(path, read_only=True, data_only=True)
     try:
-        rows = (
-            (n, [_cell_text(v) for v in row])
-            for n, row in enumerate(workbook[sheet].iter_rows(values_only=True), start=1)
-        )
-        return _rows_to_table(rows, label)
+        formulas = _formula_cells(path, sheet)
+        workbook = _open_workbook(path, data_only=True)
+    except UnreadableWorkbookError as exc:
+        return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
+            exc.problems[0], file=label)], empty=True)
+    uncomputed: list[tuple[int, int, str]] = []
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for n, row in enumerate(workbook[sheet].iter_rows(values_only=True), start=1):
+            for position, formula in formulas.get(n, ()):
+                if position < len(row) and row[position] is None:
+                    uncomputed.append((n, position, formula))
+            yield n, [_cell_text(v) for v in row]
+
+    try:
+        table = _rows_to_table(rows(), label)
+    except Exception as exc:  # a workbook damaged past its directory (bad CRC, XML…)
+        return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
+            _workbook_problem(path, damaged_workbook_reason(path, exc)), file=label)],
+            empty=True)
     finally:
         workbook.close()
+    table.problems += _uncomputed_problems(table, uncomputed)
+    return table
+
+
+def _formula_cells(path: Path, sheet: str) -> dict[int, list[tuple[int, str]]]:
+    """{line: [(position, "=formula")]} of a sheet; empty when the workbook has none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            has_formula = any(
+                _has_formula_tag(archive, name) for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    except (OSError, zipfile.BadZipFile, zlib.error, ValueError):
+        has_formula = True  # let the reader say what is wrong
+    if not has_formula:
+        return {}
+    workbook = _open_workbook(path)
+    found: dict[int, list[tuple[int, str]]] = {}
+    try:
+        for n, row in enumerate(workbook[sheet].iter_rows(values_only=True), start=1):
+            for position, value in enumerate(row):
+                if isinstance(value, str) and value.startswith("="):
+                    found.setdefault(n, []).append((position, value))
+    finally:
+        workbook.close()
+    return found
+
+
+def _has_formula_tag(archive: zipfile.ZipFile, name: str, chunk: int = 1 << 20) -> bool:
+    """Whether a sheet's XML holds a formula (``<f>``), read by chunks."""
+    tail = b""
+    with archive.open(name) as member:
+        while block := member.read(chunk):
+            if _FORMULA_TAG.search(tail + block):
+                return True
+            tail = block[-8:]
+    return False
+
+
+_FORMULA_TAG = re.compile(rb"<f[ >/]")
+
+
+def _uncomputed_problems(table: RawTable, cells: list[tuple[int, int, str]]) -> list[Problem]:
+    lines = set(table.frame.index)
+    return [
+        Problem(table.label, line, table.columns[position], formula,
+                "une valeur, ou le classeur ouvert et enregistré dans un tableur (Excel, "
+                "LibreOffice) pour calculer ses formules",
+                "formule sans valeur calculée : cellule lue vide (classeur écrit par un "
+                "programme et jamais recalculé ?)", Severity.AVERTISSEMENT)
+        for line, position, formula in cells
+        if line in lines and position < len(table.columns)
+    ]
 
 
 def _cell_text(value: object) -> str:
@@ -198,9 +521,17 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _rows_to_table(rows: Iterable[tuple[int, list[str]]], label: str) -> RawTable:
-    """Header + data rows → RawTable; blank rows skipped, ragged rows handled."""
+def _rows_to_table(
+    rows: Iterable[tuple[int, list[str]]], label: str, rejected: list[Problem] | None = None
+) -> RawTable:
+    """Header + data rows → RawTable; blank rows skipped, ragged rows handled.
+
+    ``rejected`` holds problems the reader adds while ``rows`` is consumed: the rows on
+    their lines are rejected (counted as malformed).
+    """
     problems: list[Problem] = []
+    rejected = rejected if rejected is not None else []
+    rejected_seen = 0
     iterator: Iterator[tuple[int, list[str]]] = iter(rows)
     header: list[str] | None = None
     header_line = 0
@@ -208,6 +539,8 @@ def _rows_to_table(rows: Iterable[tuple[int, list[str]]], label: str) -> RawTabl
         if any(cell.strip() for cell in row):
             header, header_line = row, number
             break
+    problems += rejected[rejected_seen:]  # a quote never closed in the header itself
+    rejected_seen = len(rejected)
     if header is None:
         problem = Problem(
             label, None, None, None, "une ligne d'en-tête avec les noms des colonnes",
@@ -233,6 +566,11 @@ def _rows_to_table(rows: Iterable[tuple[int, list[str]]], label: str) -> RawTabl
     lines: list[int] = []
     bad_lines: list[int] = []
     for number, row in iterator:
+        if len(rejected) > rejected_seen and rejected[-1].row == number:
+            problems += rejected[rejected_seen:]
+            rejected_seen = len(rejected)
+            bad_lines.append(number)
+            continue
         if len(row) != width:
             if len(row) > width and "".join(row[width:]).strip():
                 bad_lines.append(number)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ptsm_diag.errors import InputError, Problem, Severity, UnknownCodeError
 from ptsm_diag.io.sources import rules
 from ptsm_diag.io.sources.checks import run_checks
 from ptsm_diag.io.sources.parsing import (
+    control_character_problems,
     parse_column,
     repair_column,
     repair_vocabulary,
@@ -31,12 +33,16 @@ from ptsm_diag.io.sources.tabular import (
     LINE_INDEX_NAME,
     XLSX_SUFFIXES,
     RawTable,
+    UnreadableWorkbookError,
     read_csv_file,
     read_xlsx_sheet,
+    unreadable_table,
     xlsx_sheet_names,
 )
 from ptsm_diag.io.sources.vocab import allowed_values
 
+# Most problems stored per kind (severity, column, expectation); all are counted.
+MAX_PROBLEMS_PER_KIND = 1000
 # Sheets of a workbook that never hold a table.
 NON_TABLE_SHEETS = frozenset({"lisez-moi", "lisez_moi", "lisezmoi", "listes", "readme"})
 
@@ -55,9 +61,12 @@ class TableResult:
         Accepted rows, typed (Int64, float64, datetime64, text), indexed by line number
         (``ligne``); every column of the template, then the extra columns as text.
     problems : list of Problem
-        Every problem of the file, in line order.
+        The problems of the file, in line order: all of them, or the first ones of each
+        kind when there are more than the cap (see :func:`validate_table`).
     n_read, n_accepted, n_rejected : int
         Data rows read (blank lines excluded); ``n_read == n_accepted + n_rejected``.
+    kind_counts : Counter
+        Exact number of problems per kind (severity, column, expectation).
     """
 
     table: str
@@ -67,11 +76,27 @@ class TableResult:
     n_read: int = 0
     n_accepted: int = 0
     n_rejected: int = 0
+    kind_counts: Counter[tuple[Severity, str | None, str]] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if not self.kind_counts and self.problems:  # built by hand: count what is given
+            self.kind_counts = Counter((p.severity, p.column, p.expected)
+                                       for p in self.problems)
 
     @property
     def has_errors(self) -> bool:
         """Whether any problem is an ERREUR."""
-        return any(p.severity == Severity.ERREUR for p in self.problems)
+        return self.count(Severity.ERREUR) > 0
+
+    def count(self, severity: Severity | None = None) -> int:
+        """Exact number of problems (of one severity), stored or not."""
+        return sum(n for kind, n in self.kind_counts.items()
+                   if severity is None or kind[0] == severity)
+
+    @property
+    def n_omitted(self) -> int:
+        """Problems counted but not stored (over the cap of their kind)."""
+        return self.count() - len(self.problems)
 
 
 def get_spec(name: str) -> TableSpec:
@@ -91,7 +116,10 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def validate_table(
-    name: str, raw: RawTable, refs: Referentials | None = None
+    name: str,
+    raw: RawTable,
+    refs: Referentials | None = None,
+    max_per_kind: int | None = MAX_PROBLEMS_PER_KIND,
 ) -> TableResult:
     """Validate the cells of one table (pure: no file is read).
 
@@ -103,52 +131,94 @@ def validate_table(
         Cells as read (see :mod:`.tabular`).
     refs : Referentials, optional
         Known codes; by default nothing is checked against a referential.
+    max_per_kind : int or None
+        Most problems kept of each kind (same severity, column and expectation), the
+        first lines first; every problem is still counted (``TableResult.kind_counts``)
+        and rejects its row. None keeps them all.
     """
     spec = get_spec(name)
     refs = refs or Referentials()
     label = raw.label
-    problems = list(raw.problems)
     n_read = raw.n_records
     if raw.empty:
-        return TableResult(name, label, empty_table(name), problems, 0, 0, 0)
+        log = ProblemLog(max_per_kind)
+        log.add(raw.problems)
+        return log.result(name, label, empty_table(name), 0, 0, 0)
 
-    raw, problems = _match_column_aliases(spec, raw, problems)
+    raw, first = _match_column_aliases(spec, raw, list(raw.problems))
     header_errors = _header_problems(spec, raw.columns, label)
     if header_errors:
-        return TableResult(name, label, empty_table(name), problems + header_errors,
-                           n_read, 0, n_read)
+        log = ProblemLog(max_per_kind)
+        log.add(first + header_errors)
+        return log.result(name, label, empty_table(name), n_read, 0, n_read)
+    log = ProblemLog(max_per_kind)
+    log.add(first)
     known = set(spec.column_names)
     extras = [c for c in raw.columns if c not in known]
-    problems += [
+    log.add(
         Problem(label, None, c, None, "colonnes du modèle : " + ", ".join(spec.column_names),
                 "colonne hors modèle : conservée telle quelle, non vérifiée",
                 Severity.AVERTISSEMENT)
         for c in extras
-    ]
+    )
 
     text = raw.frame.apply(strip_cells) if len(raw.frame.columns) else raw.frame
+    log.add(control_character_problems(text, label))
     repaired, found = _repair_cells(spec, text, label, refs)
-    problems += found
-    typed, found = _type_cells(spec, repaired, label)
-    problems += found
-    unreadable = {(p.row, p.column) for p in found}
+    log.add(found)
+    typed, unreadable = _type_cells(spec, repaired, label, log)
+    del repaired, found
 
-    problems += run_checks(spec, typed, text, label, refs, unreadable)
-    problems += _duplicate_problems(typed, text, spec.key, label)
+    log.add(run_checks(spec, typed, text, label, refs, unreadable))
+    log.add(_duplicate_problems(typed, text, spec.key, label))
     for column in spec.unique:
-        problems += _duplicate_problems(typed, text, (column,), label)
-    rejected = {p.row for p in problems if p.severity == Severity.ERREUR and p.row is not None}
-    rejected &= set(typed.index)
-    problems += rules.warnings(name, typed, label, rejected)
+        log.add(_duplicate_problems(typed, text, (column,), label))
+    rejected = log.rejected_rows & set(typed.index)
+    log.add(rules.warnings(name, typed, label, rejected))
 
     accepted = rules.finish(name, typed.loc[~typed.index.isin(list(rejected))].copy())
     for column in extras:
         cells = text.loc[accepted.index, column]
         accepted[column] = cells.where(cells != "")
     order = {c: i for i, c in enumerate(raw.columns)}
-    problems.sort(key=lambda p: (p.row or 0, order.get(p.column or "", -1)))
+    log.stored.sort(key=lambda p: (p.row or 0, order.get(p.column or "", -1)))
     n_rejected = len(rejected) + len(raw.bad_lines)
-    return TableResult(name, label, accepted, problems, n_read, len(accepted), n_rejected)
+    return log.result(name, label, accepted, n_read, len(accepted), n_rejected)
+
+
+ProblemKind = tuple[Severity, str | None, str]
+
+
+@dataclass
+class ProblemLog:
+    """Problems as they are found: counted exactly by kind, stored up to a cap per kind.
+
+    A kind is (severity, column, expectation): e.g. every unknown resource type. The rows
+    with an ERREUR are all remembered (they are rejected), stored or not.
+    """
+
+    max_per_kind: int | None = MAX_PROBLEMS_PER_KIND
+    stored: list[Problem] = field(default_factory=list)
+    kind_counts: Counter[ProblemKind] = field(default_factory=Counter)
+    rejected_rows: set[int] = field(default_factory=set)
+
+    def add(self, problems: Iterable[Problem]) -> None:
+        """Count, and store while under the cap, each of ``problems``."""
+        cap, counts = self.max_per_kind, self.kind_counts
+        for problem in problems:
+            kind = (problem.severity, problem.column, problem.expected)
+            seen = counts[kind]
+            counts[kind] = seen + 1
+            if problem.severity == Severity.ERREUR and problem.row is not None:
+                self.rejected_rows.add(problem.row)
+            if cap is None or seen < cap:
+                self.stored.append(problem)
+
+    def result(self, name: str, label: str, data: pd.DataFrame, n_read: int,
+               n_accepted: int, n_rejected: int) -> TableResult:
+        """The :class:`TableResult` holding these problems."""
+        return TableResult(name, label, data, self.stored, n_read, n_accepted, n_rejected,
+                           kind_counts=self.kind_counts)
 
 
 def _repair_cells(
@@ -173,17 +243,19 @@ def _repair_cells(
 
 
 def _type_cells(
-    spec: TableSpec, repaired: pd.DataFrame, label: str
-) -> tuple[pd.DataFrame, list[Problem]]:
-    """Every column of the spec typed (absent optional columns: all missing)."""
+    spec: TableSpec, repaired: pd.DataFrame, label: str, log: ProblemLog
+) -> tuple[pd.DataFrame, set[tuple[int, str]]]:
+    """Every column of the spec typed (absent optional columns: all missing); the cells
+    that could not be read go to ``log`` and are returned as (line, column)."""
     typed_columns: dict[str, pd.Series] = {}
-    problems: list[Problem] = []
+    unreadable: set[tuple[int, str]] = set()
     absent = pd.Series("", index=repaired.index, dtype=str)
     for col in spec.columns:
         typed_columns[col.name], found = parse_column(repaired.get(col.name, absent), col,
                                                       label)
-        problems += found
-    return pd.DataFrame(typed_columns, index=repaired.index), problems
+        unreadable.update((p.row, p.column) for p in found)
+        log.add(found)
+    return pd.DataFrame(typed_columns, index=repaired.index), unreadable
 
 
 _FILLER_WORDS = frozenset({"d", "de", "du", "des", "l", "la", "le", "les", "en"})
@@ -278,10 +350,19 @@ def resolve_referentials(**given: Collection[str] | None) -> Referentials:
 
 
 def read_raw(path: Path, name: str) -> RawTable:
-    """Read a CSV file, or the sheet of a workbook named after the table."""
+    """Read a CSV file, or the sheet of a workbook named after the table.
+
+    A path that cannot be read (broken link, folder, damaged workbook...) gives an empty
+    table whose error names the file and says what is wrong.
+    """
     suffix = path.suffix.lower()
+    if not path.is_file():
+        return unreadable_table(path, path.name)
     if suffix in XLSX_SUFFIXES:
-        sheets = xlsx_sheet_names(path)
+        try:
+            sheets = xlsx_sheet_names(path)
+        except UnreadableWorkbookError as exc:
+            return RawTable(path.name, [], pd.DataFrame(), list(exc.problems), empty=True)
         named = [s for s in sheets if s.strip().lower() == name]
         candidates = named or [s for s in sheets if s.strip().lower() not in NON_TABLE_SHEETS]
         if len(candidates) != 1:
