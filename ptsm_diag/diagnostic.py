@@ -41,7 +41,7 @@ from ptsm_diag.compute.territory import (
     territory_communes,
 )
 from ptsm_diag.demo import demo_data_dir
-from ptsm_diag.errors import PtsmError, UnknownCodeError
+from ptsm_diag.errors import ArgumentError, PtsmError, UnknownCodeError
 from ptsm_diag.io.data_cache import is_data_cache, read_data_cache
 from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.paths import is_demo_folder
@@ -155,7 +155,7 @@ def prepare_diagnostic(
         When the territory is not in ``territoires.csv``.
     """
     if reference not in REFERENCES:
-        raise PtsmError(
+        raise ArgumentError(
             f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}"
         )
     data = load_data(donnees)
@@ -438,7 +438,7 @@ def prepare_synthesis(
         Counts from 1 to this value are masked.
     """
     if reference not in REFERENCES:
-        raise PtsmError(
+        raise ArgumentError(
             f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}"
         )
     data = load_data(donnees)

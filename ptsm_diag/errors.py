@@ -8,7 +8,7 @@ print it, list it or turn it into an error page without parsing strings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -98,8 +98,15 @@ class InputError(PtsmError):
         return "\n".join([head, *(p.to_french() for p in self.problems)])
 
 
+class ArgumentError(PtsmError, ValueError):
+    """A function was called with a value it does not accept (French message).
+
+    Also a :class:`ValueError`, so that a library user can catch the standard type.
+    """
+
+
 @dataclass
-class UnknownCodeError(PtsmError):
+class UnknownCodeError(ArgumentError):
     """Codes (communes, départements, territoires, indicateurs...) that are not known.
 
     Parameters
@@ -163,11 +170,6 @@ class ReportError(PtsmError):
     def __str__(self) -> str:
         where = f" (cellule {self.cell_index})" if self.cell_index is not None else ""
         return f"Rapport du territoire « {self.territory} » en échec{where} : {self.message}"
-
-
-def errors_only(problems: Iterable[Problem]) -> list[Problem]:
-    """The problems that reject a row or a file."""
-    return [p for p in problems if p.severity == Severity.ERREUR]
 
 
 # Characters a terminal would act on instead of showing: C0 controls but tab and line feed,

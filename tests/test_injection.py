@@ -22,12 +22,13 @@ import jinja2
 import pandas as pd
 import pytest
 
-from ptsm_diag import cooperation_views, diagnostic, regional, sections, summary, workshop
+from ptsm_diag import diagnostic
 from ptsm_diag.catalog import load_indicator_catalog
-from ptsm_diag.compute.regional import prepare_synthesis
-from ptsm_diag.diagnostic import load_data, prepare_diagnostic
+from ptsm_diag.diagnostic import load_data, prepare_diagnostic, prepare_synthesis
+from ptsm_diag.report import cooperation as cooperation_views
 from ptsm_diag.report import directory as directory_module
 from ptsm_diag.report import regional as rs
+from ptsm_diag.report import sections, summary, workshop
 from ptsm_diag.report.display import to_html
 from ptsm_diag.report.gaps import zones_blanches_map
 from ptsm_diag.testing import chromium_path, probe_page, write_csv
@@ -132,7 +133,6 @@ def hostile(tmp_path_factory):
     folder = _write_data(tmp_path_factory.mktemp("hostile") / "donnees")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(diagnostic, "load_indicator_catalog", _hostile_catalog)
-        patch.setattr(regional, "load_indicator_catalog", _hostile_catalog)
         diag = prepare_diagnostic("HX", folder)
         synthesis = prepare_synthesis(folder, territoires="HX,HY")
     return types.SimpleNamespace(folder=folder, diag=diag, synthesis=synthesis)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ptsm_diag.catalog import Indicator, load_indicator_catalog, load_vocabularies
-from ptsm_diag.errors import Problem, PtsmError, Severity
+from ptsm_diag.errors import ArgumentError, Problem, Severity
 from ptsm_diag.fmt import LIST_SEPARATOR
 
 ACTIONS_FILE = "actions.csv"
@@ -94,7 +94,7 @@ def parse_date(value: str | dt.date | pd.Timestamp) -> pd.Timestamp:
             return pd.Timestamp(dt.datetime.strptime(text, fmt))
         except ValueError:
             continue
-    raise PtsmError(f"Date de suivi illisible : « {text} » ; attendu : AAAA-MM-JJ ou "
+    raise ArgumentError(f"Date de suivi illisible : « {text} » ; attendu : AAAA-MM-JJ ou "
                     "JJ/MM/AAAA (ex. 2025-06-30)")
 
 

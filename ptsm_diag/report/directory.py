@@ -17,7 +17,6 @@ Files are written atomically (:func:`ptsm_diag.io.files.write_atomic_with`).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ import pandas as pd
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.io.exports import save_workbook, set_cell
 from ptsm_diag.io.files import write_atomic_with
+from ptsm_diag.report.pages import render_page
 
 if TYPE_CHECKING:
     from ptsm_diag.diagnostic import Diagnostic
@@ -103,21 +103,6 @@ def directory_table(ressources: pd.DataFrame, communes: pd.DataFrame | None = No
 def _text(value: object) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) \
         else str(value)
-
-
-def _cell_html(column: str, value: object) -> str:
-    text = _text(value)
-    if column == "Site internet" and text.lower().startswith(URL_PREFIXES):
-        link = html.escape(text, quote=True)
-        return f'<a href="{link}" rel="noopener">{html.escape(text)}</a>'
-    return html.escape(text)
-
-
-def _options(pairs: list[tuple[str, str]], everything: str) -> str:
-    options = [f'<option value="">{html.escape(everything)}</option>']
-    options += [f'<option value="{html.escape(code, quote=True)}">{html.escape(label)}</option>'
-                for code, label in pairs]
-    return "".join(options)
 
 
 DIRECTORY_CSS = """
@@ -228,24 +213,24 @@ def directory_html(
 
     generated_at = generated_at or dt.datetime.now()
     columns = [c for c in table.columns if c not in HIDDEN_COLUMNS]
-    head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in columns)
     rows = []
     for record in table.to_dict("records"):
-        searchable = _plain(" ".join(_text(record[c]) for c in columns))
         cells = []
         for column in columns:
+            text = _text(record[column])
+            cell = {"text": text, "colour": None, "link": None}
             if column == "Champ":
-                colour = CHAMP_COLOURS.get(_text(record["champ"]), "#cccccc")
-                cells.append(f'<td class="champ"><span class="pastille" style="background:'
-                             f'{colour}"></span>{html.escape(_text(record[column]))}</td>')
-            else:
-                cells.append(f"<td>{_cell_html(column, record[column])}</td>")
-        attributes = " ".join(
-            f'data-{name}="{html.escape(_text(record[key]), quote=True)}"'
-            for name, key in (("champ", "champ"), ("type", "type_ressource"),
-                              ("commune", "code_commune")))
-        rows.append(f'<tr {attributes} data-texte="{html.escape(searchable, quote=True)}">'
-                    f"{''.join(cells)}</tr>")
+                cell["colour"] = CHAMP_COLOURS.get(_text(record["champ"]), "#cccccc")
+            elif column == "Site internet" and text.lower().startswith(URL_PREFIXES):
+                cell["link"] = text
+            cells.append(cell)
+        rows.append({
+            "cells": cells,
+            "champ": _text(record["champ"]),
+            "type": _text(record["type_ressource"]),
+            "commune": _text(record["code_commune"]),
+            "searchable": _plain(" ".join(_text(record[c]) for c in columns)),
+        })
 
     def pairs(code: str, label: str, key: Callable[[tuple[str, str]], object]
               ) -> list[tuple[str, str]]:
@@ -253,44 +238,17 @@ def directory_html(
         return sorted(unique.itertuples(index=False, name=None), key=key)
 
     champ_order = {c: i for i, c in enumerate(load_vocabularies().champs)}
-    champs = pairs("champ", "Champ", lambda p: champ_order.get(p[0], 99))
-    types = pairs("type_ressource", "Type", lambda p: _plain(p[1]))
-    communes = pairs("code_commune", "Commune", lambda p: _plain(p[1]))
-    banner = ('<p class="demo" role="note">Données fictives de démonstration : les structures '
-              "de cet annuaire sont inventées.</p>" if demo else "")
-    sub = f'<p class="sous-titre">{html.escape(subtitle)}</p>' if subtitle else ""
-    return f"""<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>{DIRECTORY_CSS}</style>
-</head>
-<body>
-<header><h1>{html.escape(title)}</h1>{sub}{banner}</header>
-<form class="filtres" role="search" onsubmit="return false">
-<label for="q">Rechercher (nom, type, commune…)
-<input type="search" id="q" autocomplete="off" placeholder="ex. CMP, Rennes, SAVS"></label>
-<label for="champ">Champ<select id="champ">{_options(champs, "Tous les champs")}</select></label>
-<label for="type">Type<select id="type">{_options(types, "Tous les types")}</select></label>
-<label for="commune">Commune<select id="commune">{_options(communes, "Toutes les communes")}
-</select></label>
-<button type="button" id="effacer">Effacer les filtres</button>
-</form>
-<p id="compte" aria-live="polite"><span id="compte-texte">{len(rows)} structure(s)</span></p>
-<table id="annuaire"><thead><tr>{head}</tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table>
-<p id="aucun" hidden>Aucune structure ne correspond à la recherche.</p>
-<footer>Annuaire produit par ptsm-diag le {generated_at:%d/%m/%Y} à partir de la table des
-ressources. Informations publiques des structures uniquement (aucune donnée personnelle).
-</footer>
-<script>{DIRECTORY_JS}</script>
-</body>
-</html>
-"""
+    lists = [
+        {"id": "champ", "label": "Champ", "everything": "Tous les champs",
+         "pairs": pairs("champ", "Champ", lambda p: champ_order.get(p[0], 99))},
+        {"id": "type", "label": "Type", "everything": "Tous les types",
+         "pairs": pairs("type_ressource", "Type", lambda p: _plain(p[1]))},
+        {"id": "commune", "label": "Commune", "everything": "Toutes les communes",
+         "pairs": pairs("code_commune", "Commune", lambda p: _plain(p[1]))},
+    ]
+    return render_page("annuaire.html.j2", title=title, subtitle=subtitle, demo=demo,
+                       columns=columns, rows=rows, lists=lists, generated_at=generated_at,
+                       css=DIRECTORY_CSS, js=DIRECTORY_JS)
 
 
 # --------------------------------------------------------------------------- files

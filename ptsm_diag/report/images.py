@@ -11,7 +11,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from ptsm_diag.errors import PtsmError
+from ptsm_diag.errors import ArgumentError, PtsmError
 from ptsm_diag.io.files import write_atomic
 
 IMAGE_FORMATS = {"png": "image PNG", "svg": "image vectorielle SVG", "pdf": "PDF"}
@@ -37,7 +37,7 @@ def export_figure(fig: go.Figure, path: str | Path, *, scale: float = 2.0) -> Pa
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in IMAGE_FORMATS:
-        raise PtsmError(f"Format d'image « {target.suffix} » non pris en charge ; attendu : "
+        raise ArgumentError(f"Format d'image « {target.suffix} » non pris en charge ; attendu : "
                         + ", ".join(f".{f}" for f in IMAGE_FORMATS))
     try:
         data = fig.to_image(format=fmt, scale=scale)

@@ -24,7 +24,7 @@ from ptsm_diag.catalog.geography import load_regions
 from ptsm_diag.compute import roadmap as rm
 from ptsm_diag.compute.territory import main_regions
 from ptsm_diag.diagnostic import REFERENCES, load_data
-from ptsm_diag.errors import Problem, PtsmError, UnknownCodeError
+from ptsm_diag.errors import ArgumentError, Problem, PtsmError, UnknownCodeError
 from ptsm_diag.io.exports import write_sheets_xlsx
 from ptsm_diag.io.sources import DataFolder, empty_table
 from ptsm_diag.paths import is_demo_folder
@@ -90,7 +90,7 @@ def prepare_follow_up(
         Territories of the comparison table: those of the same région, or all.
     """
     if reference not in REFERENCES:
-        raise PtsmError(
+        raise ArgumentError(
             f"Référence « {reference} » inconnue ; attendu : {', '.join(REFERENCES)}")
     return follow_up_from_data(load_data(donnees), territoire, date_suivi=date_suivi,
                                reference=reference)

@@ -87,7 +87,7 @@ def commune_density_map(diag: Diagnostic, fond: str | None = None) -> folium.Map
     area = communes.to_crs("EPSG:6933").area / 1e6
     communes["densite"] = pd.to_numeric(communes["population"], errors="coerce") / area
     return commune_choropleth(communes, "densite", "Densité (hab./km²)", fond=fond,
-                              value_format=",.0f")
+                              decimals=0)
 
 
 def population_by_age(diag: Diagnostic) -> pd.DataFrame | str:
@@ -285,7 +285,7 @@ def access_map(diag: Diagnostic, type_ressource: str = "cmp_adultes",
     communes = diag.territory.communes.merge(
         times[["code_commune", "temps_min"]], on="code_commune", how="left")
     return commune_choropleth(communes, "temps_min", f"Temps estimé jusqu'au {label} (min)",
-                              fond=fond, value_format=",.0f")
+                              fond=fond, decimals=0)
 
 
 def gap_analysis(diag: Diagnostic) -> GapAnalysis:

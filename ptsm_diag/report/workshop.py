@@ -253,7 +253,7 @@ def density_map(
     area = communes.to_crs("EPSG:6933").area / 1e6
     communes["densite"] = pd.to_numeric(communes["population"], errors="coerce") / area
     m = commune_choropleth(communes, "densite", "Densité (hab./km²)", fond=fond,
-                           value_format=",.0f", font_scale=font_scale)
+                           font_scale=font_scale)
     folium.GeoJson(
         gpd.GeoSeries([diag.territory.geometry], crs="EPSG:4326").to_json(),
         name="Contour du territoire",

@@ -25,6 +25,7 @@ import pandas as pd
 from folium.plugins import Fullscreen
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
+from ptsm_diag.fmt import format_number
 
 # Colour of each champ (colour-blind-friendly Okabe-Ito palette), as data.
 CHAMP_COLOURS: dict[str, str] = {
@@ -153,13 +154,14 @@ def quantile_bins(values: pd.Series, n_classes: int = 6) -> list[float]:
 
 
 def _legend(
-    title: str, limits: list[float], colours: list[str], fmt: str, *, font_scale: float = 1.0
+    title: str, limits: list[float], colours: list[str], decimals: int, *,
+    font_scale: float = 1.0,
 ) -> RawHtml:
     width, height, font = (round(x * font_scale) for x in (18, 12, 13))
     rows = "".join(
         f'<div><span style="background:{colours[i]};width:{width}px;height:{height}px;'
         f'display:inline-block;border:1px solid #777;margin-right:6px"></span>'
-        f"{low:{fmt}} – {high:{fmt}}</div>"
+        f"{format_number(low, decimals)} – {format_number(high, decimals)}</div>"
         for i, (low, high) in enumerate(zip(limits[:-1], limits[1:], strict=True))
     )
     box = (
@@ -176,7 +178,7 @@ def commune_choropleth(
     title: str,
     *,
     fond: str | None = None,
-    value_format: str = ",.0f",
+    decimals: int = 0,
     font_scale: float = 1.0,
 ) -> folium.Map:
     """Communes coloured by ``column`` (quantile classes), with tooltip and legend.
@@ -191,6 +193,8 @@ def commune_choropleth(
         French legend title, e.g. ``"Densité (hab./km²)"``.
     fond : {None, "osm"}
         Background tiles; None works offline.
+    decimals : int
+        Decimals of the values in the tooltip and legend (French format).
     font_scale : float
         Multiplier of the legend and tooltip font sizes (1.6 or more for a projector).
     """
@@ -203,8 +207,7 @@ def commune_choropleth(
                        zip(classes, data[column], strict=True)]
     data["nom"] = data["nom"].map(safe_html)
     data["code_commune"] = data["code_commune"].map(safe_html)
-    data["valeur"] = data[column].map(lambda v: "n.d." if pd.isna(v) else f"{v:{value_format}}"
-                                      .replace(",", "\u202f"))
+    data["valeur"] = data[column].map(lambda v: format_number(v, decimals))
     m = base_map(tuple(data.total_bounds), fond)
     folium.GeoJson(
         data[["code_commune", "nom", "valeur", "couleur", "geometry"]].to_json(),
@@ -222,7 +225,7 @@ def commune_choropleth(
             **({"style": f"font-size:{round(13 * font_scale)}px"} if font_scale != 1.0 else {}),
         ),
     ).add_to(m)
-    m.get_root().html.add_child(_legend(title, limits, colours, value_format.replace(",", ""),
+    m.get_root().html.add_child(_legend(title, limits, colours, decimals,
                                         font_scale=font_scale))
     return m
 

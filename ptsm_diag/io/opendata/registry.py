@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ptsm_diag.errors import PtsmError
+from ptsm_diag.errors import ArgumentError, PtsmError
 
 if TYPE_CHECKING:
     from ptsm_diag.io.opendata.converters import Context, Converted
@@ -208,7 +208,7 @@ def select_sources(names: str | list[str] | None) -> list[SourceAdapter]:
         wanted = [n.strip() for n in items if n.strip()]
     unknown = [n for n in wanted if n not in SOURCES]
     if unknown:
-        raise PtsmError(f"Source(s) inconnue(s) : {', '.join(unknown)}. Sources connues : "
+        raise ArgumentError(f"Source(s) inconnue(s) : {', '.join(unknown)}. Sources connues : "
                         f"{', '.join(SOURCES)}.")
     if "finess" in wanted and "finess_plus" in wanted:
         raise PtsmError("Les sources « finess » et « finess_plus » donnent la même table "
