@@ -18,9 +18,10 @@ SEVERITY_STYLES = {
 }
 SEVERITY_ORDER = {Severity.ERREUR: 0, Severity.AVERTISSEMENT: 1, Severity.REPARATION: 2}
 DEFAULT_MAX_LINES = 500
-# Longest value, expectation or message shown in the terminal (the rest is cut, with its
-# length); the CSV report keeps them whole.
+# Longest value, and expectation or message (which may quote a value), shown in the
+# terminal: the rest is cut, with its length; the CSV report keeps them whole.
 VALUE_LIMIT = 160
+TEXT_LIMIT = 600
 
 
 def run_valider(
@@ -113,7 +114,7 @@ def _omitted_table(report: ValidationReport) -> Table:
     table.add_column("Listés", justify="right")
     for row in report.omitted_kinds().itertuples(index=False):
         table.add_row(Text(printable(row.fichier)), Text(printable(row.colonne or "")),
-                      Text(printable(row.attendu, VALUE_LIMIT)), Text(row.gravite),
+                      Text(printable(row.attendu, TEXT_LIMIT)), Text(row.gravite),
                       str(row.total), str(row.conserves))
     return table
 
@@ -129,7 +130,7 @@ def _problems_table(problems: list[Problem]) -> Table:
         table.add_row(
             Text(printable(p.file)), Text("" if p.row is None else str(p.row)),
             Text(printable(p.column or "")), Text(printable(p.value or "", VALUE_LIMIT)),
-            Text(printable(p.expected, VALUE_LIMIT)), Text(printable(p.message, VALUE_LIMIT)),
+            Text(printable(p.expected, TEXT_LIMIT)), Text(printable(p.message, TEXT_LIMIT)),
             Text(str(p.severity), style=SEVERITY_STYLES[p.severity]),
         )
     return table

@@ -285,9 +285,8 @@ def _unbalanced_quote(label: str, number: int, first_line: int, lines: list[str]
     return Problem(
         label, number, None, _shorten([lines[0].rstrip("\r\n")]),
         "des guillemets par paires (\"\" pour un guillemet dans une valeur)",
-        f"guillemet ouvert sur cette ligne{where} et jamais refermé : les "
-        f"{len(lines) - 1} ligne(s) suivante(s) auraient été lues comme une seule valeur ; "
-        "ligne rejetée, les suivantes sont lues normalement",
+        f"guillemet ouvert sur cette ligne{where} et jamais refermé : ligne rejetée ; les "
+        f"{len(lines) - 1} ligne(s) suivante(s), qu'il aurait avalées, sont lues normalement",
     )
 
 
@@ -351,22 +350,22 @@ def damaged_workbook_reason(path: Path, error: BaseException | None = None) -> s
     except OSError as exc:
         return unreadable_reason(path, exc)
     if not head:
-        return "fichier vide (0 octet) : ce n'est pas un classeur"
+        return "fichier vide (0 octet)"
     if head.startswith(OLE2_SIGNATURE):
         if "EncryptedPackage".encode("utf-16-le") in head or \
                 "EncryptionInfo".encode("utf-16-le") in head:
-            return ("classeur protégé par mot de passe (chiffré) : ptsm-diag ne peut pas le "
-                    "lire ; enregistrez une copie sans mot de passe")
-        return ("classeur protégé par mot de passe, ou classeur Excel 97-2003 (.xls) renommé "
-                "en .xlsx : enregistrez une copie sans mot de passe au format .xlsx")
+            return ("protégé par mot de passe (chiffré), ptsm-diag ne peut pas le lire ; "
+                    "enregistrez-en une copie sans mot de passe")
+        return ("protégé par mot de passe, ou classeur Excel 97-2003 (.xls) renommé en .xlsx ; "
+                "enregistrez-en une copie sans mot de passe au format .xlsx")
     if head.startswith(b"PK"):
-        return ("classeur tronqué ou endommagé (archive ZIP incomplète ou invalide) : "
-                "reprenez une copie intacte ou réenregistrez-le depuis votre tableur")
+        return ("tronqué ou endommagé (archive ZIP incomplète ou invalide) ; reprenez une "
+                "copie intacte ou réenregistrez-le depuis votre tableur")
     if _looks_like_text(head):
-        return ("fichier texte (CSV ?) renommé en .xlsx : donnez-lui l'extension .csv, ou "
+        return ("fichier texte (CSV ?) renommé en .xlsx ; donnez-lui l'extension .csv, ou "
                 "ouvrez-le dans votre tableur et enregistrez-le au format .xlsx")
     detail = f" ({type(error).__name__})" if error is not None else ""
-    return f"contenu non reconnu : ce n'est pas un classeur XLSX{detail}"
+    return f"contenu non reconnu, ce n'est pas un classeur XLSX{detail}"
 
 
 OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
