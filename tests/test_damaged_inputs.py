@@ -157,6 +157,14 @@ def test_valider_names_a_damaged_workbook_instead_of_a_traceback(
     assert "BadZipFile" not in out
 
 
+def test_workbook_named_csv_is_named_as_such(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _good_workbook(folder / "ressources.csv")
+    report = validate_folder(folder)
+    errors = _whole_file_errors(report, "ressources.csv")
+    assert len(errors) == 1 and "classeur (XLSX ou XLS) nommé en .csv" in errors[0].message
+
+
 # --- item 11: very long fields ----------------------------------------------------------------
 
 

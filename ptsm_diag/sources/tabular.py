@@ -85,6 +85,9 @@ def normalize_column_name(name: str) -> str:
 def decode_bytes(data: bytes, label: str) -> tuple[str, str, list[Problem]]:
     """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else Western.
 
+    UTF-32 (with a BOM) and UTF-16 or UTF-32 without a BOM are decoded too, with a warning
+    naming the encoding: read as UTF-8 they would give column names such as ``n_o_m``.
+
     Returns
     -------
     text, encoding, problems
@@ -301,6 +304,10 @@ def read_csv_file(path: Path, label: str | None = None) -> RawTable:
         data = path.read_bytes()
     except OSError as exc:
         return unreadable_table(path, label, exc)
+    if data.startswith((b"PK\x03\x04", OLE2_SIGNATURE)):
+        return unreadable_table(path, label, reason=(
+            "c'est un classeur (XLSX ou XLS) nommé en .csv : donnez-lui l'extension .xlsx, "
+            "ou enregistrez-le au format « CSV UTF-8 » depuis votre tableur"))
     text, encoding, problems = decode_bytes(data, label)
     if "\ufffd" in text:
         problems.append(Problem(
