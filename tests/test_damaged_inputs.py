@@ -62,14 +62,23 @@ def test_directory_named_like_a_table_is_an_error_naming_it(tmp_path: Path) -> N
     assert report.counts().set_index("table").loc["ressources", "lues"] == 0
 
 
-def test_unreadable_table_file_is_an_error(tmp_path: Path) -> None:
+def test_unreadable_table_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
-    if os.geteuid() == 0:
-        pytest.skip("root lit tous les fichiers")
     folder = _folder(tmp_path)
     path = folder / "ressources.csv"
     path.write_text(HEADER + "\n" + _row(1) + "\n", encoding="utf-8")
+    if os.geteuid() == 0:  # root reads every file: refuse it the way the system would
+        read_bytes = Path.read_bytes
+
+        def refused(self: Path) -> bytes:
+            if self.name == "ressources.csv":
+                raise PermissionError(13, "Permission denied", str(self))
+            return read_bytes(self)
+
+        monkeypatch.setattr(Path, "read_bytes", refused)
     path.chmod(0)
     try:
         report = validate_folder(folder)
