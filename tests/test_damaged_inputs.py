@@ -166,6 +166,25 @@ def test_valider_names_a_damaged_workbook_instead_of_a_traceback(
     assert "BadZipFile" not in out
 
 
+def test_workbook_damaged_inside_a_sheet_is_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    path = folder / "ressources.xlsx"
+    _good_workbook(path)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    data = bytearray(path.read_bytes())
+    name_length = int.from_bytes(data[info.header_offset + 26: info.header_offset + 28], "little")
+    extra_length = int.from_bytes(data[info.header_offset + 28: info.header_offset + 30],
+                                  "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    middle = start + info.compress_size // 2
+    data[middle: middle + 64] = bytes(64)  # the directory is intact, the sheet is not
+    path.write_bytes(bytes(data))
+    report = validate_folder(folder)
+    errors = _whole_file_errors(report, "ressources.xlsx")
+    assert len(errors) == 1 and "endommagé" in errors[0].message
+
+
 def test_workbook_named_csv_is_named_as_such(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     _good_workbook(folder / "ressources.csv")

@@ -439,6 +439,8 @@ def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTabl
     except UnreadableWorkbookError as exc:
         return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
             exc.problems[0], file=label)], empty=True)
+    except Exception as exc:  # a workbook damaged past its directory (bad CRC, XML…)
+        return _damaged_table(path, label, exc)
     uncomputed: list[tuple[int, int, str]] = []
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -450,14 +452,18 @@ def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTabl
 
     try:
         table = _rows_to_table(rows(), label)
-    except Exception as exc:  # a workbook damaged past its directory (bad CRC, XML…)
-        return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
-            _workbook_problem(path, damaged_workbook_reason(path, exc)), file=label)],
-            empty=True)
+    except Exception as exc:
+        return _damaged_table(path, label, exc)
     finally:
         workbook.close()
     table.problems += _uncomputed_problems(table, uncomputed)
     return table
+
+
+def _damaged_table(path: Path, label: str, error: Exception) -> RawTable:
+    problem = _workbook_problem(path, damaged_workbook_reason(path, error))
+    return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(problem, file=label)],
+                    empty=True)
 
 
 def _formula_cells(path: Path, sheet: str) -> dict[int, list[tuple[int, str]]]:
