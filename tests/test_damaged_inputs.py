@@ -370,5 +370,6 @@ def test_problems_are_capped_per_kind_and_counted_exactly(tmp_path: Path) -> Non
     assert report.conclusion().startswith(f"{n + n // 2} erreur(s)")
     omitted = report.omitted_kinds()
     assert sorted(omitted["total"]) == [n // 2, n]
+    assert f"colonne « type_ressource » : {n} problème(s)" in report.to_french_text()
     assert [p.row for p in result.problems if p.column == "type_ressource"] == \
         list(range(2, 22))
