@@ -67,8 +67,13 @@ def run_valider(
     print_report(report, console, max_lines)
     if rapport_csv is not None:
         path = write_problems_csv(report, Path(rapport_csv))
-        what = "Problèmes écrits" if report.n_omitted else "Liste complète des problèmes écrite"
-        console.print(Text(f"{what} dans : {printable(str(path))}"))
+        if report.n_omitted:
+            console.print(Text(
+                f"Problèmes écrits dans : {printable(str(path))} ({report.count()} au total, "
+                f"dont {report.n_omitted} non listés : voir « Problèmes trop nombreux »)"))
+        else:
+            console.print(Text(f"Liste complète des problèmes écrite dans : "
+                               f"{printable(str(path))}"))
     return 1 if report.has_errors else 0
 
 
