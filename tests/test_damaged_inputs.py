@@ -373,3 +373,17 @@ def test_problems_are_capped_per_kind_and_counted_exactly(tmp_path: Path) -> Non
     assert f"colonne « type_ressource » : {n} problème(s)" in report.to_french_text()
     assert [p.row for p in result.problems if p.column == "type_ressource"] == \
         list(range(2, 22))
+
+
+def test_malformed_rows_are_counted_exactly_past_the_cap(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    n = 3000
+    rows = [_row(i) + ";en trop" for i in range(n)] + [_row(n)]
+    (folder / "ressources.csv").write_text("\n".join([HEADER, *rows]) + "\n",
+                                           encoding="utf-8")
+    report = validate_folder(folder, max_per_kind=50)
+    result = report.results["ressources"]
+    assert (result.n_read, result.n_rejected, result.n_accepted) == (n + 1, n, 1)
+    assert result.count(Severity.ERREUR) == n
+    assert len(result.problems) == 50
+    assert [p.row for p in result.problems] == list(range(2, 52))

@@ -17,6 +17,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ SEPARATOR_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 WESTERN_ENCODINGS = ["cp1252", "latin_1", "iso8859_15", "mac_roman", "cp850"]
 ACCEPTED_ENCODINGS = {"utf_8", "utf-8", "utf_8_sig", "cp1252", "latin_1", "iso8859_15"}
 LINE_INDEX_NAME = "ligne"
+# Most malformed rows described one by one while reading (all are counted and rejected).
+MAX_READ_PROBLEMS = 1000
 
 
 @dataclass
@@ -57,6 +60,9 @@ class RawTable:
         What was detected (None for XLSX).
     header_line : int
         Line of the header (the first non-blank line).
+    omitted : Counter
+        Problems counted but not stored, by kind (severity, column, expectation): past
+        :data:`MAX_READ_PROBLEMS` malformed rows, only their number is kept.
     """
 
     label: str
@@ -68,6 +74,7 @@ class RawTable:
     encoding: str | None = None
     separator: str | None = None
     header_line: int = 1
+    omitted: Counter[tuple[Severity, str | None, str]] = field(default_factory=Counter)
 
     @property
     def n_records(self) -> int:
@@ -574,9 +581,9 @@ def _rows_to_table(
             ))
         names.append(name)
 
-    kept: list[list[str]] = []
-    lines: list[int] = []
+    builder = _ColumnBuilder(width)
     bad_lines: list[int] = []
+    omitted: Counter[tuple[Severity, str | None, str]] = Counter()
     for number, row in iterator:
         if len(rejected) > rejected_seen and rejected[-1].row == number:
             problems += rejected[rejected_seen:]
@@ -586,8 +593,12 @@ def _rows_to_table(
         if len(row) != width:
             if len(row) > width and "".join(row[width:]).strip():
                 bad_lines.append(number)
+                expected = f"{width} valeurs, comme l'en-tête"
+                if len(bad_lines) > MAX_READ_PROBLEMS:  # counted, not stored
+                    omitted[(Severity.ERREUR, None, expected)] += 1
+                    continue
                 problems.append(Problem(
-                    label, number, None, _shorten(row), f"{width} valeurs, comme l'en-tête",
+                    label, number, None, _shorten(row), expected,
                     f"ligne de {len(row)} valeurs pour {width} colonnes (séparateur ou "
                     "virgule décimale dans une valeur non entourée de guillemets ?)",
                 ))
@@ -595,17 +606,45 @@ def _rows_to_table(
             row = row[:width] + [""] * (width - len(row))
         if not "".join(row).strip():
             continue
-        kept.append(row)
-        lines.append(number)
-    index = pd.Index(lines, name=LINE_INDEX_NAME, dtype="int64")
-    columns = list(zip(*kept, strict=True)) if kept else [()] * width
-    frame = pd.DataFrame(
-        {position: pd.Series(list(values), index=index, dtype=str)
-         for position, values in enumerate(columns)},
-        index=index,
-    )
+        builder.add(number, row)
+    frame = builder.frame()
     frame.columns = names
-    return RawTable(label, names, frame, problems, bad_lines, header_line=header_line)
+    return RawTable(label, names, frame, problems, bad_lines, header_line=header_line,
+                    omitted=omitted)
+
+
+class _ColumnBuilder:
+    """Rows → a frame of text columns, converted by chunks so that a large file never
+    holds every cell as a separate Python string at once."""
+
+    CHUNK = 50_000
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.cells: list[list[str]] = [[] for _ in range(width)]
+        self.lines: list[int] = []
+        self.chunks: list[list[pd.Series]] = [[] for _ in range(width)]
+
+    def add(self, number: int, row: list[str]) -> None:
+        self.lines.append(number)
+        for position, cells in enumerate(self.cells):
+            cells.append(row[position])
+        if len(self.cells[0] if self.width else ()) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        for position in range(self.width):
+            self.chunks[position].append(pd.Series(self.cells[position], dtype=str))
+            self.cells[position] = []
+
+    def frame(self) -> pd.DataFrame:
+        self._flush()
+        index = pd.Index(self.lines, name=LINE_INDEX_NAME, dtype="int64")
+        columns = {}
+        for position, chunks in enumerate(self.chunks):
+            column = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+            columns[position] = column.set_axis(index)
+        return pd.DataFrame(columns, index=index)
 
 
 def _shorten(row: list[str], limit: int = 80) -> str:
