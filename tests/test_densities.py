@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ptsm_diag.catalog.geography import load_communes
+from ptsm_diag.catalog.geography import cached_layer, load_communes
+from ptsm_diag.compute import densities
 from ptsm_diag.compute.densities import COLUMNS, resource_densities
 
 # Two communes of Ille-et-Vilaine (région 53) form the test territory.
 RENNES, BRUZ = "35238", "35047"
 BREST = "29019"  # same région, outside the territory
 LYON = "69123"  # another région
-MAMOUDZOU = "97611"  # no bundled population
+MAMOUDZOU = "97611"  # Mayotte
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,13 @@ def test_reference_without_the_band_falls_back_to_total_for_both(communes):
     assert "0-17" in row["note"]
 
 
-def test_unknown_population_gives_missing_density_not_zero():
+def test_unknown_population_gives_missing_density_not_zero(monkeypatch):
+    # Every bundled commune has a population now (Mayotte: its 2017 census); a geography
+    # without one for Mayotte, as the former bundled one, must still give NaN, not 0.
+    layer = cached_layer("communes").copy()
+    layer["population"] = layer["population"].where(layer["code_departement"] != "976")
+    monkeypatch.setattr(densities, "cached_layer",
+                        lambda name: layer if name == "communes" else cached_layer(name))
     resources = _resources([("chs", MAMOUDZOU, 80, None)])
     table = resource_densities(resources, _members("976", (MAMOUDZOU,)))
     row = _row(table, "chs", "region")

@@ -45,21 +45,27 @@ def regions() -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------- bundled data
 
 
-def test_counts_match_cog_2025(communes, departements, regions):
-    assert len(communes) == 34_875 and communes["code_commune"].is_unique
+def test_counts_match_cog_2026(communes, departements, regions):
+    # 34,875 communes of metropolitan France and the DROM + Saint-Barthélemy, Saint-Martin
+    assert len(communes) == 34_877 and communes["code_commune"].is_unique
     assert len(departements) == 101 and departements["code_departement"].is_unique
     assert set(DROM) <= set(departements["code_departement"])
     assert {"2A", "2B"} <= set(departements["code_departement"])
     assert len(regions) == 18 and regions["code_region"].is_unique
     meta = geography_metadata()
-    assert meta["effectifs"] == {"communes": 34_875, "departements": 101, "regions": 18}
+    assert meta["effectifs"] == {"communes": 34_877, "departements": 101, "regions": 18}
 
 
 def test_code_formats_and_links(communes, departements, regions):
     assert communes["code_commune"].str.fullmatch(r"\d{5}|2[AB]\d{3}").all()
+    attached = communes.set_index("code_commune").loc[["97701", "97801"]]
+    assert attached["nom"].tolist() == ["Saint-Barthélemy", "Saint-Martin"]
+    assert (attached["code_departement"] == "971").all()
+    assert (attached["code_region"] == "01").all()
     assert departements["code_departement"].str.fullmatch(r"\d{2}|2[AB]|97[1-6]").all()
     assert regions["code_region"].str.fullmatch(r"\d{2}").all()
-    # the département is the prefix of the commune code (3 characters overseas)
+    # the département is the prefix of the commune code (3 characters overseas), except
+    # for the two attached collectivités (977, 978 → 971)
     derived = departements_of_communes(communes["code_commune"])
     assert (derived.to_numpy() == communes["code_departement"].to_numpy()).all()
     assert set(communes["code_departement"]) == set(departements["code_departement"])
@@ -81,6 +87,11 @@ def test_geometries_valid_in_wgs84(communes, departements, regions):
     missing = sorted(communes.loc[communes.geometry.isna(), "code_commune"])
     assert missing == meta["communes_sans_geometrie"]["codes"]
     assert len(missing) <= 8  # the source has 8 COM rows without outline
+    # the attached collectivités have an (approximate) outline, in the Lesser Antilles
+    attached = communes.set_index("code_commune").geometry[["97701", "97801"]]
+    assert attached.notna().all()
+    assert attached.representative_point().x.between(-63.2, -62.7).all()
+    assert attached.representative_point().y.between(17.8, 18.2).all()
     metro = communes[~communes["code_departement"].isin(DROM)].dropna(subset=["geometry"])
     minx, miny, maxx, maxy = metro.total_bounds
     assert minx > -5.3 and maxx < 9.7 and miny > 41.3 and maxy < 51.2
@@ -99,25 +110,38 @@ def test_departement_outline_is_dissolve_of_its_communes(communes, departements)
 
 def test_population_columns(communes, departements, regions):
     assert str(communes["population"].dtype) == "Int64"
-    assert (communes["annee_population"] == 2017).all()
-    missing = communes.loc[communes["population"].isna(), "code_commune"]
-    assert set(missing) == {*communes.loc[communes["code_departement"] == "976", "code_commune"],
-                            "60694"}
-    assert int(communes["population"].sum()) == 66_526_267  # SOURCES.md §2
+    mayotte = communes["code_departement"] == "976"
+    assert (communes.loc[mayotte, "annee_population"] == 2017).all()  # last census
+    assert (communes.loc[~mayotte, "annee_population"] == 2023).all()
+    assert communes["population"].notna().all()  # Mayotte and 60694 included now
+    meta = geography_metadata()
+    assert meta["communes_sans_population"]["nombre"] == 0
+    # INSEE: 68,094 thousand inhabitants on 1 January 2023, Mayotte excluded
+    attached = communes["code_commune"].isin(["97701", "97801"])
+    assert int(communes.loc[~mayotte & ~attached, "population"].sum()) == 68_094_280
+    assert int(communes.loc[mayotte, "population"].sum()) == 256_518  # census 2017
+    assert int(communes.loc[attached, "population"].sum()) == 10_660 + 31_160
     deps = departements.set_index("code_departement")["population"]
-    assert deps["29"] == 909_028 and deps["63"] == 653_742
-    assert pd.isna(deps["976"])
+    assert deps["29"] == 933_455 and deps["63"] == 664_453
+    assert deps["971"] == 384_160 + 10_660 + 31_160
     sums = communes.groupby("code_departement")["population"].sum()
-    assert (deps.drop("976") == sums.drop("976")).all()
-    assert int(regions["population"].sum()) == 66_526_267
+    assert (deps == sums[deps.index]).all()
+    assert int(regions["population"].sum()) == int(communes["population"].sum())
 
 
 def test_metadata_describes_files():
     meta = geography_metadata()
-    assert meta["millesime_population"] == 2017 and meta["millesime_cog"] == 2025
+    assert meta["millesime_population"] == 2023 and meta["millesime_cog"] == 2026
+    assert meta["population_libelle"] == (
+        "Population municipale 2023 (INSEE, populations légales en vigueur au "
+        "1er janvier 2026)")
+    assert set(meta["millesimes_population"]) == {"2023", "2017"}
     assert "Etalab" in meta["licence"] and "GPL-3.0" in meta["licence"]
-    assert meta["source"]["version"] == "1.1.0"
-    assert meta["communes_sans_population"]["nombre"] == 18
+    assert "MIT" in meta["licence"] and "Natural Earth" in meta["licence"]
+    assert (meta["source"]["paquet"], meta["source"]["version"]) == (
+        "@etalab/decoupage-administratif", "6.0.0")
+    assert meta["source_contours"]["version"] == "1.1.0"
+    assert set(meta["source_contours_approximatifs"]["communes"]) == {"97701", "97801"}
     total = 0
     for name, info in meta["fichiers"].items():
         data = (DATA_DIR / name).read_bytes()
@@ -126,7 +150,7 @@ def test_metadata_describes_files():
     total += sum((DATA_DIR / n).stat().st_size for n in ("metadata.json", "SOURCES.md"))
     assert total < 10_000_000  # package data budget
     meta["effectifs"]["communes"] = 0
-    assert geography_metadata()["effectifs"]["communes"] == 34_875  # returns a copy
+    assert geography_metadata()["effectifs"]["communes"] == 34_877  # returns a copy
 
 
 def test_loaders_return_copies():
@@ -136,31 +160,6 @@ def test_loaders_return_copies():
 
 
 # --------------------------------------------------------------------------- independent checks
-
-
-def test_populations_close_to_insee_2023_estimates(departements, shared_data_dir):
-    """Bundled 2017 populations légales vs INSEE estimates at 1 January 2023.
-
-    Six years separate the two vintages. Measured relative differences
-    (bundled − 2023) / 2023: median |diff| 2.0 %, 95th percentile 6.4 %, extremes
-    Haute-Garonne −7.3 % (fast growth, about +1.2 %/year), Martinique +7.2 % (decline)
-    and Guyane −10.8 % (about +2 %/year). Bound: 8 % everywhere (6 years × ~1.3 %/year),
-    12 % for Guyane; Mayotte has no bundled population.
-    """
-    insee = pd.read_csv(shared_data_dir / "insee_pop_dep_age" / "pop_dep_grands_ages_2023.csv",
-                        dtype={"dep_code": str})
-    ref = insee.set_index("dep_code")["pop_total"]
-    bundled = departements.set_index("code_departement")["population"]
-    assert set(bundled.index) <= set(ref.index)
-    rel = (bundled.drop("976").astype(float) - ref[bundled.drop("976").index]) / ref
-    rel = rel.dropna()
-    assert len(rel) == 100
-    bound = pd.Series(0.08, index=rel.index)
-    bound["973"] = 0.12
-    too_far = rel[rel.abs() > bound]
-    assert too_far.empty, f"écarts hors tolérance : {too_far.round(3).to_dict()}"
-    national = ref["France métropolitaine et DOM"] - ref["976"]
-    assert bundled.sum() == pytest.approx(national, rel=0.03)
 
 
 def test_commune_list_vs_2018_ign_files(communes, shared_data_dir):
@@ -187,12 +186,19 @@ def test_commune_list_vs_2018_ign_files(communes, shared_data_dir):
         "Brest", "Clermont-Ferrand")
 
 
-def test_departement_outlines_vs_2018_ign(departements, shared_data_dir):
-    """Areas within 2.5 % of the 2018 outlines (measured: median 0.01 %, max 2.0 %)."""
+def test_departement_outlines_vs_2018_ign(communes, departements, shared_data_dir):
+    """Areas within 2.5 % of the 2018 outlines (measured: median 0.01 %, max 2.0 %).
+
+    The 2018 Guadeloupe has neither Saint-Barthélemy nor Saint-Martin: their outlines are
+    taken out of 971 before comparing.
+    """
     old = gpd.read_file(shared_data_dir / "france_geojson_gregoiredavid"
                         / "departements-avec-outre-mer.geojson").to_crs(6933)
     old_area = old.set_index("code").area
     new_area = departements.set_index("code_departement").to_crs(6933).area
+    attached = communes[communes["code_commune"].isin(["97701", "97801"])].to_crs(6933)
+    assert 80e6 < attached.area.sum() < 110e6  # 21 + 53 km² in reality, coarser outlines
+    new_area["971"] -= attached.area.sum()
     assert set(old_area.index) == set(new_area.index)
     rel = (new_area - old_area[new_area.index]) / old_area[new_area.index]
     assert rel.abs().max() < 0.025, rel.abs().sort_values().tail(3).to_dict()

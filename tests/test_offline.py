@@ -125,5 +125,5 @@ def test_identity_card_figures_are_in_french_format():
 
     card = identity_card(prepare_diagnostic("35")).set_index("Caractéristique")["Valeur"]
     population = next(v for k, v in card.items() if k.startswith("Population municipale"))
-    assert population == "1\u202f060\u202f199"  # thin space, not 1060199
-    assert card["Densité (hab./km²)"] == "155,1"  # decimal comma
+    assert population == "1\u202f120\u202f666"  # thin space, not 1120666
+    assert card["Densité (hab./km²)"] == "163,9"  # decimal comma

@@ -39,7 +39,8 @@ def test_one_departement():
     t = territory_from_departements(["29"])
     assert (t.code, t.name) == ("29", "Finistère")
     assert len(t.communes) == 277 and t.communes["code_commune"].is_unique
-    assert t.population_total == 909_028 and t.population_year == 2017
+    # populations légales 2023 (in force on 1 January 2026); 909,028 with the 2017 ones
+    assert t.population_total == 933_455 and t.population_year == 2023
     assert t.population_source == "référence" and t.population_by_age is None
     assert t.region_codes == ("53",) and t.departement_codes == ("29",)
     assert t.area_km2 == pytest.approx(6_733, rel=0.02)  # INSEE: 6,733 km²
@@ -97,14 +98,14 @@ def test_mix_of_departement_and_communes(communes):
     t = build_territory("AUV", "Puy-de-Dôme et deux villes", departements=["63"],
                         communes=allier + ["63113"])  # 63113 is already in 63: counted once
     assert t.departement_codes == ("03", "63")
-    assert t.population_total == 653_742 + _pop(communes, allier)
+    assert t.population_total == 664_453 + _pop(communes, allier)
     assert len(t.communes) == 463 + 2
 
 
 def test_multi_region_territory_main_region_first():
     t = territory_from_departements(["23", "63"], code="X", name="Creuse et Puy-de-Dôme")
     assert t.region_codes == ("84", "75")  # Puy-de-Dôme (653,742) outweighs the Creuse
-    assert t.population_total == 653_742 + 118_638
+    assert t.population_total == 664_453 + 115_527
 
 
 def test_unknown_codes_are_all_listed():
@@ -155,16 +156,17 @@ def test_incomplete_partition_keeps_bundled_total(communes):
     table = table[~((table["code_commune"] == "01004") & (table["tranche_age"] == "65+")
                     & (table["annee"] == 2021))]
     t = territory_from_communes(codes, "T", "Trois communes", population=table)
-    assert t.population_source == "référence" and t.population_year == 2017
+    assert t.population_source == "référence" and t.population_year == 2023
     assert t.population_total == _pop(communes, codes)
     assert t.population_by_age_year == 2021  # the age bands are still shown
 
 
-def test_mayotte_has_no_bundled_population():
+def test_mayotte_bundled_population_is_its_2017_census():
     t = territory_from_departements(["976"])
-    assert t.population_total is None and pd.isna(t.density)
-    assert len(t.communes_without_population) == 17
+    assert t.population_total == 256_518 and t.population_year == 2017
+    assert t.communes_without_population == () and t.density > 0
     codes = list(t.commune_codes)
+    assert len(codes) == 17
     with_table = territory_from_departements(["976"], population=_population_table(codes))
     assert with_table.population_total == 17 * (102 + 502 + 202)
 

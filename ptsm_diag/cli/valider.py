@@ -18,9 +18,10 @@ SEVERITY_STYLES = {
 }
 SEVERITY_ORDER = {Severity.ERREUR: 0, Severity.AVERTISSEMENT: 1, Severity.REPARATION: 2}
 DEFAULT_MAX_LINES = 500
-# Longest value, expectation or message shown in the terminal (the rest is cut, with its
-# length); the CSV report keeps them whole.
+# Longest value, and expectation or message (which may quote a value), shown in the
+# terminal: the rest is cut, with its length; the CSV report keeps them whole.
 VALUE_LIMIT = 160
+TEXT_LIMIT = 600
 
 
 def run_valider(
@@ -66,8 +67,13 @@ def run_valider(
     print_report(report, console, max_lines)
     if rapport_csv is not None:
         path = write_problems_csv(report, Path(rapport_csv))
-        what = "Problèmes écrits" if report.n_omitted else "Liste complète des problèmes écrite"
-        console.print(Text(f"{what} dans : {printable(str(path))}"))
+        if report.n_omitted:
+            console.print(Text(
+                f"Problèmes écrits dans : {printable(str(path))} ({report.count()} au total, "
+                f"dont {report.n_omitted} non listés : voir « Problèmes trop nombreux »)"))
+        else:
+            console.print(Text(f"Liste complète des problèmes écrite dans : "
+                               f"{printable(str(path))}"))
     return 1 if report.has_errors else 0
 
 
@@ -113,7 +119,7 @@ def _omitted_table(report: ValidationReport) -> Table:
     table.add_column("Listés", justify="right")
     for row in report.omitted_kinds().itertuples(index=False):
         table.add_row(Text(printable(row.fichier)), Text(printable(row.colonne or "")),
-                      Text(printable(row.attendu, VALUE_LIMIT)), Text(row.gravite),
+                      Text(printable(row.attendu, TEXT_LIMIT)), Text(row.gravite),
                       str(row.total), str(row.conserves))
     return table
 
@@ -129,7 +135,7 @@ def _problems_table(problems: list[Problem]) -> Table:
         table.add_row(
             Text(printable(p.file)), Text("" if p.row is None else str(p.row)),
             Text(printable(p.column or "")), Text(printable(p.value or "", VALUE_LIMIT)),
-            Text(printable(p.expected, VALUE_LIMIT)), Text(printable(p.message, VALUE_LIMIT)),
+            Text(printable(p.expected, TEXT_LIMIT)), Text(printable(p.message, TEXT_LIMIT)),
             Text(str(p.severity), style=SEVERITY_STYLES[p.severity]),
         )
     return table

@@ -7,13 +7,14 @@ A :class:`Territory` is a value object built by :func:`build_territory` (or its 
 Population
 ----------
 Without a population table, the total is the sum of the bundled municipal populations
-(INSEE populations légales, millésime 2017); communes without population (Mayotte,
-60694) are listed in ``communes_without_population``. With a population table
-(``code_commune, annee, tranche_age, population``), ``population_by_age`` gives every age
-band of the latest year present for the territory's communes, and the total comes from
-that year when every commune of the territory has the complete partition
-0-17 / 18-64 / 65+ (or else an ``ensemble`` row); otherwise it stays the bundled one:
-an incomplete table would undercount the territory. ``population_source`` says which.
+(INSEE populations légales; the vintage is the data's, see
+:func:`ptsm_diag.catalog.geography.geography_metadata` and ``Territory.population_label``);
+communes without population, if any, are listed in ``communes_without_population``.
+With a population table (``code_commune, annee, tranche_age, population``),
+``population_by_age`` gives every age band of the latest year present for the territory's
+communes, and the total comes from that year when every commune of the territory has the
+complete partition 0-17 / 18-64 / 65+ (or else an ``ensemble`` row); otherwise it stays the
+bundled one: an incomplete table would undercount the territory. ``population_source`` says which.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import shapely
 from ptsm_diag.catalog.geography import (
     cached_layer,
     fill_data_gaps,
+    geography_metadata,
     normalize_departement_code,
     repair_commune_code,
     repair_commune_codes,
@@ -45,11 +47,11 @@ SOURCE_REFERENCE = "référence"  # bundled populations légales
 SOURCE_TABLE = "table"  # the population table given by the user
 
 DEPARTEMENT_HINT = (
-    "Codes attendus : ceux du Code officiel géographique 2025 (01 à 95, 2A, 2B, 971 à 976)."
+    "Codes attendus : ceux du Code officiel géographique (01 à 95, 2A, 2B, 971 à 976)."
 )
 COMMUNE_HINT = (
-    "Codes attendus : codes INSEE à 5 caractères du Code officiel géographique 2025 "
-    "(ex. 01001, 2A004, 97105) ; un code absent vient souvent d'une commune fusionnée."
+    "Codes attendus : codes INSEE à 5 caractères du Code officiel géographique "
+    "(ex. 01001, 2A004, 97105, 97801) ; un code absent vient souvent d'une commune fusionnée."
 )
 
 
@@ -73,7 +75,8 @@ class Territory:
         Population (see the module docstring); None when no population is known at all
         (Mayotte without a population table).
     population_year : int
-        Year of ``population_total``.
+        Year of ``population_total`` (the latest one when the communes' vintages differ:
+        Mayotte's bundled population is the 2017 census).
     population_source : str
         ``"référence"`` (bundled populations légales) or ``"table"`` (the population table).
     population_by_age : pandas.DataFrame or None
@@ -108,6 +111,20 @@ class Territory:
     def commune_codes(self) -> tuple[str, ...]:
         """Codes of the territory's communes."""
         return tuple(self.communes["code_commune"])
+
+    @property
+    def population_label(self) -> str:
+        """French label naming the source and vintage of ``population_total``.
+
+        For the bundled populations the text comes from the geography's metadata
+        (``millesimes_population``), e.g. « Population municipale 2023 (INSEE, populations
+        légales en vigueur au 1er janvier 2026) », followed by the label of any other
+        vintage present among the territory's communes (Mayotte).
+        """
+        if self.population_source == SOURCE_TABLE:
+            return (f"Population municipale {self.population_year} "
+                    "(table population du dossier de données)")
+        return population_vintage_label(self.communes)
 
 
 # --------------------------------------------------------------------------- builders
@@ -306,6 +323,21 @@ def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def population_vintage_label(communes: pd.DataFrame) -> str:
+    """French label of the bundled population vintage(s) of some communes.
+
+    The main vintage (the latest) comes first; labels are read from the geography's
+    metadata, with a plain « Population municipale <année> (INSEE) » when it has none.
+    """
+    labels = geography_metadata().get("millesimes_population", {})
+    known = communes.loc[communes["population"].notna(), "annee_population"].dropna()
+    years = sorted({int(y) for y in known}, reverse=True)
+    if not years:
+        years = sorted({int(y) for y in communes["annee_population"].dropna()}, reverse=True)
+    texts = [labels.get(str(y), f"Population municipale {y} (INSEE)") for y in years]
+    return " ; ".join(texts) if texts else "Population municipale"
 
 
 def _make_territory(

@@ -35,7 +35,7 @@ DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
 FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
 # Bump when the generator changes: the cached demo folder is then regenerated.
-DEMO_REVISION = 3
+DEMO_REVISION = 4  # 4: bundled geography with the populations légales 2023
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.

@@ -73,7 +73,7 @@ def identity_card(diag: Diagnostic) -> pd.DataFrame:
         ("Départements", ", ".join(t.departement_codes)),
         ("Région(s)", _region_names(t.region_codes)),
         ("Nombre de communes", format_number(len(t.communes))),
-        (f"Population municipale ({t.population_year})", format_number(t.population_total)),
+        (t.population_label, format_number(t.population_total)),
         ("Superficie (km²)", format_number(t.area_km2)),
         ("Densité (hab./km²)", format_number(t.density, 1)),
         ("Ressources recensées", format_number(len(diag.resources))),

@@ -155,6 +155,10 @@ class ValidationReport:
         if self.problems:
             lines.append("")
             lines += [p.to_french() for p in self.problems]
+        for row in self.omitted_kinds().itertuples(index=False):
+            lines.append(f"… {row.fichier}, colonne « {row.colonne or '-'} » : {row.total} "
+                         f"problème(s) « {row.gravite} » de cette sorte, les {row.conserves} "
+                         "premiers listés ci-dessus")
         lines += ["", self.conclusion()]
         return "\n".join(lines)
 

@@ -17,6 +17,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ SEPARATOR_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 WESTERN_ENCODINGS = ["cp1252", "latin_1", "iso8859_15", "mac_roman", "cp850"]
 ACCEPTED_ENCODINGS = {"utf_8", "utf-8", "utf_8_sig", "cp1252", "latin_1", "iso8859_15"}
 LINE_INDEX_NAME = "ligne"
+# Most malformed rows described one by one while reading (all are counted and rejected).
+MAX_READ_PROBLEMS = 1000
 
 
 @dataclass
@@ -57,6 +60,9 @@ class RawTable:
         What was detected (None for XLSX).
     header_line : int
         Line of the header (the first non-blank line).
+    omitted : Counter
+        Problems counted but not stored, by kind (severity, column, expectation): past
+        :data:`MAX_READ_PROBLEMS` malformed rows, only their number is kept.
     """
 
     label: str
@@ -68,6 +74,7 @@ class RawTable:
     encoding: str | None = None
     separator: str | None = None
     header_line: int = 1
+    omitted: Counter[tuple[Severity, str | None, str]] = field(default_factory=Counter)
 
     @property
     def n_records(self) -> int:
@@ -84,6 +91,9 @@ def normalize_column_name(name: str) -> str:
 
 def decode_bytes(data: bytes, label: str) -> tuple[str, str, list[Problem]]:
     """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else Western.
+
+    UTF-32 (with a BOM) and UTF-16 or UTF-32 without a BOM are decoded too, with a warning
+    naming the encoding: read as UTF-8 they would give column names such as ``n_o_m``.
 
     Returns
     -------
@@ -285,9 +295,8 @@ def _unbalanced_quote(label: str, number: int, first_line: int, lines: list[str]
     return Problem(
         label, number, None, _shorten([lines[0].rstrip("\r\n")]),
         "des guillemets par paires (\"\" pour un guillemet dans une valeur)",
-        f"guillemet ouvert sur cette ligne{where} et jamais refermé : les "
-        f"{len(lines) - 1} ligne(s) suivante(s) auraient été lues comme une seule valeur ; "
-        "ligne rejetée, les suivantes sont lues normalement",
+        f"guillemet ouvert sur cette ligne{where} et jamais refermé : ligne rejetée ; les "
+        f"{len(lines) - 1} ligne(s) suivante(s), qu'il aurait avalées, sont lues normalement",
     )
 
 
@@ -302,6 +311,10 @@ def read_csv_file(path: Path, label: str | None = None) -> RawTable:
         data = path.read_bytes()
     except OSError as exc:
         return unreadable_table(path, label, exc)
+    if data.startswith((b"PK\x03\x04", OLE2_SIGNATURE)):
+        return unreadable_table(path, label, reason=(
+            "c'est un classeur (XLSX ou XLS) nommé en .csv : donnez-lui l'extension .xlsx, "
+            "ou enregistrez-le au format « CSV UTF-8 » depuis votre tableur"))
     text, encoding, problems = decode_bytes(data, label)
     if "\ufffd" in text:
         problems.append(Problem(
@@ -351,22 +364,22 @@ def damaged_workbook_reason(path: Path, error: BaseException | None = None) -> s
     except OSError as exc:
         return unreadable_reason(path, exc)
     if not head:
-        return "fichier vide (0 octet) : ce n'est pas un classeur"
+        return "fichier vide (0 octet)"
     if head.startswith(OLE2_SIGNATURE):
         if "EncryptedPackage".encode("utf-16-le") in head or \
                 "EncryptionInfo".encode("utf-16-le") in head:
-            return ("classeur protégé par mot de passe (chiffré) : ptsm-diag ne peut pas le "
-                    "lire ; enregistrez une copie sans mot de passe")
-        return ("classeur protégé par mot de passe, ou classeur Excel 97-2003 (.xls) renommé "
-                "en .xlsx : enregistrez une copie sans mot de passe au format .xlsx")
+            return ("protégé par mot de passe (chiffré), ptsm-diag ne peut pas le lire ; "
+                    "enregistrez-en une copie sans mot de passe")
+        return ("protégé par mot de passe, ou classeur Excel 97-2003 (.xls) renommé en .xlsx ; "
+                "enregistrez-en une copie sans mot de passe au format .xlsx")
     if head.startswith(b"PK"):
-        return ("classeur tronqué ou endommagé (archive ZIP incomplète ou invalide) : "
-                "reprenez une copie intacte ou réenregistrez-le depuis votre tableur")
+        return ("tronqué ou endommagé (archive ZIP incomplète ou invalide) ; reprenez une "
+                "copie intacte ou réenregistrez-le depuis votre tableur")
     if _looks_like_text(head):
-        return ("fichier texte (CSV ?) renommé en .xlsx : donnez-lui l'extension .csv, ou "
+        return ("fichier texte (CSV ?) renommé en .xlsx ; donnez-lui l'extension .csv, ou "
                 "ouvrez-le dans votre tableur et enregistrez-le au format .xlsx")
     detail = f" ({type(error).__name__})" if error is not None else ""
-    return f"contenu non reconnu : ce n'est pas un classeur XLSX{detail}"
+    return f"contenu non reconnu, ce n'est pas un classeur XLSX{detail}"
 
 
 OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -433,6 +446,8 @@ def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTabl
     except UnreadableWorkbookError as exc:
         return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
             exc.problems[0], file=label)], empty=True)
+    except Exception as exc:  # a workbook damaged past its directory (bad CRC, XML…)
+        return _damaged_table(path, label, exc)
     uncomputed: list[tuple[int, int, str]] = []
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -444,14 +459,18 @@ def read_xlsx_sheet(path: Path, sheet: str, label: str | None = None) -> RawTabl
 
     try:
         table = _rows_to_table(rows(), label)
-    except Exception as exc:  # a workbook damaged past its directory (bad CRC, XML…)
-        return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(
-            _workbook_problem(path, damaged_workbook_reason(path, exc)), file=label)],
-            empty=True)
+    except Exception as exc:
+        return _damaged_table(path, label, exc)
     finally:
         workbook.close()
     table.problems += _uncomputed_problems(table, uncomputed)
     return table
+
+
+def _damaged_table(path: Path, label: str, error: Exception) -> RawTable:
+    problem = _workbook_problem(path, damaged_workbook_reason(path, error))
+    return RawTable(label, [], pd.DataFrame(), [dataclasses.replace(problem, file=label)],
+                    empty=True)
 
 
 def _formula_cells(path: Path, sheet: str) -> dict[int, list[tuple[int, str]]]:
@@ -562,9 +581,9 @@ def _rows_to_table(
             ))
         names.append(name)
 
-    kept: list[list[str]] = []
-    lines: list[int] = []
+    builder = _ColumnBuilder(width)
     bad_lines: list[int] = []
+    omitted: Counter[tuple[Severity, str | None, str]] = Counter()
     for number, row in iterator:
         if len(rejected) > rejected_seen and rejected[-1].row == number:
             problems += rejected[rejected_seen:]
@@ -574,8 +593,12 @@ def _rows_to_table(
         if len(row) != width:
             if len(row) > width and "".join(row[width:]).strip():
                 bad_lines.append(number)
+                expected = f"{width} valeurs, comme l'en-tête"
+                if len(bad_lines) > MAX_READ_PROBLEMS:  # counted, not stored
+                    omitted[(Severity.ERREUR, None, expected)] += 1
+                    continue
                 problems.append(Problem(
-                    label, number, None, _shorten(row), f"{width} valeurs, comme l'en-tête",
+                    label, number, None, _shorten(row), expected,
                     f"ligne de {len(row)} valeurs pour {width} colonnes (séparateur ou "
                     "virgule décimale dans une valeur non entourée de guillemets ?)",
                 ))
@@ -583,17 +606,45 @@ def _rows_to_table(
             row = row[:width] + [""] * (width - len(row))
         if not "".join(row).strip():
             continue
-        kept.append(row)
-        lines.append(number)
-    index = pd.Index(lines, name=LINE_INDEX_NAME, dtype="int64")
-    columns = list(zip(*kept, strict=True)) if kept else [()] * width
-    frame = pd.DataFrame(
-        {position: pd.Series(list(values), index=index, dtype=str)
-         for position, values in enumerate(columns)},
-        index=index,
-    )
+        builder.add(number, row)
+    frame = builder.frame()
     frame.columns = names
-    return RawTable(label, names, frame, problems, bad_lines, header_line=header_line)
+    return RawTable(label, names, frame, problems, bad_lines, header_line=header_line,
+                    omitted=omitted)
+
+
+class _ColumnBuilder:
+    """Rows → a frame of text columns, converted by chunks so that a large file never
+    holds every cell as a separate Python string at once."""
+
+    CHUNK = 50_000
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.cells: list[list[str]] = [[] for _ in range(width)]
+        self.lines: list[int] = []
+        self.chunks: list[list[pd.Series]] = [[] for _ in range(width)]
+
+    def add(self, number: int, row: list[str]) -> None:
+        self.lines.append(number)
+        for position, cells in enumerate(self.cells):
+            cells.append(row[position])
+        if len(self.cells[0] if self.width else ()) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        for position in range(self.width):
+            self.chunks[position].append(pd.Series(self.cells[position], dtype=str))
+            self.cells[position] = []
+
+    def frame(self) -> pd.DataFrame:
+        self._flush()
+        index = pd.Index(self.lines, name=LINE_INDEX_NAME, dtype="int64")
+        columns = {}
+        for position, chunks in enumerate(self.chunks):
+            column = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+            columns[position] = column.set_axis(index)
+        return pd.DataFrame(columns, index=index)
 
 
 def _shorten(row: list[str], limit: int = 80) -> str:

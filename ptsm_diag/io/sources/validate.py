@@ -140,19 +140,18 @@ def validate_table(
     refs = refs or Referentials()
     label = raw.label
     n_read = raw.n_records
+    log = ProblemLog(max_per_kind)
     if raw.empty:
-        log = ProblemLog(max_per_kind)
         log.add(raw.problems)
         return log.result(name, label, empty_table(name), 0, 0, 0)
 
     raw, first = _match_column_aliases(spec, raw, list(raw.problems))
+    log.add(first)
+    log.kind_counts.update(raw.omitted)  # malformed rows counted, not described, when read
     header_errors = _header_problems(spec, raw.columns, label)
     if header_errors:
-        log = ProblemLog(max_per_kind)
-        log.add(first + header_errors)
+        log.add(header_errors)
         return log.result(name, label, empty_table(name), n_read, 0, n_read)
-    log = ProblemLog(max_per_kind)
-    log.add(first)
     known = set(spec.column_names)
     extras = [c for c in raw.columns if c not in known]
     log.add(
