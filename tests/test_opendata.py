@@ -596,7 +596,8 @@ def test_registry_names_the_published_datasets():
 
 
 def test_saint_barthelemy_and_saint_martin_count_with_guadeloupe():
-    from ptsm_diag.io.opendata.converters import departement_of, in_departements
+    from ptsm_diag.catalog.geography import departements_of_communes as departement_of
+    from ptsm_diag.io.opendata.converters import in_departements
 
     codes = pd.Series(["97701", "97801", "97105", "2A004", "29019"])
     assert list(departement_of(codes)) == ["971", "971", "971", "2A", "29"]

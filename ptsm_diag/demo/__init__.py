@@ -27,7 +27,11 @@ from ptsm_diag.catalog import (
     load_resource_types,
     load_vocabularies,
 )
-from ptsm_diag.catalog.geography import load_communes, load_departements
+from ptsm_diag.catalog.geography import (
+    departements_of_communes,
+    load_communes,
+    load_departements,
+)
 from ptsm_diag.paths import DEMO_MARKER, cache_dir, is_demo_folder
 
 DEMO_SEED = 2026
@@ -437,7 +441,7 @@ def demo_partnerships(
     lat = pd.to_numeric(frame["latitude"], errors="coerce")
     frame["x"] = lon.fillna(frame["code_commune"].map(places["lon"]))
     frame["y"] = lat.fillna(frame["code_commune"].map(places["lat"]))
-    frame["dep"] = frame["code_commune"].map(lambda c: c[:3] if c.startswith("97") else c[:2])
+    frame["dep"] = departements_of_communes(frame["code_commune"])
     rows: list[dict[str, object]] = []
     kinds_of = {champ: ([k for k, _ in pairs], np.array([w for _, w in pairs]))
                 for champ, pairs in DEMO_LINK_KINDS.items()}

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ptsm_diag.catalog.geography import departements_of_communes
 from ptsm_diag.errors import InputError, Problem, Severity
 from ptsm_diag.io.opendata.download import FormatChangedError
 from ptsm_diag.io.sources.parsing import ARRONDISSEMENTS
@@ -75,22 +76,6 @@ class Converted:
 # ----------------------------------------------------------------------------- helpers
 
 
-# Communes of collectivités d'outre-mer counted with a département (ARS Guadeloupe's PTSM).
-ATTACHED_TO_DEPARTEMENT = {"977": "971", "978": "971"}
-
-
-def departement_of(codes: pd.Series) -> pd.Series:
-    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``.
-
-    Saint-Barthélemy (``97701``) and Saint-Martin (``97801``) → ``971``, the département
-    the bundled geography attaches them to (they are under ARS Guadeloupe).
-    """
-    text = codes.astype(str)
-    overseas = text.str[:2].isin(["97", "98"])
-    dep = text.str[:2].where(~overseas, text.str[:3])
-    return dep.map(ATTACHED_TO_DEPARTEMENT).fillna(dep)
-
-
 def known_communes() -> pd.Index:
     """Codes of the communes of the bundled geography."""
     from ptsm_diag.catalog.geography import cached_layer
@@ -117,7 +102,7 @@ def in_departements(codes: pd.Series, departements: frozenset[str] | None) -> pd
     """Mask of the commune codes inside the wanted départements."""
     if departements is None:
         return pd.Series(True, index=codes.index)
-    return departement_of(codes).isin(departements)
+    return departements_of_communes(codes).isin(departements)
 
 
 def open_text_member(path: Path, pattern: str) -> tuple[str, bytes]:

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ptsm_diag.catalog.geography import departements_of_communes
 from ptsm_diag.errors import Problem, Severity
 from ptsm_diag.io.opendata.converters import (
     Context,
     Converted,
-    departement_of,
     in_departements,
     keep_known_communes,
 )
@@ -232,7 +232,7 @@ def convert_finess_plus(path: Path, context: Context) -> Converted:
     frame["ligne"] = np.arange(1, len(frame) + 1)
     table = _build_table(frame, wanted, f"FINESS+ {date}".strip()).reset_index(drop=True)
     table["source"] = f"FINESS+ {date}".strip()
-    dep = departement_of(frame["code_commune"])
+    dep = departements_of_communes(frame["code_commune"])
     lon, lat, swapped, outside = place(frame, dep)
     c_lon, c_lat = commune_points(frame["code_commune"])
     located = lon.notna()

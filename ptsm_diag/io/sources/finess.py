@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ptsm_diag.catalog.geography import departement_of_commune
 from ptsm_diag.errors import InputError, Problem, Severity, UnknownCodeError
 from ptsm_diag.io.sources.parsing import ARRONDISSEMENTS
 from ptsm_diag.io.sources.schemas import RESSOURCES
@@ -1186,16 +1187,12 @@ def merge_resources(finess: pd.DataFrame | FinessExtract, local: pd.DataFrame | 
 
     relocated = merged["position"] == "locale"
     if relocated.any():
-        deps = merged.loc[relocated, "code_commune"].astype(str).map(_departement_of)
+        deps = merged.loc[relocated, "code_commune"].astype(str).map(departement_of_commune)
         outside, _checked = outside_departement(merged.loc[relocated, "longitude"],
                                                 merged.loc[relocated, "latitude"], deps)
         merged.loc[relocated, "hors_departement"] = outside.to_numpy()
     merged["hors_departement"] = merged["hors_departement"].astype(bool)
     return merged
-
-
-def _departement_of(code: str) -> str:
-    return code[:3] if code[:2] in ("97", "98") else code[:2]
 
 
 def _local_lonlat(local: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

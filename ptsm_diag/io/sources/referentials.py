@@ -76,11 +76,6 @@ def is_known(values: pd.Series, known: frozenset[str]) -> pd.Series:
     return pd.Series(found, index=values.index)
 
 
-def departement_of(commune_code: str) -> str:
-    """Département of a commune code: 3 characters for overseas (97x), else 2."""
-    return commune_code[:3] if commune_code.startswith("97") else commune_code[:2]
-
-
 @cache
 def bundled_referentials() -> Referentials:
     """Communes, départements, régions of the bundled geography and the indicator ids.
@@ -89,7 +84,7 @@ def bundled_referentials() -> Referentials:
     """
     communes = departements = regions = None
     try:
-        from ptsm_diag.catalog.geography import load_communes
+        from ptsm_diag.catalog.geography import departement_of_commune, load_communes
 
         codes = load_communes()["code_commune"].astype(str)
     except (ImportError, FileNotFoundError) as exc:  # geography not built/installed
@@ -97,7 +92,7 @@ def bundled_referentials() -> Referentials:
                       "département et région non vérifiés", stacklevel=2)
     else:
         communes = frozenset(codes)
-        departements = frozenset(departement_of(c) for c in communes)
+        departements = frozenset(departement_of_commune(c) for c in communes)
         regions = _bundled_regions()
     indicators = proportions = None
     try:
