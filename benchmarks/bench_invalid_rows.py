@@ -10,6 +10,16 @@ Usage: python benchmarks/bench_invalid_rows.py [--rows N] [--python PYTHON]
        [--pythonpath DIR]  (e.g. an export of an older commit, to compare before/after)
 
 Nothing is asserted: the figures are printed for the README or an issue.
+
+Measured on 2 shared, heavily loaded cores (1,000,000 rows, 4 errors per row: the
+commune code also fails the referential check):
+
+- before (commit a4e2e4f): peak 4,134 Mo, problems file 800 Mo, 2,055 s;
+- after: peak 1,819 Mo, problems file 0.8 Mo (the first 1,000 problems of each kind,
+  exact counts per kind in the terminal), 192 s.
+
+What is left grows with the rows, not the problems: the text, typed and accepted frames
+and pandera's table of failure cases (about 280 Mo is imports and referentials).
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ def test_valider_shows_a_very_long_value_cut_and_does_not_crash(
 
 
 def test_unbalanced_quote_names_its_line_and_loses_no_other_row(tmp_path: Path) -> None:
-    lines = [HEADER] + [_row(i) for i in range(1, 300)]
+    lines = [HEADER] + [_row(i) for i in range(1, 301)]  # 300 data rows
     lines[4] = 'R4;"CMP du centre;cmp_adultes;35238'  # line 5 of the file
     path = tmp_path / "ressources.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -230,9 +230,10 @@ def test_unbalanced_quote_names_its_line_and_loses_no_other_row(tmp_path: Path) 
     quote = [p for p in result.problems if "guillemet" in p.message]
     assert len(quote) == 1
     assert quote[0].row == 5 and quote[0].severity == Severity.ERREUR
-    assert result.n_read == 299
-    assert result.n_rejected == 1 and result.n_accepted == 298
-    assert 5 not in result.data.index and {4, 6, 300} <= set(result.data.index)
+    assert "ligne 5 :" in quote[0].to_french()
+    assert result.n_read == 300
+    assert result.n_rejected == 1 and result.n_accepted == 299
+    assert 5 not in result.data.index and {4, 6, 301} <= set(result.data.index)
 
 
 def test_quoted_cells_with_line_breaks_are_not_taken_for_an_unbalanced_quote(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -49,15 +49,16 @@ def strip_cells(raw: pd.Series) -> pd.Series:
 
 def parse_column(
     raw: pd.Series, spec: ColumnSpec, label: str
-) -> tuple[pd.Series, list[Problem]]:
+) -> tuple[pd.Series, Iterable[Problem]]:
     """Convert one column of stripped text cells to its type.
 
     Returns
     -------
     typed : Series
         Int64, float64, datetime64 or text (missing = NA), same index.
-    problems : list of Problem
-        One ERREUR per cell that could not be read.
+    problems : iterable of Problem
+        One ERREUR per cell that could not be read, made as it is iterated (a million
+        unreadable cells are never all held at once).
     """
     filled = raw != ""
     if spec.kind in ("code", "text"):
@@ -67,7 +68,7 @@ def parse_column(
     parser = {"int": _parse_int, "float": _parse_float, "date": _parse_date}[spec.kind]
     typed, ok = parser(raw.where(filled, ""))
     bad = filled & ~ok
-    problems = cell_problems(
+    problems = iter_cell_problems(
         label, raw[bad], spec.name, EXPECTED[spec.kind], MESSAGES[spec.kind]
     )
     return typed, problems
@@ -111,11 +112,22 @@ def cell_problems(
     severity: Severity = Severity.ERREUR,
 ) -> list[Problem]:
     """One Problem per cell of ``values`` (indexed by line number)."""
-    return [
-        Problem(label, int(line), column, None if pd.isna(value) else str(value), expected,
-                message(str(value)) if callable(message) else message, severity)
-        for line, value in values.items()
-    ]
+    return list(iter_cell_problems(label, values, column, expected, message, severity))
+
+
+def iter_cell_problems(
+    label: str,
+    values: pd.Series,
+    column: str | None,
+    expected: str,
+    message: str | Callable[[str], str],
+    severity: Severity = Severity.ERREUR,
+) -> Iterator[Problem]:
+    """:func:`cell_problems`, one at a time."""
+    for line, value in values.items():
+        yield Problem(label, int(line), column, None if pd.isna(value) else str(value),
+                      expected, message(str(value)) if callable(message) else message,
+                      severity)
 
 
 def _clean_number(raw: pd.Series) -> pd.Series:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,9 +252,15 @@ def _type_cells(
     for col in spec.columns:
         typed_columns[col.name], found = parse_column(repaired.get(col.name, absent), col,
                                                       label)
-        unreadable.update((p.row, p.column) for p in found)
-        log.add(found)
+        log.add(_noting_cells(found, unreadable))
     return pd.DataFrame(typed_columns, index=repaired.index), unreadable
+
+
+def _noting_cells(problems: Iterable[Problem], cells: set[tuple[int, str]]) -> Iterator[Problem]:
+    """``problems`` unchanged, each one's (line, column) added to ``cells`` on the way."""
+    for problem in problems:
+        cells.add((problem.row, problem.column))
+        yield problem
 
 
 _FILLER_WORDS = frozenset({"d", "de", "du", "des", "l", "la", "le", "les", "en"})
