@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ptsm_diag.fmt import format_number
+
 
 class Severity(StrEnum):
     """How serious an input problem is."""
@@ -190,7 +192,7 @@ def printable(text: str, limit: int | None = None) -> str:
     'R1\\\\x1b]0;titre\\\\x07'
     """
     if limit is not None and len(text) > limit:
-        size = f"{len(text):_}".replace("_", "\u202f")
+        size = format_number(len(text))
         text = f"{text[:limit]}… ({size} caractères)"
     return _UNSAFE.sub(_escape, text)
 
