@@ -10,7 +10,11 @@ Severity (documented in ``gaps.yaml``)::
 
     severite = poids[nature] × poids[significativité] × ampleur × log10(1 + population)
 
-``ampleur`` is in [0, 1]; an unknown population counts as a factor 1.
+``ampleur`` is in [0, 1]; an unknown population counts as a factor 1. A resource type's
+density gap and white zone are merged into one row (:func:`merge_supply_gaps`); white
+zones only concern the types people travel to (``ResourceType.travel``). A PTSM priority
+no datum informs is a knowledge gap « aucune donnée : à documenter »
+(:func:`informed_priorities`).
 Functions here are pure: DataFrames in, DataFrames out; nothing is read or printed.
 """
 
