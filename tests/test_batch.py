@@ -253,3 +253,33 @@ def test_a_killed_batch_leaves_no_partial_report_and_resumes(data_folder, tmp_pa
     assert all(status in (OK, UNCHANGED) for status in statuses.values())
     leftovers = [p.name for p in out.rglob(".*") if p.is_file()]
     assert leftovers == []  # no temporary file left behind
+
+
+def test_batch_writes_the_gaps_workbook_beside_each_diagnostic_report(data_folder, tmp_path):
+    from openpyxl import load_workbook
+
+    # A notebook named like the diagnostic one: its reports get a gaps workbook beside them.
+    notebook = _tiny_notebook(tmp_path / "diagnostic_territorial.ipynb", fail_on="none")
+    out = tmp_path / "lot"
+    options = BatchOptions(jobs=1, notebook=str(notebook), synthesis=False)
+    first = run_batch(data_folder, out, codes=["22", "35"], options=options)
+    assert [o.status for o in first.outcomes] == [OK, OK]
+    for code in ("22", "35"):
+        assert (out / f"diagnostic_{code}.html").is_file()
+        workbook = load_workbook(out / f"insuffisances_{code}.xlsx")
+        assert workbook.sheetnames[0] == "Synthèse"
+        assert "Priorité 6" in workbook.sheetnames and "Paramètres" in workbook.sheetnames
+        ranked = [row for name in workbook.sheetnames if name.startswith("Priorité")
+                  for row in workbook[name].iter_rows(min_row=2, values_only=True) if row[0]]
+        assert ranked  # the demo territory has gaps, each on its priority's sheet
+    assert not list(out.rglob("*.tmp")) and not list(out.glob(".insuffisances*"))
+    (out / "insuffisances_22.xlsx").unlink()  # a missing workbook is redone
+    again = run_batch(data_folder, out, codes=["22", "35"], options=options)
+    assert {o.code: o.status for o in again.outcomes} == {"22": OK, "35": UNCHANGED}
+    assert (out / "insuffisances_22.xlsx").is_file()
+    # Another notebook (follow-up, tests) gets no gaps workbook.
+    other = run_batch(data_folder, tmp_path / "autre", codes=["22"], options=BatchOptions(
+        jobs=1, notebook=str(_tiny_notebook(tmp_path / "essai_lot.ipynb", "none")),
+        synthesis=False))
+    assert other.outcomes[0].status == OK
+    assert not list((tmp_path / "autre").glob("*.xlsx"))

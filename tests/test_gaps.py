@@ -170,7 +170,7 @@ def test_density_population_from_densities_module(config):
     frame = _densities().assign(population_ref_age=[62_500, 62_500], tranche_age="18+")
     row = density_gaps(_inputs(densities=frame), config).iloc[0]
     assert row["population_concernee"] == 62_500
-    assert "population 18+" in row["constat"]
+    assert "pour 100 000 habitants de 18 ans ou plus" in row["constat"]
 
 
 def test_density_threshold_changes_result():
@@ -191,8 +191,16 @@ def test_missing_prestation(config):
     assert row["severite"] == pytest.approx(1.2 * math.log10(1 + POPULATION))
     assert row["niveau_severite"] == "élevée"
     assert "SAMSAH" in row["constat"]
-    declared = RESOURCES.assign(prestations=["soins_intensifs_domicile"] + [None] * 7)
+    declared = RESOURCES.assign(prestations=[
+        "soins_specialises|hospitalisation|crise_ambulatoire|rehabilitation|"
+        "soins_intensifs_domicile"]
+        + [None] * 7)
     assert prestation_gaps(_inputs(resources=declared), config).empty
+    # A resource that declares its prestations offers those only, not all of its type's:
+    # a CHS declaring outpatient care alone leaves full-time hospitalisation uncovered.
+    only_outpatient = RESOURCES.assign(prestations=["soins_specialises"] + [None] * 7)
+    missing = set(prestation_gaps(_inputs(resources=only_outpatient), config)["code_objet"])
+    assert "hospitalisation" in missing
     unchecked = load_gap_config(overrides={
         "prestations": {"soins_intensifs_domicile": {"verifier": False}}})
     assert prestation_gaps(_inputs(resources=RESOURCES), unchecked).empty
@@ -232,10 +240,12 @@ def test_cooperation_share_below_threshold(config):
     assert row["sujet"] == COOPERATION_INDICATORS["part_ms_social_lien_psy"]
     assert row["constat"] == ("39,8 % des structures médico-sociales et sociales (39 sur 98) "
                               "ont un lien actif avec un service de psychiatrie ; repère "
-                              "retenu : 50 %.")
+                              "local de 50 % (choix du territoire fixé dans gaps.yaml, aucune "
+                              "norme nationale).")
     assert row["valeur"] == pytest.approx(100 * 39 / 98)
     assert row["reference"] == 50 and row["seuil"] == 50 and row["unite"] == "%"
-    assert row["reference_libelle"] == "repère du fichier gaps.yaml"
+    assert row["reference_libelle"].startswith("repère local")
+    assert "aucune norme nationale" in row["reference_libelle"]
     assert row["significativite"] == "constat"
     assert row["population_concernee"] == POPULATION
     assert row["priorite_ptsm"] == 2 and row["theme_action"] == 1
@@ -261,7 +271,8 @@ def test_cooperation_threshold_changes_result():
     assert cmp["theme_action"] == 4 and cmp["reference"] == 80
     assert cmp["constat"] == ("75 % des CMP (18 sur 24) sont liés à au moins une structure "
                               "médico-sociale et à au moins une structure sociale ; repère "
-                              "retenu : 80 %.")
+                              "local de 80 % (choix du territoire fixé dans gaps.yaml, aucune "
+                              "norme nationale).")
     weightless = load_gap_config(overrides={"poids": {"nature": {"cooperation": 0}}})
     row = cooperation_gaps(_inputs(cooperation=_cooperation()), weightless).iloc[0]
     assert row["severite"] == 0 and row["niveau_severite"] == "information"
@@ -286,7 +297,8 @@ def test_cooperation_informs_parcours_point(config):
 
 def test_knowledge_gaps(config):
     nothing = knowledge_gaps(_inputs(), config)
-    assert len(nothing) == 10
+    points = nothing[nothing["code_objet"].str.startswith("R3224-3-")]
+    assert len(points) == 10
     assert nothing["donnees_a_recueillir"].notna().all()
     some = knowledge_gaps(_inputs(resources=RESOURCES), config)
     # centre de crise informs point 9; nothing informs point 6 (droits)
@@ -485,3 +497,145 @@ def test_demo_territory_ranked_table():
     assert not gaps.empty
     assert gaps["severite"].is_monotonic_decreasing
     assert gaps["constat"].str.len().gt(20).all()
+
+
+# --------------------------------------------------------------------------- issue 14
+
+
+def format_number(value: float) -> str:
+    from ptsm_diag.fmt import format_number as french
+
+    return french(value)
+
+
+def _supply(code: str, label: str, density: float, reference: float) -> dict:
+    return {"code_territoire": "T1", "type_ressource": code, "libelle": label,
+            "champ": "coordination", "public": "tous", "population_ref_age": "ensemble",
+            "nombre": 0, "capacite": None, "densite_nombre": density, "densite_capacite": None,
+            "reference": "France", "code_reference": "FRANCE",
+            "densite_nombre_reference": reference, "densite_capacite_reference": None,
+            "ecart_nombre_pct": 100 * (density - reference) / reference,
+            "ecart_capacite_pct": None}
+
+
+def test_density_and_white_zone_of_a_type_are_one_gap():
+    densities = pd.DataFrame([_supply("cmp_adultes", "CMP adultes", 0.0, 2.4)])
+    gaps = compute_gaps(_inputs(densities=densities, accessibility=_accessibility())).gaps
+    cmp = gaps[gaps["code_objet"] == "cmp_adultes"]
+    assert len(cmp) == 1  # not a density gap and a white zone for the same fact
+    row = cmp.iloc[0]
+    assert row["nature"] == "densite_zone_blanche"
+    assert "0 structures pour 100 000 habitants contre 2,40" in row["constat"]
+    assert f"2 communes, {format_number(18_400)} habitants" in row["constat"]
+    assert row["nombre_communes"] == 2 and row["communes_concernees"] == "35024, 35047"
+    alone = compute_gaps(_inputs(densities=densities)).gaps  # without access times
+    assert list(alone.loc[alone["code_objet"] == "cmp_adultes", "nature"]) == ["densite"]
+
+
+def test_bodies_nobody_travels_to_have_no_white_zone():
+    types = load_resource_types()
+    assert not any(types[c].travel for c in ("clsm", "cpts", "dac", "mdph",
+                                             "association_usagers", "equipe_mobile"))
+    assert all(types[c].travel for c in ("cmp_adultes", "chs", "msp", "gem"))
+    far = _accessibility().assign(type_ressource=["clsm"] * 3 + ["dac"] * 3,
+                                  temps_min=[90.0] * 6)
+    assert accessibility_gaps(_inputs(accessibility=far), load_gap_config()).empty
+    near_cmp = pd.concat([far, _accessibility().head(3)])
+    found = accessibility_gaps(_inputs(accessibility=near_cmp), load_gap_config())
+    assert list(found["code_objet"]) == ["cmp_adultes"]
+
+
+def test_travel_list_of_a_user_typology_is_checked(tmp_path):
+    from ptsm_diag.catalog.vocabularies import _read_yaml
+
+    raw = _read_yaml("resource_types.yaml")
+    bad = tmp_path / "types.yaml"
+    bad.write_text(__import__("yaml").safe_dump({**raw, "deplacement": ["cmp_adultes", "cmq"]},
+                                                allow_unicode=True), encoding="utf-8")
+    with pytest.raises(CatalogError, match="deplacement.*cmq"):
+        load_resource_types(bad)
+    without = tmp_path / "sans.yaml"
+    without.write_text(__import__("yaml").safe_dump(
+        {k: v for k, v in raw.items() if k != "deplacement"}, allow_unicode=True),
+        encoding="utf-8")
+    assert all(t.travel for t in load_resource_types(without).values())  # former behaviour
+
+
+def test_coordination_gaps_are_not_on_the_inadequate_hospitalisation_axis():
+    densities = pd.DataFrame([_supply(c, c.upper(), 0.1, 1.0)
+                              for c in ("clsm", "cpts", "dac", "equipe_mobile")])
+    gaps = density_gaps(_inputs(densities=densities), load_gap_config())
+    assert len(gaps) == 4
+    assert not (gaps["axe_anap"] == 2).any()
+    assert gaps.set_index("code_objet").loc["equipe_mobile", "axe_anap"] == 1
+    assert gaps.set_index("code_objet").loc["cpts", "axe_anap"] is pd.NA
+
+
+def test_panier_from_declared_prestations_labels_the_inferred_ones():
+    from ptsm_diag.compute.gaps import DECLARED, INFERRED, prestation_basket
+
+    resources = pd.DataFrame({
+        "type_ressource": ["chs", "cmp_adultes", "gem"],
+        "prestations": ["soins_specialises|hospitalisation", "", None],
+    })
+    basket = prestation_basket(resources).set_index("prestation")
+    assert basket.loc["hospitalisation", "statut"] == DECLARED
+    assert basket.loc["hospitalisation", "ressources_declarant"] == 1
+    # the CHS declares no rehabilitation or crisis care: its type alone does not offer it
+    assert basket.loc["rehabilitation", "statut"] == "absente"
+    assert basket.loc["crise_ambulatoire", "statut"] == "absente"
+    # the CMP and the GEM declare nothing: their type's prestations are inferred, and said so
+    assert basket.loc["aller_vers", "statut"] == INFERRED == "déduite du type (non déclarée)"
+    assert basket.loc["pair_aidance", "types_deduits"] == "Groupe d'entraide mutuelle (GEM)"
+    assert basket.loc["soins_specialises", "statut"] == DECLARED  # declared by the CHS
+
+
+def test_basket_section_of_the_report(diag):
+    from ptsm_diag.report.gaps import basket_section_html
+
+    section = basket_section_html(diag)
+    assert "Déduite du type" in section and "déduite du type (non déclarée)" in section
+    assert "Sur 15 prestations du panier : 0 déclarées" in section
+
+
+def test_priority_without_data_reads_no_data_to_document(diag):
+    analysis = compute_gaps(_inputs(resources=RESOURCES))
+    assert analysis.informed_priorities[6] is False
+    assert analysis.informed_priorities[1] is True  # the CHS, the CMP
+    row = analysis.gaps[analysis.gaps["code_objet"] == "priorite-6"].iloc[0]
+    assert row["nature"] == "connaissance" and row["priorite_ptsm"] == 6
+    assert "aucune donnée : à documenter" in row["constat"]
+    assert "Oscarsanté" in row["donnees_a_recueillir"]  # the priority's impact indicator
+    table = summary_by_priority(analysis.gaps, analysis.informed_priorities)
+    assert table.loc[5, "Données"] == "aucune donnée : à documenter"
+    assert table.loc[0, "Données"] == "documentée"
+    values = pd.DataFrame({"code_territoire": ["T1"],
+                           "indicateur": ["part_actions_cps_parentalite"], "statut": ["ok"]})
+    informed = compute_gaps(_inputs(resources=RESOURCES, indicator_values=values))
+    assert informed.informed_priorities[6] is True
+    assert "priorite-6" not in set(informed.gaps["code_objet"])
+    section = gap_section_html(diag)
+    assert "aucune donnée : à documenter" in section
+
+
+def test_section_shows_every_gap_folded_beyond_the_first(diag):
+    densities = pd.DataFrame([_supply(c, f"Type {c}", 0.1, 1.0)
+                              for c in list(load_resource_types())[:30]])
+    analysis = gap_analysis(diag, densities=densities, accessibility=_accessibility())
+    n = len(analysis.gaps)
+    assert n > 30
+    section = gap_section_html(diag, analysis=analysis, limit=25)
+    shown, _, folded = section.partition("<details")
+    assert shown.count("<tr>") == 1 + 25  # header and the first 25 ranked gaps, unfolded
+    assert f"Les {n - 25} autres constats (rangs 26 à {n}" in section
+    assert all(str(sentence) in html_unescape(section) for sentence in analysis.gaps["constat"])
+    assert "insuffisances_T1.xlsx" in section and "voir l'export" not in section
+    assert ">Score<" not in section and "Score cumulé" not in section
+    assert "Indice de sévérité" in section and "sert à classer" in section
+    assert "pour 100 000 habitants" in section  # densities come with their unit
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

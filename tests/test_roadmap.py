@@ -345,3 +345,22 @@ def test_follow_up_report_of_demo_territory(tmp_path):
     result = open_in_browser(path, screenshot=tmp_path / "suivi.png", height=3000)
     assert result.script_errors == []
     assert result.plotly_figures >= 5
+
+
+def test_impact_table_lists_priority_6_indicator_without_target():
+    """Priority 6's impact indicator (seed 003: actions on psychosocial skills and
+    parenting) has no 5-year target in the ANAP method: the follow-up still shows it, as
+    data to document, instead of leaving priority 6 out."""
+    from ptsm_diag.catalog import load_indicator_catalog
+    from ptsm_diag.diagnostic import load_data
+    from ptsm_diag.report import roadmap as rs
+
+    catalog = load_indicator_catalog()
+    assert catalog["part_actions_cps_parentalite"].priority == 6
+    assert catalog["part_actions_cps_parentalite"].category == "impact"
+    table = rs.impact_table(rs.follow_up_from_data(load_data(None), "35"))
+    six = table[table["Priorité"] == 6]
+    assert len(six) == 1
+    assert six.iloc[0]["Appréciation"] == "aucune donnée de suivi : à documenter"
+    assert six.iloc[0]["Cible (année)"] == "à fixer (table cibles)"
+    assert "compétences psychosociales" in six.iloc[0]["Indicateur d'impact"]

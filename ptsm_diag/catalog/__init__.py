@@ -7,6 +7,7 @@ from ptsm_diag.catalog.vocabularies import (
     load_resource_types,
     load_vocabularies,
     psychiatric_types,
+    travel_types,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "load_resource_types",
     "load_vocabularies",
     "psychiatric_types",
+    "travel_types",
 ]

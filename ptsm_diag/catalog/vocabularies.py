@@ -55,6 +55,7 @@ class ResourceType:
     public: str
     prestations: tuple[str, ...]
     psychiatric: bool = False
+    travel: bool = True
 
 
 @cache
@@ -92,11 +93,10 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
         raw = parse_yaml(Path(path).read_text(encoding="utf-8"))
         file_name = str(path)
     vocab = load_vocabularies()
-    psychiatric = set(raw.get("psychiatrie", []))
-    unknown_psy = sorted(psychiatric - set(raw["types"]))
-    if unknown_psy:
-        raise CatalogError(file_name, "psychiatrie", "psychiatrie",
-                           f"type(s) inconnu(s) : {', '.join(unknown_psy)}")
+    psychiatric = _type_list(raw, "psychiatrie", file_name)
+    # Without a « deplacement » list, every type is a place people travel to.
+    travel = (_type_list(raw, "deplacement", file_name) if "deplacement" in raw
+              else set(raw["types"]))
     types: dict[str, ResourceType] = {}
     for code, entry in raw["types"].items():
         for field_name in ("libelle", "champ", "public"):
@@ -125,8 +125,25 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
             public=entry["public"],
             prestations=tuple(entry.get("prestations", [])),
             psychiatric=code in psychiatric,
+            travel=code in travel,
         )
     return types
+
+
+def _type_list(raw: dict[str, Any], key: str, file_name: str) -> set[str]:
+    """A list of type codes of the typology (``psychiatrie``, ``deplacement``), checked."""
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        raise CatalogError(file_name, key, key, f"liste de codes de types attendue, lu « {value} »")
+    unknown = sorted({str(v) for v in value} - set(raw["types"]))
+    if unknown:
+        raise CatalogError(file_name, key, key, f"type(s) inconnu(s) : {', '.join(unknown)}")
+    return {str(v) for v in value}
+
+
+def travel_types(path: str | Path | None = None) -> tuple[str, ...]:
+    """Codes of the types a person travels to (the « deplacement » list of the typology)."""
+    return tuple(code for code, rtype in load_resource_types(path).items() if rtype.travel)
 
 
 def psychiatric_types(path: str | Path | None = None) -> tuple[str, ...]:

@@ -10,7 +10,11 @@ Severity (documented in ``gaps.yaml``)::
 
     severite = poids[nature] × poids[significativité] × ampleur × log10(1 + population)
 
-``ampleur`` is in [0, 1]; an unknown population counts as a factor 1.
+``ampleur`` is in [0, 1]; an unknown population counts as a factor 1. A resource type's
+density gap and white zone are merged into one row (:func:`merge_supply_gaps`); white
+zones only concern the types people travel to (``ResourceType.travel``). A PTSM priority
+no datum informs is a knowledge gap « aucune donnée : à documenter »
+(:func:`informed_priorities`).
 Functions here are pure: DataFrames in, DataFrames out; nothing is read or printed.
 """
 
@@ -48,11 +52,16 @@ NATURES: dict[str, str] = {
     "densite": "Densité inférieure à la référence",
     "prestation_absente": "Prestation du panier absente",
     "zone_blanche": "Zone blanche (temps d'accès)",
+    "densite_zone_blanche": "Densité inférieure à la référence et zone blanche",
     "cooperation": "Coopération entre secteurs inférieure au repère",
     "connaissance": "Lacune de connaissance",
     "priorite_sans_action": "Priorité sans action dans la feuille de route",
     "action_sans_insuffisance": "Action sans insuffisance identifiée",
 }
+# A type's density gap and white zone merged into one row (one fact, not two); its
+# severity is the larger of the two, so it has no weight of its own in gaps.yaml.
+MERGED_NATURE = "densite_zone_blanche"
+SCORED_NATURES = tuple(n for n in NATURES if n != MERGED_NATURE)
 SIGNIFICANCES = ("intervalle", "tolerance", "constat")
 LEVELS = ("élevée", "moyenne", "faible", "information")
 
@@ -89,7 +98,12 @@ COOPERATION_SHARES: dict[str, str] = {
     "part_cmp_lien_ms_et_social": "des CMP ({n} sur {d}) sont liés à au moins une structure "
                                   "médico-sociale et à au moins une structure sociale",
 }
-COOPERATION_REFERENCE_LABEL = "repère du fichier gaps.yaml"
+COOPERATION_REFERENCE_LABEL = ("repère local (choix du territoire, fixé dans gaps.yaml ; "
+                               "aucune norme nationale)")
+# Unit of the densities compared (ptsm_diag.compute.densities: per 100,000 inhabitants).
+DENSITY_UNITS = {"capacite": "lits et places pour 100 000 habitants",
+                 "nombre": "structures pour 100 000 habitants"}
+NO_DATA = "aucune donnée : à documenter"
 
 
 # --------------------------------------------------------------------------- configuration
@@ -256,11 +270,11 @@ SCHEMA = _Fields({
         }),
     }),
     "poids": _Fields({
-        "nature": _Fields(dict.fromkeys(NATURES, _POSITIVE)),
+        "nature": _Fields(dict.fromkeys(SCORED_NATURES, _POSITIVE)),
         "significativite": _Fields(dict.fromkeys(SIGNIFICANCES, _POSITIVE)),
     }),
     "niveaux": _Fields({"elevee": _POSITIVE, "moyenne": _POSITIVE}),
-    "themes_par_defaut": _Fields({n: _choice(_themes) for n in NATURES}),
+    "themes_par_defaut": _Fields({n: _choice(_themes) for n in SCORED_NATURES}),
     "prestations": _Mapping(_choice(_prestation_codes), _PRESTATION, _prestation_codes),
     "parcours": _Mapping(_choice(_POINTS), _POINT, lambda: _POINTS),
     "cooperation": _Mapping(_choice(COOPERATION_SHARES), _COOPERATION,
@@ -457,13 +471,20 @@ def _sentence_indicator(row: Mapping[str, Any]) -> str:
             f"{ref_unit} pour la référence {row['reference_libelle']}, moins favorable ({how}).")
 
 
+def density_unit(measure: str, band: str | None) -> str:
+    """« lits et places pour 100 000 habitants de 0-17 ans », « structures pour … »."""
+    unit = DENSITY_UNITS.get(measure, DENSITY_UNITS["nombre"])
+    if not band or band == "ensemble":
+        return unit
+    return f"{unit} de {band[:-1]} ans ou plus" if band.endswith("+") else f"{unit} de {band} ans"
+
+
 def _sentence_density(row: Mapping[str, Any]) -> str:
-    what = ("capacité rapportée" if row["_measure"] == "capacite"
-            else "nombre de structures rapporté")
-    band = f" {row['_band']}" if row["_band"] and row["_band"] != "ensemble" else ""
-    return (f"{row['sujet']} : densité de {_num(row['valeur'])} ({what} à la "
-            f"population{band}) contre {_num(row['reference'])} pour la référence "
-            f"{row['reference_libelle']}, soit {_num(row['_gap_pct'])} % de moins.")
+    unit = row["unite"] or density_unit(row["_measure"], row["_band"])
+    return (f"{row['sujet']} : {_num(row['valeur'])} {unit} contre "
+            f"{_num(row['reference'])} pour la référence {row['reference_libelle']}, "
+            f"soit {_num(row['_gap_pct'])} % de moins (seuil retenu : "
+            f"{_num(row['seuil'])} % de moins).")
 
 
 def _sentence_prestation(row: Mapping[str, Any]) -> str:
@@ -479,7 +500,8 @@ def _sentence_white_zone(row: Mapping[str, Any]) -> str:
     return (f"{format_number(n)} {_plural(n, 'commune', 'communes')}, "
             f"{format_number(row['population_concernee'])} habitants{share}, "
             f"{_plural(n, 'est', 'sont')} à plus de {_num(row['seuil'])} min "
-            f"de la structure la plus proche de type « {row['sujet']} ».")
+            f"de la structure la plus proche de type « {row['sujet']} » (temps moyen de "
+            f"ces habitants : {_num(row['reference'])} min).")
 
 
 def _sentence_cooperation(row: Mapping[str, Any]) -> str:
@@ -487,10 +509,16 @@ def _sentence_cooperation(row: Mapping[str, Any]) -> str:
     counts = {"n": _num(row["_numerator"]), "d": _num(row["_denominator"])}
     what = (template.format(**counts) if template else
             f"pour « {row['sujet']} » ({counts['n']} sur {counts['d']})")
-    return f"{_num(row['valeur'])} % {what} ; repère retenu : {_num(row['reference'])} %."
+    return (f"{_num(row['valeur'])} % {what} ; repère local de {_num(row['reference'])} % "
+            f"(choix du territoire fixé dans gaps.yaml, aucune norme nationale).")
 
 
 def _sentence_knowledge(row: Mapping[str, Any]) -> str:
+    if str(row["code_objet"]).startswith("priorite-"):
+        return (f"Priorité {row['priorite_ptsm']} (« {row['sujet']} ») : {NO_DATA}. Aucune "
+                f"donnée du territoire ne l'éclaire ; le manque de connaissance est en soi "
+                f"un constat (CSP, art. R3224-3). Données à recueillir : "
+                f"{row['donnees_a_recueillir']}")
     return (f"Aucune donnée n'éclaire le point {row['points_r3224_3']}° de l'article R3224-3 "
             f"(« {row['sujet']} ») ; données à recueillir : {row['donnees_a_recueillir']}")
 
@@ -672,7 +700,7 @@ def density_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | None:
             "reference": r.get(f"densite_{suffix}_reference"),
             "reference_libelle": REFERENCE_LABELS.get(
                 r.get("reference"), str(r.get("reference") or r.get("code_reference") or "")),
-            "unite": "", "ampleur": min(-float(gap_pct) / 100, 1.0),
+            "unite": density_unit(suffix, band), "ampleur": min(-float(gap_pct) / 100, 1.0),
             "seuil": limit, "significativite": "constat",
             "population_concernee": population if population is not None
             else inputs.population_total,
@@ -709,19 +737,87 @@ def _split_list(value: Any) -> list[str]:
     return [p.strip() for p in str(value).split("|") if p.strip()]
 
 
-def provided_prestations(
+DECLARED = "déclarée"
+INFERRED = "déduite du type (non déclarée)"
+ABSENT = "absente"
+BASKET_COLUMNS = ["prestation", "libelle", "priorite_ptsm", "statut", "ressources_declarant",
+                  "ressources_deduites", "types_declarant", "types_deduits",
+                  "types_qui_l_offrent"]
+
+
+def resource_prestations(
     resources: pd.DataFrame, types: Mapping[str, ResourceType] | None = None
-) -> set[str]:
-    """Prestations offered by the resources: those of their types and those declared."""
+) -> pd.DataFrame:
+    """One row per (resource, prestation): ``type_ressource``, ``prestation``, ``origine``.
+
+    A resource that declares its prestations (non-empty ``prestations`` cell, codes
+    separated by ``|``) offers those and only those (« declaree »); a resource that
+    declares none is assumed to offer the usual prestations of its type (« deduite »),
+    which the report labels as inferred.
+    """
     types = types if types is not None else load_resource_types()
-    offered: set[str] = set()
-    for code in resources.get("type_ressource", pd.Series(dtype=object)).dropna().unique():
-        if code in types:
-            offered.update(types[code].prestations)
-    if "prestations" in resources.columns:
-        for value in resources["prestations"]:
-            offered.update(_split_list(value))
-    return offered
+    declared_column = (resources["prestations"] if "prestations" in resources.columns
+                       else pd.Series([None] * len(resources), index=resources.index))
+    kinds = resources.get("type_ressource", pd.Series([None] * len(resources),
+                                                      index=resources.index))
+    rows = []
+    for position, (kind, value) in enumerate(zip(kinds, declared_column, strict=True)):
+        declared = _split_list(value)
+        kind = None if kind is None or pd.isna(kind) else str(kind)
+        if declared:
+            rows += [(position, kind, p, "declaree") for p in declared]
+        elif kind in types:
+            rows += [(position, kind, p, "deduite") for p in types[kind].prestations]
+    return pd.DataFrame(rows, columns=["ligne", "type_ressource", "prestation", "origine"])
+
+
+def provided_prestations(
+    resources: pd.DataFrame, types: Mapping[str, ResourceType] | None = None,
+    *, declared_only: bool = False,
+) -> set[str]:
+    """Prestations offered by the resources: declared, or inferred from the type of a
+    resource that declares none (see :func:`resource_prestations`)."""
+    offered = resource_prestations(resources, types)
+    if declared_only:
+        offered = offered[offered["origine"] == "declaree"]
+    return set(offered["prestation"])
+
+
+def prestation_basket(
+    resources: pd.DataFrame | None,
+    types: Mapping[str, ResourceType] | None = None,
+    config: GapConfig | None = None,
+) -> pd.DataFrame:
+    """The panier de prestations of a territory (columns :data:`BASKET_COLUMNS`).
+
+    For each prestation of the vocabulary: how many resources declare it, how many are
+    only assumed to offer it from their type (they declare nothing), the types concerned,
+    and a ``statut``: :data:`DECLARED`, :data:`INFERRED` or :data:`ABSENT`.
+    """
+    types = types if types is not None else load_resource_types()
+    config = as_config(config)
+    offered = (resource_prestations(resources, types) if _present(resources)
+               else pd.DataFrame(columns=["ligne", "type_ressource", "prestation", "origine"]))
+    labels = load_vocabularies().prestations
+    rows = []
+    for code, label in labels.items():
+        mine = offered[offered["prestation"] == code]
+        declared = mine[mine["origine"] == "declaree"]
+        inferred = mine[mine["origine"] == "deduite"]
+        entry = config.data["prestations"].get(code, {})
+        rows.append({
+            "prestation": code, "libelle": label, "priorite_ptsm": entry.get("priorite"),
+            "statut": DECLARED if len(declared) else INFERRED if len(inferred) else ABSENT,
+            "ressources_declarant": int(declared["ligne"].nunique()),
+            "ressources_deduites": int(inferred["ligne"].nunique()),
+            "types_declarant": ", ".join(_type_label(t, types) for t in
+                                         sorted(declared["type_ressource"].dropna().unique())),
+            "types_deduits": ", ".join(_type_label(t, types) for t in
+                                       sorted(inferred["type_ressource"].dropna().unique())),
+            "types_qui_l_offrent": ", ".join(t.label for t in types.values()
+                                             if code in t.prestations),
+        })
+    return pd.DataFrame(rows, columns=BASKET_COLUMNS)
 
 
 def prestation_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | None:
@@ -755,14 +851,20 @@ def accessibility_times(accessibility: pd.DataFrame, speed_km_h: float | None) -
     return times
 
 
-def white_zone_communes(accessibility: pd.DataFrame, config: GapConfig) -> pd.DataFrame:
-    """Communes beyond the maximal access time of each resource type.
+def white_zone_communes(accessibility: pd.DataFrame, config: GapConfig,
+                        types: Mapping[str, ResourceType] | None = None) -> pd.DataFrame:
+    """Communes beyond the maximal access time of each resource type people travel to.
 
+    Types whose ``travel`` flag is false (« deplacement » list of the typology: CLSM,
+    CPTS, DAC, MDPH, associations, mobile teams...) are left out: nobody travels to them.
     Returns the accessibility rows beyond their threshold with ``temps`` (minutes used)
     and ``seuil`` (the threshold of the type).
     """
+    types = types if types is not None else load_resource_types()
     access = accessibility.copy()
     access["type_ressource"] = access["type_ressource"].astype(str)
+    staying = {code for code, rtype in types.items() if not rtype.travel}
+    access = access[~access["type_ressource"].isin(staying)]
     access["temps"] = accessibility_times(access, config.threshold("accessibilite",
                                                                    "vitesse_km_h"))
     by_type = config.threshold("accessibilite", "temps_max_par_type")
@@ -781,7 +883,7 @@ def accessibility_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | N
     floor = float(config.threshold("accessibilite", "ampleur_min"))
     population = pd.to_numeric(access["population"], errors="coerce").fillna(0)
     totals = population.groupby(access["type_ressource"].astype(str)).sum()
-    far = white_zone_communes(access, config)
+    far = white_zone_communes(access, config, types)
     rows = []
     for code, group in far.groupby("type_ressource", sort=True):
         pop = pd.to_numeric(group["population"], errors="coerce").fillna(0)
@@ -843,8 +945,8 @@ def cooperation_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | Non
     return _finish(rows, "cooperation", inputs, config)
 
 
-def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
-    """Whether each R3224-3 point is informed by at least one datum of the territory."""
+def _evidence(inputs: GapInputs) -> tuple[set[str], set[str]]:
+    """Indicators with a value for the territory, resource types present on it."""
     indicators: set[str] = set()
     for frame in (inputs.indicator_values, inputs.rosace):
         if _present(frame) and {"indicateur", "statut"} <= set(frame.columns):
@@ -858,6 +960,12 @@ def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
     if _present(inputs.densities):
         counted = pd.to_numeric(inputs.densities["nombre"], errors="coerce").fillna(0) > 0
         present.update(inputs.densities.loc[counted, "type_ressource"].astype(str))
+    return indicators, present
+
+
+def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
+    """Whether each R3224-3 point is informed by at least one datum of the territory."""
+    indicators, present = _evidence(inputs)
     has_access = _present(inputs.accessibility)
     by_cooperation: set[int] = set()  # points informed by a computed cooperation share
     cooperation = inputs.cooperation
@@ -873,10 +981,64 @@ def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
     }
 
 
+def informed_priorities(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
+    """Whether each PTSM priority (1 to 6) is informed by at least one datum.
+
+    A priority is informed by an indicator of the catalogue with that priority and a
+    value for the territory, by a present resource type offering a prestation of that
+    priority (``gaps.yaml``), by an informed R3224-3 point of that priority, or by a
+    computed cooperation share of that priority. An uninformed priority is « aucune
+    donnée : à documenter », never « no problem ».
+    """
+    catalog = inputs.catalog if inputs.catalog is not None else load_indicator_catalog()
+    indicators, present = _evidence(inputs)
+    types = _types(inputs)
+    informed: set[int] = set()
+    informed.update(int(catalog[i].priority) for i in indicators
+                    if i in catalog and catalog[i].priority is not None)
+    for code in present:
+        for prestation in (types[code].prestations if code in types else ()):
+            entry = config.data["prestations"].get(prestation)
+            if entry is not None:
+                informed.add(int(entry["priorite"]))
+    for point, ok in informed_points(inputs, config).items():
+        if ok:
+            informed.add(int(config.data["parcours"][point]["priorite"]))
+    cooperation = inputs.cooperation
+    if _present(cooperation) and {"indicateur", "valeur"} <= set(cooperation.columns):
+        known = cooperation[pd.to_numeric(cooperation["valeur"], errors="coerce").notna()]
+        for code in known["indicateur"]:
+            entry = config.data["cooperation"].get(code)
+            if entry is not None:
+                informed.add(int(entry["priorite"]))
+    return {p: p in informed for p in load_vocabularies().priorities}
+
+
+def _data_to_collect(priority: int, catalog: Mapping[str, Indicator]) -> str:
+    """The impact indicators of a priority and their sources, as a French sentence."""
+    wanted = [f"{i.label} ({', '.join(i.sources)})" if i.sources else i.label
+              for i in catalog.values() if i.priority == priority]
+    if not wanted:
+        return "indicateurs à définir dans le catalogue (indicators.yaml)."
+    return "; ".join(wanted) + "."
+
+
 def knowledge_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame:
-    """R3224-3 points without any datum: gaps of knowledge, with the data to collect."""
+    """R3224-3 points and PTSM priorities without any datum: gaps of knowledge, with the
+    data to collect."""
     ampleur = float(config.threshold("connaissance", "ampleur"))
+    catalog = inputs.catalog if inputs.catalog is not None else load_indicator_catalog()
+    labels = load_vocabularies().priorities
     rows = []
+    for priority, informed in informed_priorities(inputs, config).items():
+        if informed:
+            continue
+        rows.append({
+            "code_objet": f"priorite-{priority}", "sujet": labels[priority],
+            "ampleur": ampleur, "significativite": "constat",
+            "population_concernee": inputs.population_total, "priorite_ptsm": priority,
+            "donnees_a_recueillir": _data_to_collect(priority, catalog),
+        })
     for point, informed in informed_points(inputs, config).items():
         if informed:
             continue
@@ -963,7 +1125,7 @@ SOURCE_LABELS: dict[str, str] = {
     "prestations": "Panier de prestations",
     "zones_blanches": "Temps d'accès aux ressources (zones blanches)",
     "cooperation": "Coopération entre secteurs (table partenariats)",
-    "connaissance": "Points de parcours de l'article R3224-3 sans donnée",
+    "connaissance": "Points de parcours de l'article R3224-3 et priorités du PTSM sans donnée",
     "feuille_de_route": "Confrontation avec la feuille de route",
 }
 SKIP_REASONS: dict[str, str] = {
@@ -982,12 +1144,42 @@ SKIP_REASONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class GapAnalysis:
-    """Result of :func:`compute_gaps`: ranked gaps, analyses not run, config used."""
+    """Result of :func:`compute_gaps`: ranked gaps, analyses not run, config used, and
+    whether each PTSM priority is informed by some datum (:func:`informed_priorities`)."""
 
     gaps: pd.DataFrame
     skipped: dict[str, str]
     config: GapConfig
     sources_run: tuple[str, ...] = ()
+    informed_priorities: dict[int, bool] = field(default_factory=dict)
+
+
+def merge_supply_gaps(gaps: pd.DataFrame, config: GapConfig) -> pd.DataFrame:
+    """One row per resource type for its density gap and its white zone.
+
+    A type absent or scarce on the territory shows both a low density and communes far
+    from it: one fact, counted once. The merged row (nature :data:`MERGED_NATURE`) keeps
+    the density's values, adds the communes of the white zone, joins both sentences and
+    takes the larger severity.
+    """
+    density = gaps[gaps["nature"] == "densite"]
+    white = gaps[gaps["nature"] == "zone_blanche"]
+    common = sorted(set(density["code_objet"]) & set(white["code_objet"]))
+    if not common:
+        return gaps
+    merged = []
+    for code in common:
+        d = density[density["code_objet"] == code].iloc[0].to_dict()
+        w = white[white["code_objet"] == code].iloc[0].to_dict()
+        score = max(float(d["severite"]), float(w["severite"]))
+        merged.append({**d, "nature": MERGED_NATURE, "constat": f"{d['constat']} {w['constat']}",
+                       "nombre_communes": w["nombre_communes"],
+                       "communes_concernees": w["communes_concernees"],
+                       "ampleur": max(float(d["ampleur"]), float(w["ampleur"])),
+                       "severite": score, "niveau_severite": severity_level(score, config)})
+    rest = gaps[~(gaps["nature"].isin(["densite", "zone_blanche"])
+                  & gaps["code_objet"].isin(common))]
+    return gap_frame([*rest.to_dict("records"), *merged])
 
 
 def rank_gaps(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -1028,7 +1220,8 @@ def compute_gaps(
     skipped: dict[str, str] = {}
     run: list[str] = []
     for name, source in sources.items():
-        found = pd.concat(parts, ignore_index=True) if parts else gap_frame()
+        found = merge_supply_gaps(pd.concat(parts, ignore_index=True), config) if parts \
+            else gap_frame()
         result = source(replace(inputs, found=found), config)
         if result is None:
             skipped[name] = SKIP_REASONS.get(name, "donnée d'entrée absente")
@@ -1036,6 +1229,8 @@ def compute_gaps(
         run.append(name)
         if not result.empty:
             parts.append(result)
-    gaps = pd.concat(parts, ignore_index=True) if parts else gap_frame()
+    gaps = merge_supply_gaps(pd.concat(parts, ignore_index=True), config) if parts \
+        else gap_frame()
     return GapAnalysis(gaps=rank_gaps(gap_frame(gaps.to_dict("records"))), skipped=skipped,
-                       config=config, sources_run=tuple(run))
+                       config=config, sources_run=tuple(run),
+                       informed_priorities=informed_priorities(inputs, config))

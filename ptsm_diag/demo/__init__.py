@@ -39,7 +39,7 @@ DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
 FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
 # Bump when the generator changes: the cached demo folder is then regenerated.
-DEMO_REVISION = 4  # 4: bundled geography with the populations légales 2023
+DEMO_REVISION = 5  # 4: populations légales 2023; 5: declared prestations (panier)
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.
@@ -201,7 +201,7 @@ def demo_resources(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
                     round(float(commune["lat"] + rng.normal(0, 0.003)), 5),
                     "capacite_lits": "",
                     "capacite_places": "",
-                    "prestations": "|".join(types[code].prestations),
+                    "prestations": _declared_prestations(types[code].prestations, rng),
                     "source": "démonstration (fictif)",
                 }
                 if capacity_column:
@@ -213,6 +213,22 @@ def demo_resources(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     frame.loc[dup, "finess"] = [f"{f[:2]}9{i:06d}" for i, f in
                                 enumerate(frame.loc[dup, "finess"])]
     return frame
+
+
+# Share of resources that declare no prestation (the report then infers those of their
+# type, labelled as inferred), and chance that a declaring resource offers each of the
+# usual prestations of its type beyond the first.
+UNDECLARED_SHARE = 0.15
+PRESTATION_KEPT = 0.7
+
+
+def _declared_prestations(usual: tuple[str, ...], rng: np.random.Generator) -> str:
+    """The ``prestations`` cell of a demo resource: empty (nothing declared) or its first
+    usual prestation plus each other one with probability :data:`PRESTATION_KEPT`."""
+    if not usual or rng.random() < UNDECLARED_SHARE:
+        return ""
+    kept = [usual[0], *(p for p in usual[1:] if rng.random() < PRESTATION_KEPT)]
+    return "|".join(kept)
 
 
 # Share of the population in the age band of an indicator's denominator (fictional).
@@ -442,6 +458,7 @@ def demo_partnerships(
     frame["x"] = lon.fillna(frame["code_commune"].map(places["lon"]))
     frame["y"] = lat.fillna(frame["code_commune"].map(places["lat"]))
     frame["dep"] = departements_of_communes(frame["code_commune"])
+    frame = frame.dropna(subset=["x", "y"])  # a commune without a point cannot be linked
     rows: list[dict[str, object]] = []
     kinds_of = {champ: ([k for k, _ in pairs], np.array([w for _, w in pairs]))
                 for champ, pairs in DEMO_LINK_KINDS.items()}

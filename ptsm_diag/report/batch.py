@@ -157,6 +157,8 @@ class TerritoryJob:
     shared_assets: bool = False
     pdf: bool = False
     reuse_kernel: bool = True
+    gaps_export: str | None = None  # gaps workbook written beside the report
+    reference: str = "france"
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,9 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             from ptsm_diag.report.browser import html_to_pdf
 
             html_to_pdf(path)
+        if job.gaps_export:
+            write_gaps_export(job.code, job.data_cache, path.with_name(job.gaps_export),
+                              job.reference)
         seconds = time.perf_counter() - started
         write_atomic(job.state_path, json.dumps(
             {"empreinte": job.fingerprint, "rapport": path.name, "secondes": round(seconds, 2),
@@ -290,8 +295,23 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             log.removeHandler(handler)
 
 
+def write_gaps_export(code: str, data: Path, path: Path, reference: str = "france") -> Path:
+    """Write the gaps workbook (XLSX) of one territory at ``path`` (atomically).
+
+    The same analysis as the report's « Insuffisances » section, all gaps included.
+    """
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report.gaps import export_gaps_xlsx
+    from ptsm_diag.report.sections import gap_analysis
+
+    analysis = gap_analysis(prepare_diagnostic(code, data, reference=reference))
+    return export_gaps_xlsx(analysis.gaps, path, analysis.config)
+
+
 def _unchanged(job: TerritoryJob) -> bool:
     if not job.state_path.is_file() or not (job.out_dir / job.report_name).is_file():
+        return False
+    if job.gaps_export and not (job.out_dir / job.gaps_export).is_file():
         return False
     try:
         state = json.loads(job.state_path.read_text(encoding="utf-8"))
@@ -359,6 +379,12 @@ class FileNameCollisionError(PtsmError):
 
 # What the batch itself writes under a territory-like name (logs, errors, states).
 _RESERVED_STEMS = {"synthese": "la synthèse du lot"}
+
+
+# The notebook whose reports get a gaps workbook beside them (insuffisances_<code>.xlsx,
+# the name ptsm_diag.report.gaps.gaps_export_name gives and the report cites).
+GAPS_NOTEBOOK = "diagnostic_territorial"
+GAPS_EXPORT_PREFIX = "insuffisances"
 
 
 def report_prefix(notebook: str) -> str:
@@ -437,6 +463,9 @@ def plan_jobs(
             notebook=str(snapshot), parameters=dict(options.parameters),
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
             reuse_kernel=options.reuse_kernel,
+            gaps_export=(f"{GAPS_EXPORT_PREFIX}_{stem}.xlsx"
+                         if Path(options.notebook).stem == GAPS_NOTEBOOK else None),
+            reference=str(options.parameters.get("reference", "france")),
         )
         for path in (job.log_path, job.state_path, job.error_path, out_dir / job.report_name):
             if out_dir.resolve() not in path.resolve().parents:

@@ -33,14 +33,19 @@ from ptsm_diag.compute.cooperation import (
     cooperation_indicators,
 )
 from ptsm_diag.compute.gaps import (
+    ABSENT,
+    DECLARED,
+    INFERRED,
     LEVELS,
     NATURES,
+    NO_DATA,
     SOURCE_LABELS,
     GapAnalysis,
     GapConfig,
     GapInputs,
     as_config,
     compute_gaps,
+    prestation_basket,
     white_zone_communes,
 )
 from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
@@ -49,6 +54,14 @@ from ptsm_diag.report.display import collapsible, format_number, table_html
 from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
 
 ACTION_COLUMN = "Action proposée"
+SEVERITY_INDEX = "Indice de sévérité"
+GAPS_EXPORT_PREFIX = "insuffisances"
+# What the severity index is, for a reader (the formula is in the thresholds table).
+SEVERITY_EXPLAINED = (
+    "L'indice de sévérité combine l'ampleur de l'écart (0 à 1), le poids de la nature du "
+    "constat et la population concernée (log10(1 + population)) ; il sert à classer les "
+    "constats entre eux, pas à les mesurer. Niveaux : « élevée » à partir de {high}, "
+    "« moyenne » à partir de {medium}, « faible » en dessous.")
 NO_AXIS = "Hors axes ANAP"
 SHEET_SUMMARY = "Synthèse"
 SHEET_PARAMETERS = "Paramètres"
@@ -58,7 +71,7 @@ SHEET_NO_PRIORITY = "Sans priorité"
 EXPORT_HEADERS: dict[str, str] = {
     "rang": "Rang",
     "niveau_severite": "Niveau de sévérité",
-    "severite": "Sévérité (score)",
+    "severite": "Indice de sévérité",
     "nature": "Nature du constat",
     "sujet": "Sujet",
     "constat": "Constat",
@@ -190,7 +203,7 @@ def ranked_table(gaps: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
         "Rang": rows["rang"].astype("Int64").astype(str).to_numpy()
         if "rang" in rows else range(1, len(rows) + 1),
         "Sévérité": rows["niveau_severite"].to_numpy(),
-        "Score": rows["severite"].round(2).to_numpy(),
+        SEVERITY_INDEX: rows["severite"].round(1).to_numpy(),
         "Constat": rows["constat"].to_numpy(),
         "Nature": rows["nature"].map(NATURES).to_numpy(),
         "Priorité PTSM": rows["priorite_ptsm"].map(
@@ -210,18 +223,27 @@ def _level_counts(gaps: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
     return counts.assign(score=score)
 
 
-def summary_by_priority(gaps: pd.DataFrame) -> pd.DataFrame:
-    """Number of gaps by PTSM priority and severity level, with the total score."""
+def summary_by_priority(gaps: pd.DataFrame,
+                        informed: Mapping[int, bool] | None = None) -> pd.DataFrame:
+    """Number of gaps by PTSM priority and severity level, with the total severity index.
+
+    ``informed`` (:attr:`GapAnalysis.informed_priorities`) adds a « Données » column: a
+    priority no datum informs reads « aucune donnée : à documenter », not « no gap ».
+    """
     priorities = list(load_vocabularies().priorities)
     key = gaps["priorite_ptsm"].astype("Int64")
     counts = _level_counts(gaps, key).reindex(priorities).fillna(0)
     info = gaps.loc[gaps["niveau_severite"] == "information"].groupby(
         key)["nature"].size().reindex(priorities).fillna(0)
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "Priorité du PTSM": [_priority_label(p) for p in priorities],
         **_level_columns(counts),
         "Informations": info.astype(int).to_numpy(),
     })
+    if informed:
+        table.insert(1, "Données", ["documentée" if informed.get(p, False) else NO_DATA
+                                    for p in priorities])
+    return table
 
 
 def summary_by_axis(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -241,7 +263,7 @@ def _level_columns(counts: pd.DataFrame) -> dict[str, Any]:
     return {
         "Insuffisances": counts[levels].sum(axis=1).astype(int).to_numpy(),
         **{f"dont {level}": counts[level].astype(int).to_numpy() for level in levels},
-        "Score cumulé": counts["score"].astype(float).round(1).to_numpy(),
+        f"{SEVERITY_INDEX} cumulé": counts["score"].astype(float).round(1).to_numpy(),
     }
 
 
@@ -258,8 +280,9 @@ def thresholds_table(config: GapConfig | None = None) -> pd.DataFrame:
     types = load_resource_types()
     speed = access["vitesse_km_h"]
     rows: list[tuple[str, str]] = [
-        ("Formule de la sévérité", "poids de la nature × poids de significativité × ampleur "
-         "× log10(1 + population concernée)"),
+        ("Formule de l'indice de sévérité", "poids de la nature × poids de significativité "
+         "× ampleur × log10(1 + population concernée) ; densité et zone blanche d'un même "
+         "type : le plus grand des deux indices"),
         ("Indicateurs : écart relatif minimal (si significatif)",
          _pct(100 * seuils["indicateur"]["ecart_relatif_min"])),
         ("Densités : écart minimal sous la référence", _pct(seuils["densite"]["ecart_min_pct"])),
@@ -281,16 +304,19 @@ def thresholds_table(config: GapConfig | None = None) -> pd.DataFrame:
          format_number(seuils["feuille_de_route"]["ampleur"], 2)),
         ("Statuts d'action qui ne couvrent pas une priorité",
          ", ".join(seuils["feuille_de_route"]["statuts_exclus"]) or "aucun"),
-        *((f"Coopération : part minimale — {COOPERATION_INDICATORS.get(code, code)}", _pct(v))
-          for code, v in seuils["cooperation"]["part_min_pct"].items()),
+        *((f"Coopération : part minimale — {COOPERATION_INDICATORS.get(code, code)} (repère "
+           "local : un choix du territoire, sans norme nationale, à fixer dans gaps.yaml)",
+           _pct(v)) for code, v in seuils["cooperation"]["part_min_pct"].items()),
         *((f"Poids : {NATURES[n]}", format_number(w, 2)) for n, w in poids["nature"].items()),
         ("Poids : écart établi par un intervalle de confiance",
          format_number(poids["significativite"]["intervalle"], 2)),
         ("Poids : écart établi par une tolérance relative",
          format_number(poids["significativite"]["tolerance"], 2)),
         ("Poids : constat direct", format_number(poids["significativite"]["constat"], 2)),
-        ("Sévérité « élevée » à partir de", format_number(data["niveaux"]["elevee"], 1)),
-        ("Sévérité « moyenne » à partir de", format_number(data["niveaux"]["moyenne"], 1)),
+        ("Sévérité « élevée » : indice à partir de",
+         format_number(data["niveaux"]["elevee"], 1)),
+        ("Sévérité « moyenne » : indice à partir de",
+         format_number(data["niveaux"]["moyenne"], 1)),
         ("Fichier de paramètres", config.source),
     ]
     return pd.DataFrame(rows, columns=["Paramètre", "Valeur"])
@@ -322,13 +348,16 @@ def gap_section_html(
 ) -> str:
     """The report section of the gap analysis, as escaped HTML.
 
-    An introduction, the count by severity, the analyses that could not be run and why,
-    the ranked table (``limit`` rows at most), the summaries by PTSM priority and by ANAP
-    axis, and the thresholds and weights used (folded).
+    An introduction, the count by severity, what the severity index means, the analyses
+    that could not be run and why, the ranked table (every gap: the first ``limit`` shown,
+    the others folded), the summaries by PTSM priority (with « aucune donnée : à
+    documenter » for a priority no datum informs) and by ANAP axis, and the thresholds
+    and weights used (folded).
     """
     if analysis is None:
         analysis = gap_analysis(diag, densities, accessibility, config)
     gaps = analysis.gaps
+    levels = analysis.config.data["niveaux"]
     parts = [
         '<section class="ptsm-insuffisances">',
         "<p>Le diagnostic doit « identifier les insuffisances dans l'offre de prévention et "
@@ -337,6 +366,9 @@ def gap_section_html(
         "ci-dessous sont tirés des données ; ce sont des repères à discuter, pas des normes. "
         "La colonne « action proposée » de l'export est à remplir en atelier.</p>",
         f"<p><strong>{html.escape(_counts_sentence(gaps))}</strong></p>",
+        "<p>" + html.escape(SEVERITY_EXPLAINED.format(
+            high=format_number(levels["elevee"], 1),
+            medium=format_number(levels["moyenne"], 1))) + "</p>",
     ]
     if analysis.skipped:
         items = "".join(
@@ -345,13 +377,28 @@ def gap_section_html(
         parts.append(f'<div class="ptsm-note"><p>Analyses non réalisées :</p><ul>{items}</ul>'
                      "</div>")
     if not gaps.empty:
-        parts += ["<h3>Insuffisances classées par sévérité</h3>",
-                  table_html(ranked_table(gaps, limit))]
-        if limit is not None and len(gaps) > limit:
-            parts.append(f"<p>… et {format_number(len(gaps) - limit)} autres constats "
-                         "(voir l'export).</p>")
+        table = ranked_table(gaps)
+        shown = table if limit is None else table.head(limit)
+        parts += ["<h3>Insuffisances classées par sévérité</h3>", table_html(shown)]
+        if len(table) > len(shown):
+            rest = len(table) - len(shown)
+            parts.append(collapsible(
+                f"Les {format_number(rest)} autres constats (rangs {len(shown) + 1} à "
+                f"{len(table)}, cliquer pour déplier)", table_html(table.iloc[len(shown):])))
+        parts.append("<p>" + html.escape(
+            f"Tous les constats, avec leurs valeurs et une colonne « {ACTION_COLUMN} » à "
+            f"remplir en atelier, sont dans le classeur {gaps_export_name(diag.territory.code)} "
+            "écrit à côté du rapport par « ptsm-diag lot » (ou par export_gaps_xlsx).")
+            + "</p>")
+    unknown = [p for p, ok in analysis.informed_priorities.items() if not ok]
+    if unknown:
+        listed = ", ".join(str(p) for p in unknown)
+        parts.append('<p class="ptsm-note">' + html.escape(
+            f"Priorité(s) {listed} : {NO_DATA}. Aucune donnée du territoire ne les éclaire ; "
+            "ce manque de connaissance est en soi un constat (CSP, art. R3224-3).") + "</p>")
     parts += [
-        "<h3>Synthèse par priorité du PTSM</h3>", table_html(summary_by_priority(gaps)),
+        "<h3>Synthèse par priorité du PTSM</h3>",
+        table_html(summary_by_priority(gaps, analysis.informed_priorities)),
         "<h3>Synthèse par axe ANAP</h3>", table_html(summary_by_axis(gaps)),
         collapsible("Seuils et poids utilisés", table_html(thresholds_table(analysis.config))),
         "</section>",
@@ -360,6 +407,59 @@ def gap_section_html(
 
 
 # --------------------------------------------------------------------------- map
+
+
+def gaps_export_name(territory: str) -> str:
+    """File name of a territory's gaps workbook: ``insuffisances_<code>.xlsx``."""
+    from ptsm_diag.report.execute import safe_file_stem  # papermill: only when needed
+
+    return f"{GAPS_EXPORT_PREFIX}_{safe_file_stem(str(territory))}.xlsx"
+
+
+# --------------------------------------------------------------------------- panier
+
+BASKET_NOTE = (
+    "« Déclarée » : au moins une ressource du territoire déclare la prestation (colonne "
+    "prestations de la table ressources). « Déduite du type » : aucune ressource ne la "
+    "déclare, mais des ressources qui ne déclarent aucune prestation sont d'un type qui "
+    "l'offre habituellement ; c'est une présomption, à vérifier auprès d'elles. "
+    "« Absente » : aucune ressource ne la déclare ni ne peut l'offrir d'après son type.")
+
+
+def basket_table(diag: Diagnostic,
+                 config: GapConfig | Mapping[str, Any] | str | Path | None = None
+                 ) -> pd.DataFrame:
+    """The panier de prestations of the territory as the report shows it (French)."""
+    resources = None
+    if diag.data.ressources is not None:
+        resources = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
+    basket = prestation_basket(resources, config=as_config(config))
+    return pd.DataFrame({
+        "Prestation": basket["libelle"],
+        "Priorité PTSM": basket["priorite_ptsm"].map(
+            lambda v: "" if v is None or pd.isna(v) else f"P{int(v)}"),
+        "Statut": basket["statut"],
+        "Ressources qui la déclarent": basket["ressources_declarant"],
+        "Types qui la déclarent": basket["types_declarant"],
+        "Ressources sans déclaration dont le type l'offre": basket["ressources_deduites"],
+        "Types usuels": basket["types_qui_l_offrent"],
+    })
+
+
+def basket_section_html(diag: Diagnostic,
+                        config: GapConfig | Mapping[str, Any] | str | Path | None = None
+                        ) -> str:
+    """The panier de prestations section (escaped HTML): one row per prestation, with
+    whether it is declared by resources, only inferred from their type, or absent."""
+    table = basket_table(diag, config)
+    counts = table["Statut"].value_counts()
+    n = len(table)
+    summary = (f"Sur {n} prestations du panier : {counts.get(DECLARED, 0)} "
+               f"déclarées par des ressources du territoire, {counts.get(INFERRED, 0)} seulement "
+               f"déduites du type de ressources qui ne déclarent rien, {counts.get(ABSENT, 0)} "
+               "absentes.")
+    return (f'<section class="ptsm-panier"><p><strong>{html.escape(summary)}</strong></p>'
+            f'<p class="ptsm-note">{html.escape(BASKET_NOTE)}</p>{table_html(table)}</section>')
 
 
 def white_zone_by_commune(

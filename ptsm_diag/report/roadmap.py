@@ -327,7 +327,7 @@ def impact_table(f: FollowUp) -> pd.DataFrame | str:
         return "n.é." if pd.isna(number) else f"{format_number(number, 0)} %"
 
     rows = progress.itertuples(index=False)
-    return pd.DataFrame([
+    table = pd.DataFrame([
         {
             "Indicateur d'impact": f"{r.libelle} ({r.unite})" if isinstance(r.unite, str)
             else r.libelle,
@@ -341,6 +341,27 @@ def impact_table(f: FollowUp) -> pd.DataFrame | str:
             "Appréciation": r.appreciation,
         }
         for r in rows
+    ])
+    return pd.concat([table, _impact_without_target(f, set(progress["indicateur"]))],
+                     ignore_index=True)
+
+
+def _impact_without_target(f: FollowUp, followed: set[str]) -> pd.DataFrame:
+    """Impact indicators of the catalogue with no target for the territory (priority 6's
+    among them): one row each, « aucune donnée de suivi : à documenter », so that a priority
+    without a followed indicator never reads as a priority without a problem."""
+    missing = [i for i in f.catalog.values()
+               if i.category == "impact" and i.id not in followed]
+    return pd.DataFrame([
+        {
+            "Indicateur d'impact": f"{i.label} ({i.unit})" if i.unit else i.label,
+            "Priorité": i.priority,
+            "Sens souhaité": "", "Valeur initiale (année)": "n.d.",
+            "Valeur actuelle (année)": "n.d.", "Cible (année)": "à fixer (table cibles)",
+            "Progression": "n.é.", "Attendue": "n.é.",
+            "Appréciation": "aucune donnée de suivi : à documenter",
+        }
+        for i in sorted(missing, key=lambda i: (i.priority or 99, i.id))
     ])
 
 

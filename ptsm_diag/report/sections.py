@@ -17,13 +17,13 @@ from ptsm_diag import __version__
 from ptsm_diag.catalog import load_resource_types
 from ptsm_diag.catalog.geography import load_regions
 from ptsm_diag.catalog.vocabularies import parse_yaml
-from ptsm_diag.compute.gaps import GapAnalysis
+from ptsm_diag.compute.gaps import MERGED_NATURE, GapAnalysis
 from ptsm_diag.compute.indicators import rosace_table as rosace_table_of
 from ptsm_diag.compute.resources import summarise_by_type
 from ptsm_diag.diagnostic import Diagnostic, accessibility_summary, data_sources, densities_table
 from ptsm_diag.report.display import collapsible, format_number, table_html, to_html
+from ptsm_diag.report.gaps import basket_section_html, gap_section_html, zones_blanches_map
 from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
-from ptsm_diag.report.gaps import gap_section_html, zones_blanches_map
 from ptsm_diag.viz.maps import commune_choropleth, resources_map
 from ptsm_diag.viz.rosace import rosace_accessible_table, rosace_comparison_figure, rosace_figure
 
@@ -293,7 +293,7 @@ def gap_analysis(diag: Diagnostic) -> GapAnalysis:
     return run_gap_analysis(diag, densities=diag.densities, accessibility=diag.nearest)
 
 
-GAPS_SHOWN = 25  # ranked gaps printed in the report; all of them are in the exports
+GAPS_SHOWN = 25  # ranked gaps shown unfolded in the report; the others are folded below
 
 
 def gaps(diag: Diagnostic, analysis: GapAnalysis | None = None) -> str:
@@ -301,10 +301,15 @@ def gaps(diag: Diagnostic, analysis: GapAnalysis | None = None) -> str:
     return gap_section_html(diag, analysis=analysis or gap_analysis(diag), limit=GAPS_SHOWN)
 
 
+def prestation_basket(diag: Diagnostic) -> str:
+    """The panier de prestations: declared by resources, inferred from types, or absent."""
+    return basket_section_html(diag)
+
+
 def white_zones_map(diag: Diagnostic, analysis: GapAnalysis,
                     fond: str | None = None) -> folium.Map | str:
     """Communes beyond the access-time threshold of the most severe white zone's type."""
-    white = analysis.gaps[analysis.gaps["nature"] == "zone_blanche"]
+    white = analysis.gaps[analysis.gaps["nature"].isin(["zone_blanche", MERGED_NATURE])]
     if white.empty:
         return note("Aucune zone blanche : toutes les communes sont dans les temps d'accès "
                     "retenus pour chaque type de ressource présent dans les données.")
@@ -334,7 +339,8 @@ def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
 
 __all__ = [
     "access_map", "accessibility", "commune_density_map", "densities", "gap_analysis", "gaps",
-    "glossary", "identity_card", "key_figure", "note", "population_by_age", "resource_map",
+    "glossary", "identity_card", "key_figure", "note", "population_by_age",
+    "prestation_basket", "resource_map",
     "resources_by_type", "resources_list", "rosace", "rosace_evolution", "rosace_not_shown",
     "rosace_table", "sources", "table_html",
     "title_page", "white_zones_map",
