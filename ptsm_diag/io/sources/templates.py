@@ -113,6 +113,17 @@ EXAMPLES: dict[str, list[dict[str, str]]] = {
          "type_lien": "stage_immersion", "date_debut": "2024-03-11", "frequence": "ponctuelle",
          "source": _EXAMPLE_SOURCE},
     ],
+    "references_nationales": [
+        {"code_departement": "35", "type_ressource": "cmp_adultes", "nombre": "31",
+         "nombre_sans_capacite": "31", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+        {"code_departement": "35", "type_ressource": "esat", "nombre": "27",
+         "capacite_places": "2104", "nombre_sans_capacite": "0", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+        {"code_departement": "22", "type_ressource": "esat", "nombre": "19",
+         "capacite_places": "1390", "nombre_sans_capacite": "1", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+    ],
 }
 
 KIND_LABELS = {
