@@ -235,7 +235,8 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     options = Options(url_base=mirror.url_base, timeout=10)
     report = telecharger(sortie=out, departements="29", options=options, cache=cache)
     assert {p.name for p in report.files} == {"territoires.csv", "ressources.csv",
-                                             "population.csv", "provenance.json"}
+                                             "population.csv", "provenance.json",
+                                             "references_nationales.csv"}
     assert {o.origin for o in report.outcomes.values()} == {"téléchargement"}
     validation = validate_folder(out)
     assert not validation.has_errors, validation.to_french_text()
@@ -252,6 +253,18 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     terr = validation.results["territoires"].data
     assert terr[["code_territoire", "code_region", "niveau", "code"]].values.tolist() == [
         ["29", "53", "departement", "29"]]
+    # The national reference table counts the whole file, not only the département asked:
+    # the Rennes CMP (35) is in it, with zeros for the départements without any.
+    national = validation.results["references_nationales"].data.set_index(
+        ["code_departement", "type_ressource"])
+    assert national.loc[("35", "cmp_adultes"), "nombre"] == 1
+    assert national.loc[("29", "cmp_adultes"), "nombre"] == 1
+    assert national.loc[("29", "chs"), "nombre"] == 1
+    assert national.loc[("29", "esat"), "capacite_places"] == 80
+    assert national.loc[("29", "esat"), "nombre_sans_capacite"] == 0
+    assert national.loc[("01", "chs"), "nombre"] == 0
+    assert national.index.get_level_values(0).nunique() == 101
+    assert (national["date_finess"] == pd.Timestamp("2026-05-12")).all()
 
     manifest = json.loads((cache.folder("finess") / "manifest.json").read_text("utf-8"))
     assert manifest["url"].endswith("/etalab-cs1100507-stock.csv")

@@ -63,6 +63,9 @@ class Converted:
         Date found in the file itself (FINESS extraction date, census year...).
     details : dict
         JSON-serialisable facts for the provenance file.
+    national : DataFrame or None
+        For a ``ressources`` source: the same table for the whole country, before the
+        départements were kept (it gives ``references_nationales.csv``).
     """
 
     table: pd.DataFrame | None
@@ -70,25 +73,18 @@ class Converted:
     problems: list[Problem] = field(default_factory=list)
     producer_date: str = ""
     details: dict = field(default_factory=dict)
+    national: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-# Communes of collectivités d'outre-mer counted with a département (ARS Guadeloupe's PTSM).
-ATTACHED_TO_DEPARTEMENT = {"977": "971", "978": "971"}
-
-
 def departement_of(codes: pd.Series) -> pd.Series:
-    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``.
+    """Département of commune codes: ``2A004`` → ``2A``, ``97105`` → ``971``; see
+    :func:`ptsm_diag.io.sources.national.departement_of`."""
+    from ptsm_diag.io.sources.national import departement_of as of
 
-    Saint-Barthélemy (``97701``) and Saint-Martin (``97801``) → ``971``, the département
-    the bundled geography attaches them to (they are under ARS Guadeloupe).
-    """
-    text = codes.astype(str)
-    overseas = text.str[:2].isin(["97", "98"])
-    dep = text.str[:2].where(~overseas, text.str[:3])
-    return dep.map(ATTACHED_TO_DEPARTEMENT).fillna(dep)
+    return of(codes)
 
 
 def known_communes() -> pd.Index:
@@ -180,6 +176,7 @@ def convert_finess_csv(path: Path, context: Context) -> Converted:
                            + (f" — {detail}" if detail else ""))
         raise FormatChangedError(context.source, path.name, changes, context.hint)
     table = extract.table.reset_index(drop=True)
+    national = table
     table = table[in_departements(table["code_commune"], context.departements)]
     table, problems = keep_known_communes(table, path.name, "établissement(s)")
     notes = [summary.to_french()]
@@ -191,7 +188,8 @@ def convert_finess_csv(path: Path, context: Context) -> Converted:
                      problems + [p for p in extract.problems if p.severity != Severity.ERREUR],
                      summary.date_extraction,
                      {"resume": summary.as_dict(),
-                      "lignes_rejetees": [p.as_dict() for p in serious[:200]]})
+                      "lignes_rejetees": [p.as_dict() for p in serious[:200]]},
+                     national=national)
 
 
 def reason_of(problem: Problem) -> str:
