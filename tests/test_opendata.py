@@ -640,3 +640,74 @@ def test_finess_plus_reads_the_geographic_address_and_either_coordinate_pair(tmp
     assert row["longitude"] == pytest.approx(-4.1026) and row["latitude"] == pytest.approx(47.996)
     assert row["position"] == "finess" and not row["hors_departement"]
     assert converted.details["inversions"] == 0
+
+
+def test_downloaded_folder_has_national_references_and_open_data_petals(mirror, cache,
+                                                                        tmp_path):
+    """A real-layout folder (one département) takes its references from the national table
+    written by the download, and its CMP petal from the open data."""
+    from ptsm_diag.catalog.geography import load_communes
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+
+    out = tmp_path / "donnees"
+    telecharger(sortie=out, departements="29", cache=cache,
+                options=Options(url_base=mirror.url_base))
+    diag = prepare_diagnostic("29", out)
+    assert diag.national is not None
+    communes = load_communes()
+    france = communes["population"].sum()  # Mayotte has none: out of the reference
+    finistere = communes.loc[communes["code_departement"] == "29", "population"].sum()
+
+    densities = diag.densities.set_index(["reference", "type_ressource"])
+    cmp = densities.loc[("france", "cmp_adultes")]
+    assert cmp["nombre"] == 1
+    # Quimper's CMP (29) and Rennes' (35, outside the folder) are both in the reference.
+    assert cmp["nombre_reference"] == 2
+    assert cmp["population_ref_age_reference"] == pytest.approx(france)
+    assert cmp["densite_nombre_reference"] == pytest.approx(2 / france * 1e5)
+
+    rosace = diag.rosace.set_index("indicateur")
+    petal = rosace.loc["densite_cmp"]
+    assert petal["value"] == pytest.approx(1 / finistere * 1e5)
+    assert petal["reference"] == pytest.approx(2 / france * 1e5)
+    assert "calculé par ptsm-diag" in petal["source"] and "FINESS 2026-05-12" in petal["source"]
+    notes = diag.opendata.set_index("indicateur")
+    assert notes.loc["densite_cmp", "utilise"]
+    # No 20-59 (nor 18-64) population for the whole of France in this folder: not computed.
+    assert not notes.loc["places_esat", "calcule"]
+    assert "population" in notes.loc["places_esat", "raison"]
+    table = sections.rosace_table(diag).set_index("Indicateur")
+    origin = table.loc[petal["label"], "Origine de la valeur"]
+    assert origin.startswith("données ouvertes")
+
+    # A value the user gives wins, and the report says which one was used.
+    (out / "indicateurs.csv").write_text(
+        "code_territoire;indicateur;annee;numerateur;denominateur;valeur;source\n"
+        "29;densite_cmp;2023;20;909000;;enquête ARS\n"
+        "FRANCE;densite_cmp;2023;2000;68000000;;enquête ARS\n", encoding="utf-8")
+    diag = prepare_diagnostic("29", out)
+    petal = diag.rosace.set_index("indicateur").loc["densite_cmp"]
+    assert petal["value"] == pytest.approx(20 / 909000 * 1e5)
+    assert petal["source"] == "enquête ARS"
+    notes = diag.opendata.set_index("indicateur")
+    assert not notes.loc["densite_cmp", "utilise"]
+    assert "indicateurs.csv" in notes.loc["densite_cmp", "raison"]
+    assert "valeur de indicateurs.csv utilisée" in sections.rosace_not_shown(diag)
+
+
+def test_report_without_national_table_says_reference_not_available(mirror, cache, tmp_path):
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+
+    out = tmp_path / "donnees"
+    telecharger(sortie=out, departements="29", cache=cache,
+                options=Options(url_base=mirror.url_base))
+    (out / "references_nationales.csv").unlink()
+    diag = prepare_diagnostic("29", out)
+    france = diag.densities.set_index(["reference", "type_ressource"]).loc[("france", "chs")]
+    assert france["nombre"] == 1 and pd.isna(france["densite_nombre_reference"])
+    html = sections.densities(diag)
+    assert "référence non disponible" in html and "references_nationales.csv" in html
+    assert diag.rosace.empty or "densite_cmp" not in set(
+        diag.rosace.loc[diag.rosace["statut"] == "ok", "indicateur"])

@@ -54,7 +54,7 @@ PUBLIC_BANDS: dict[str, str] = {
     "personnes_agees": "65+",
     "tous": "ensemble",
 }
-BANDS = ("0-17", "18-64", "65+", "18+", "ensemble")
+BANDS = ("0-17", "18-64", "65+", "18+", "ensemble", "20-59", "20-64")
 SOURCE_TABLE = "table population"
 SOURCE_BUNDLED = "populations légales INSEE (référence)"
 # Share of a reference's population the national table must cover for a type.
@@ -124,7 +124,7 @@ def commune_population(
     def band(name: str) -> pd.Series:
         return wide[name] if name in wide else pd.Series(np.nan, index=frame.index)
 
-    for name in ("0-17", "18-64", "65+"):
+    for name in ("0-17", "18-64", "65+", "20-59", "20-64"):
         frame[name] = band(name)
     frame["18+"] = band("18+").fillna(band("18-64") + band("65+"))
     frame["ensemble"] = band("ensemble").fillna(band("0-17") + band("18-64") + band("65+"))
