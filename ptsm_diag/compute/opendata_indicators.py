@@ -41,6 +41,7 @@ import pandas as pd
 
 from ptsm_diag.catalog import Indicator, load_indicator_catalog
 from ptsm_diag.catalog.geography import cached_layer, geography_metadata
+from ptsm_diag.catalog.indicator_catalog import OPEN_DATA_INDICATORS
 from ptsm_diag.compute.densities import (
     _unit_population,
     commune_population,
@@ -49,14 +50,6 @@ from ptsm_diag.compute.densities import (
 )
 
 FRANCE = "FRANCE"
-# indicator → (resource types of the numerator, what is counted: "nombre" or "places")
-OPEN_DATA_INDICATORS: dict[str, tuple[tuple[str, ...], str]] = {
-    "densite_cmp": (("cmp_adultes", "cmp_enfants"), "nombre"),
-    "places_savs_samsah": (("savs", "samsah"), "places"),
-    "places_mas_eam": (("mas", "eam"), "places"),
-    "places_esat": (("esat",), "places"),
-    "places_logement_accompagne": (("pension_famille",), "places"),
-}
 # Band of the catalogue → bands tried in order.
 BAND_FALLBACKS: dict[str, tuple[str, ...]] = {"20-59": ("20-59", "20-64", "18-64")}
 CALCULATED = "calculé par ptsm-diag"
