@@ -703,7 +703,9 @@ def test_report_without_national_table_says_reference_not_available(mirror, cach
     out = tmp_path / "donnees"
     telecharger(sortie=out, departements="29", cache=cache,
                 options=Options(url_base=mirror.url_base))
-    (out / "references_nationales.csv").unlink()
+    elsewhere = tmp_path / "ailleurs" / "references_nationales.csv"
+    elsewhere.parent.mkdir()
+    (out / "references_nationales.csv").rename(elsewhere)
     diag = prepare_diagnostic("29", out)
     france = diag.densities.set_index(["reference", "type_ressource"]).loc[("france", "chs")]
     assert france["nombre"] == 1 and pd.isna(france["densite_nombre_reference"])
@@ -711,3 +713,8 @@ def test_report_without_national_table_says_reference_not_available(mirror, cach
     assert "référence non disponible" in html and "references_nationales.csv" in html
     assert diag.rosace.empty or "densite_cmp" not in set(
         diag.rosace.loc[diag.rosace["statut"] == "ok", "indicateur"])
+    # The user points to a national table kept elsewhere.
+    diag = prepare_diagnostic("29", out, references_nationales=elsewhere)
+    france = diag.densities.set_index(["reference", "type_ressource"]).loc[("france", "chs")]
+    assert france["nombre_reference"] == 1 and france["densite_nombre_reference"] > 0
+    assert "table fournie" in sections.densities(diag)
