@@ -214,6 +214,13 @@ def rosace_not_shown(diag: Diagnostic) -> pd.DataFrame | str:
     reasons = [MISSING_REASONS.get((row.statut, row.masking if isinstance(row.masking, str)
                                     else None), str(row.statut))
                for row in grey.itertuples()]
+    notes = getattr(diag, "opendata", None)
+    if notes is not None and not notes.empty and "indicateur" in grey:
+        why = notes[~notes["calcule"].astype(bool)].set_index("indicateur")["raison"]
+        reasons = [f"{reason} ; non calculé à partir des données ouvertes : {why[ind]}"
+                   if ind in why.index and status == "manquant" else reason
+                   for reason, ind, status in zip(reasons, grey["indicateur"], grey["statut"],
+                                                  strict=True)]
     table = pd.DataFrame({"Indicateur": grey["label"].to_numpy(),
                           "Statut": grey["statut"].to_numpy(),
                           "Pourquoi": reasons})
@@ -224,9 +231,10 @@ def rosace_open_data(diag: Diagnostic) -> str:
     """The rosace indicators ptsm-diag computes from open data (FINESS, INSEE): value,
     France reference, source, and whether the rosace uses them or the user's value (HTML,
     escaped)."""
-    notes = diag.opendata
+    notes = getattr(diag, "opendata", None)
     if notes is None or notes.empty:
         return ""
+
     def state(row) -> str:
         if row.utilise:
             return "oui : valeur de la rosace"
