@@ -7,6 +7,7 @@ calls them and shows the result. Input text is escaped here, before it reaches H
 from __future__ import annotations
 
 import html
+import re
 from importlib import resources
 
 import folium
@@ -300,8 +301,20 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
     })
     remarks = sorted({str(part) for r in table["Remarque"] if isinstance(r, str)
                       for part in r.split(" ; ") if part.strip()})
+    # One line for every type the national table does not cover (GEM, CLSM...).
+    absent = [m.group(1) for r in remarks if (m := _TYPE_ABSENT.match(r))]
+    remarks = [r for r in remarks if not _TYPE_ABSENT.match(r)]
+    if absent:
+        labels = {code: t.label for code, t in load_resource_types().items()}
+        remarks.append("référence non disponible pour les types absents de la table "
+                       "nationale (structures hors FINESS, recensées localement) : "
+                       + ", ".join(labels.get(code, code) for code in absent))
     return (table_html(compact) + note(national_sources(diag))
             + "".join(note(r) for r in remarks))
+
+
+_TYPE_ABSENT = re.compile(r"référence non disponible : type « (.+) » absent de la table "
+                          r"nationale")
 
 
 def _reference_column(table: pd.DataFrame, prefix: str) -> str:
