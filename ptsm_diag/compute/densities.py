@@ -325,44 +325,48 @@ def reference_counts(
         return out
     counts = national_counts(national)
     dep_pop = departement_population(pop)
+    usable = dep_pop.index[dep_pop["bundled"].fillna(0) > 0]
+    pairs = pd.DataFrame([(unit, dep) for unit, deps in units.items() for dep in deps
+                          if dep in usable], columns=["unit_reference", "code_departement"])
+    cells = pairs.merge(pd.DataFrame({"type_ressource": list(type_codes)}), how="cross")
+    cells = cells.join(counts, on=["code_departement", "type_ressource"])
+    cells = cells.join(dep_pop, on="code_departement")
+    cells["present"] = cells["nombre"].notna()
+    keys = ["unit_reference", "type_ressource"]
+    total = cells.groupby(keys)["bundled"].sum()
+    present = cells[cells["present"]]
+    grouped = present.groupby(keys)
+    agg = grouped[["nombre", "nombre_sans_capacite", "capacite", "bundled"]].sum().join(
+        grouped[["lits", "places"]].sum(min_count=1))
+    for band in BANDS:
+        complete = present[band].notna().groupby([present[k] for k in keys]).all()
+        agg[band] = grouped[band].sum().where(complete)
+    agg["capacite"] = agg["capacite"].where(agg["nombre_sans_capacite"] == 0)
+    share = (agg["bundled"] / total.reindex(agg.index)).reindex(out.index).fillna(0.0)
+    absent = cells[~cells["present"]].groupby(keys)["code_departement"].agg(list)
     covered_types = set(counts.index.get_level_values("type_ressource"))
-    for unit, deps in units.items():
-        deps = [d for d in deps if d in dep_pop.index and dep_pop.at[d, "bundled"] > 0]
-        total = dep_pop.loc[deps, "bundled"].sum() if deps else 0.0
-        for type_code in type_codes:
-            if type_code not in covered_types:
-                out.loc[(unit, type_code), "note"] = (
-                    f"référence non disponible : type « {type_code} » absent de la table "
-                    "nationale (structures hors FINESS, recensées localement)")
-                continue
-            present = [d for d in deps if (d, type_code) in counts.index]
-            absent = [d for d in deps if (d, type_code) not in counts.index]
-            share = dep_pop.loc[present, "bundled"].sum() / total if total > 0 else 0.0
-            key = (unit, type_code)
-            out.loc[key, "couverture"] = share
-            if not present or share < min_coverage:
-                out.loc[key, "note"] = (
-                    "référence non disponible : la table nationale ne couvre que "
-                    f"{share:.0%} de la population de la référence ".replace("%", " %")
-                    + f"(départements absents : {_shorten(absent)})")
-                continue
-            rows = counts.loc[[(d, type_code) for d in present]]
-            out.loc[key, "nombre"] = rows["nombre"].sum()
-            out.loc[key, "lits"] = rows["lits"].sum(min_count=1)
-            out.loc[key, "places"] = rows["places"].sum(min_count=1)
-            out.loc[key, "nombre_sans_capacite"] = rows["nombre_sans_capacite"].sum()
-            out.loc[key, "capacite"] = (rows["capacite"].sum()
-                                        if rows["nombre_sans_capacite"].sum() == 0 else np.nan)
-            people = dep_pop.loc[present]
-            out.loc[key, "bundled"] = people["bundled"].sum()
-            for band in BANDS:
-                out.loc[key, band] = (people[band].sum() if people[band].notna().all()
-                                      else np.nan)
-            if absent:
-                out.loc[key, "note"] = (
-                    "référence calculée sans les départements absents de la table nationale "
-                    f"({_shorten(absent)}) : {share:.1%} de sa population couverte"
-                    .replace("%", " %").replace(".", ","))
+    columns = [*_COUNTS, "bundled", *BANDS]
+    out.loc[agg.index, columns] = agg[columns].to_numpy(dtype=float)
+    out["couverture"] = share
+    notes = []
+    for (unit, type_code), covered in share.items():
+        missing = absent.get((unit, type_code), [])
+        if type_code not in covered_types:
+            notes.append(f"référence non disponible : type « {type_code} » absent de la table "
+                         "nationale (structures hors FINESS, recensées localement)")
+        elif covered < min_coverage:
+            notes.append("référence non disponible : la table nationale ne couvre que "
+                         f"{covered:.0%} de la population de la référence ".replace("%", " %")
+                         + f"(départements absents : {_shorten(missing)})")
+        elif missing:
+            notes.append("référence calculée sans les départements absents de la table "
+                         f"nationale ({_shorten(missing)}) : {covered:.1%} de sa population "
+                         "couverte".replace("%", " %").replace(".", ","))
+        else:
+            notes.append("")
+    out["note"] = notes
+    unavailable = (share < min_coverage).to_numpy()
+    out.loc[unavailable, columns] = np.nan
     return out
 
 
