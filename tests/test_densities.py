@@ -291,3 +291,21 @@ def test_one_departement_folder_uses_the_national_table_never_a_partial_sum(
         assert region["note"].startswith("référence non disponible")
         assert "29" in region["note"]
     assert _row(table, "chs", "france")["nombre"] == (folder["type_ressource"] == "chs").sum()
+
+
+def test_a_national_table_with_errors_is_refused_with_row_and_column(tmp_path):
+    from ptsm_diag.errors import InputError
+    from ptsm_diag.io.sources.national import read_national_references
+
+    path = tmp_path / "references_nationales.csv"
+    path.write_text("code_departement;type_ressource;nombre\n35;cmp_adultes;-3\n"
+                    "35;inconnu;2\n29;cmp_adultes;4\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_national_references(path)
+    found = {(p.row, p.column) for p in error.value.problems}
+    assert {(2, "nombre"), (3, "type_ressource")} <= found
+    path.write_text("code_departement;type_ressource;nombre\n29;cmp_adultes;4\n",
+                    encoding="utf-8")
+    assert read_national_references(path)["nombre"].tolist() == [4]
+    with pytest.raises(InputError):
+        read_national_references(tmp_path / "absent.csv")
