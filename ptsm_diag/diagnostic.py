@@ -32,6 +32,7 @@ from ptsm_diag.compute.accessibility import (
 )
 from ptsm_diag.compute.densities import REFERENCE_LABELS, resource_densities
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.opendata_indicators import merge_user_first, opendata_indicators
 from ptsm_diag.compute.regional import Synthesis, parse_codes, select_territories
 from ptsm_diag.compute.resources import locate_resources, resources_in_territory
 from ptsm_diag.compute.territory import (
@@ -44,6 +45,7 @@ from ptsm_diag.demo import demo_data_dir
 from ptsm_diag.errors import ArgumentError, PtsmError, UnknownCodeError
 from ptsm_diag.io.data_cache import is_data_cache, read_data_cache
 from ptsm_diag.io.sources import DataFolder, read_folder
+from ptsm_diag.io.sources.national import NATIONAL_FILE, read_national_references
 from ptsm_diag.paths import is_demo_folder
 
 REFERENCES = REFERENCE_LABELS  # reference code → French label
@@ -64,6 +66,9 @@ class Diagnostic:
     rosace: pd.DataFrame
     year: int | None
     generated_at: datetime = field(default_factory=datetime.now)
+    national: pd.DataFrame | None = None
+    national_origin: str = ""
+    opendata: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def reference_label(self) -> str:
@@ -131,6 +136,7 @@ def prepare_diagnostic(
     reference: str = "france",
     annee: int | None = None,
     secrecy_threshold: int = 10,
+    references_nationales: str | Path | None = None,
 ) -> Diagnostic:
     """Read, validate and compute everything the report of ``territoire`` shows.
 
@@ -146,11 +152,15 @@ def prepare_diagnostic(
         Year of the indicators; the latest available by default.
     secrecy_threshold : int
         Counts from 1 to this value are masked (statistical secrecy).
+    references_nationales : path, optional
+        A national reference table (``references_nationales.csv``) to use instead of the
+        one of the data folder; without either, the région and France references of the
+        densities are « non disponible ».
 
     Raises
     ------
     InputError
-        When the data folder has errors (every problem is listed).
+        When the data folder (or the national table) has errors (every problem is listed).
     UnknownCodeError
         When the territory is not in ``territoires.csv``.
     """
@@ -179,13 +189,18 @@ def prepare_diagnostic(
         resources = gpd.GeoDataFrame(columns=["id_ressource", "geometry"], geometry="geometry",
                                      crs="EPSG:4326")
 
-    if data.indicateurs is not None and not data.indicateurs.empty:
+    national, national_origin = national_table(data, references_nationales)
+    opendata = opendata_indicators(
+        data.ressources, list(territory.communes["code_commune"]), data.population, national,
+        code=code, region=territory.region_codes[0], catalog=catalog)
+    indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
+    if indicateurs is not None and not indicateurs.empty:
         key = _batch_cache_key(Path(donnees)) if donnees else None
-        if key is not None:
+        if key is not None and not opendata_notes["utilise"].any():
             values = _batch_indicator_values(key, secrecy_threshold).copy()
         else:
             values = compute_indicator_values(
-                data.indicateurs, catalog, main_regions(data.territoires),
+                indicateurs, catalog, main_regions(data.territoires),
                 secrecy_threshold=secrecy_threshold,
             )
         rosace = rosace_table(values, code, year=annee, reference=reference, catalog=catalog)
@@ -205,7 +220,42 @@ def prepare_diagnostic(
         indicator_values=values,
         rosace=rosace,
         year=year,
+        national=national,
+        national_origin=national_origin,
+        opendata=opendata_notes,
     )
+
+
+def national_table(data: DataFolder, path: str | Path | None = None
+                   ) -> tuple[pd.DataFrame | None, str]:
+    """The national reference table of a diagnostic and where it comes from (French).
+
+    ``path`` (a ``references_nationales.csv`` anywhere) wins over the data folder's own
+    table; (None, "") without either.
+    """
+    if path:
+        table = read_national_references(path)
+        return table, f"{Path(path).name} (table fournie)"
+    table = getattr(data, "references_nationales", None)
+    if table is not None and not table.empty:
+        return table, f"{NATIONAL_FILE} du dossier de données"
+    return None, ""
+
+
+def national_sources(diagnostic: Diagnostic) -> str:
+    """One French sentence: where the région and France references come from."""
+    table = diagnostic.national
+    if table is None:
+        return ("Références région et France des densités : non disponibles (pas de table "
+                f"nationale {NATIONAL_FILE} ; « ptsm-diag donnees telecharger » l'écrit à "
+                "partir des fichiers FINESS nationaux).")
+    dates = sorted({str(d)[:10] for d in table.get("date_finess", pd.Series(dtype=object))
+                    .dropna() if str(d).strip()})
+    sources = sorted({str(s) for s in table.get("source", pd.Series(dtype=object)).dropna()
+                      if str(s).strip()})
+    what = f"FINESS du {', '.join(dates)}" if dates else ", ".join(sources) or "source non dite"
+    return (f"Références région et France des densités : {diagnostic.national_origin} "
+            f"({what} ; {table['code_departement'].nunique()} départements).")
 
 
 def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
@@ -235,11 +285,19 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
         })
     else:
         for name, table in vars(diagnostic.data).items():
-            if not isinstance(table, pd.DataFrame) or "source" not in table:
+            if not isinstance(table, pd.DataFrame) or "source" not in table \
+                    or name == "references_nationales":
                 continue
             for source in sorted(set(table["source"].dropna().astype(str)) - {""}):
                 rows.append({"Donnée": name, "Producteur": source, "Millésime": "",
                              "Licence": ""})
+    rows.append({
+        "Donnée": "Références région et France (ressources par département)",
+        "Producteur": national_sources(diagnostic),
+        "Millésime": "",
+        "Licence": "Licence Ouverte" if diagnostic.national is not None
+        and not diagnostic.is_demo else "—",
+    })
     return pd.DataFrame(rows)
 
 
@@ -249,7 +307,9 @@ def data_sources(diagnostic: Diagnostic) -> pd.DataFrame:
 def diagnostic_densities(diagnostic: Diagnostic) -> pd.DataFrame:
     """:func:`resource_densities` of the diagnostic's territory, against région and France.
 
-    The references pool every resource of the diagnostic's data folder.
+    The territory is counted on the data folder's resources; the references come from
+    the national reference table only (:attr:`Diagnostic.national`), never from the
+    folder: « référence non disponible » without one.
     """
     territory = diagnostic.territory
     members = pd.DataFrame({"code_territoire": territory.code,
@@ -258,7 +318,7 @@ def diagnostic_densities(diagnostic: Diagnostic) -> pd.DataFrame:
     if resources is None:
         resources = pd.DataFrame(columns=["type_ressource", "code_commune"])
     return resource_densities(
-        resources, members, diagnostic.data.population,
+        resources, members, diagnostic.data.population, national=diagnostic.national,
         regions={territory.code: territory.region_codes[0]},
     )
 

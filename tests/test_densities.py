@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ptsm_diag.catalog import load_resource_types
 from ptsm_diag.catalog.geography import cached_layer, load_communes
 from ptsm_diag.compute import densities
 from ptsm_diag.compute.densities import COLUMNS, resource_densities
+from ptsm_diag.io.sources.national import national_reference_table
 
 # Two communes of Ille-et-Vilaine (région 53) form the test territory.
 RENNES, BRUZ = "35238", "35047"
@@ -32,6 +34,11 @@ def _members(code: str = "T", communes: tuple[str, ...] = (RENNES, BRUZ)) -> pd.
     return pd.DataFrame({"code_territoire": code, "code_commune": list(communes)})
 
 
+def _national(resources: pd.DataFrame) -> pd.DataFrame:
+    """The national reference table of ``resources`` (every type of the typology)."""
+    return national_reference_table(resources, types=list(load_resource_types()))
+
+
 def _row(table: pd.DataFrame, type_code: str, reference: str) -> pd.Series:
     rows = table[(table["type_ressource"] == type_code) & (table["reference"] == reference)]
     assert len(rows) == 1
@@ -45,7 +52,7 @@ def test_hand_computed_densities_without_population_table(communes):
         ("cmp_adultes", RENNES, None, None),
         ("esat", RENNES, None, 100), ("esat", BRUZ, None, None),
     ])
-    table = resource_densities(resources, _members())
+    table = resource_densities(resources, _members(), national=_national(resources))
     assert list(table.columns) == COLUMNS
     pop = communes.set_index("code_commune")["population"].astype(float)
     pop_t = pop[RENNES] + pop[BRUZ]
@@ -109,7 +116,8 @@ def test_age_bands_of_each_public(communes):
         ("cmp_adultes", BRUZ, None, None),
         ("cattp", RENNES, None, 12),
     ])
-    table = resource_densities(resources, _members(), population, references=["france"])
+    table = resource_densities(resources, _members(), population, references=["france"],
+                               national=_national(resources))
     children = _row(table, "cmp_enfants", "france")
     assert children["tranche_age"] == "0-17"
     assert children["population_ref_age"] == 1500
@@ -130,7 +138,8 @@ def test_reference_without_the_band_falls_back_to_total_for_both(communes):
     population = _age_table(communes, {RENNES: (1000, 3000, 1000), BRUZ: (500, 1500, 500)})
     population = population[population["code_commune"].isin([RENNES, BRUZ])]
     resources = _resources([("cmp_enfants", RENNES, None, None)])
-    table = resource_densities(resources, _members(), population, references=["region"])
+    table = resource_densities(resources, _members(), population, references=["region"],
+                               national=_national(resources))
     row = _row(table, "cmp_enfants", "region")
     pop = communes.set_index("code_commune")["population"].astype(float)
     assert row["tranche_age"] == "ensemble"
@@ -146,7 +155,8 @@ def test_unknown_population_gives_missing_density_not_zero(monkeypatch):
     monkeypatch.setattr(densities, "cached_layer",
                         lambda name: layer if name == "communes" else cached_layer(name))
     resources = _resources([("chs", MAMOUDZOU, 80, None)])
-    table = resource_densities(resources, _members("976", (MAMOUDZOU,)))
+    table = resource_densities(resources, _members("976", (MAMOUDZOU,)),
+                               national=_national(resources))
     row = _row(table, "chs", "region")
     assert row["nombre"] == 1 and row["capacite"] == 80
     assert np.isnan(row["densite_nombre"]) and np.isnan(row["ecart_nombre_pct"])
@@ -173,7 +183,8 @@ def test_real_hospital_sites_match_an_independent_computation(shared_data_dir, c
     members = communes.loc[communes["code_departement"].isin(departements),
                            ["code_departement", "code_commune"]].rename(
         columns={"code_departement": "code_territoire"})
-    table = resource_densities(resources, members, territories=territoires["code_territoire"])
+    table = resource_densities(resources, members, territories=territoires["code_territoire"],
+                               national=_national(resources))
     table = table[table["type_ressource"] == "chs"]
 
     # Independent computation: counts and populations per département / région / France.
@@ -199,3 +210,109 @@ def test_real_hospital_sites_match_an_independent_computation(shared_data_dir, c
     assert np.allclose(region["ecart_nombre_pct"], gap, rtol=1e-9, equal_nan=True)
     # The Rhône (69) has Le Vinatier and others: a sanity check a user would make.
     assert france.loc["69", "nombre"] == count_dep["69"]
+
+
+# --------------------------------------------------------------------------- national table
+
+HOSPITALS = "finess_hospitals_eurostat/FR_hospitals_finess20200306_sans_29_63.csv"
+# Facility types of the Eurostat extract → resource types, for this test: the CHS are the
+# FINESS category 292 (« chs »); the general hospitals (C.H., C.H.R.) stand for « ch_psy »
+# and every other hospital for « autre ». Only the counting is under test.
+EUROSTAT_TYPES = {
+    "Centre Hospitalier Spécialisé lutte Maladies Mentales": "chs",
+    "Centre Hospitalier (C.H.)": "ch_psy",
+    "Centre Hospitalier Régional (C.H.R.)": "ch_psy",
+}
+
+
+@pytest.fixture(scope="module")
+def hospital_sites(shared_data_dir) -> pd.DataFrame:
+    """Every hospital site of the extract placed in its commune (spatial join)."""
+    sites = pd.read_csv(shared_data_dir / HOSPITALS, dtype=str)
+    points = gpd.GeoDataFrame(
+        sites, geometry=gpd.points_from_xy(sites["lon"].astype(float), sites["lat"].astype(float)),
+        crs="EPSG:4326")
+    located = gpd.sjoin(points, load_communes()[["code_commune", "code_departement", "geometry"]],
+                        predicate="within", how="inner").drop_duplicates("id")
+    return pd.DataFrame({
+        "id_ressource": located["id"].to_numpy(),
+        "type_ressource": located["facility_type"].map(EUROSTAT_TYPES).fillna("autre").to_numpy(),
+        "code_commune": located["code_commune"].to_numpy(),
+        "code_departement": located["code_departement"].to_numpy(),
+    })
+
+
+def test_no_national_table_gives_no_reference_and_says_why():
+    resources = _resources([("cattp", RENNES, None, 10), ("cattp", BREST, None, 5)])
+    table = resource_densities(resources, _members())
+    row = _row(table, "cattp", "france")
+    assert row["nombre"] == 1 and row["densite_nombre"] > 0  # the territory is still counted
+    for column in ("nombre_reference", "densite_nombre_reference", "ecart_nombre_pct",
+                   "population_ref_age_reference"):
+        assert np.isnan(row[column])
+    assert row["note"].startswith("référence non disponible")
+    assert "references_nationales.csv" in row["note"]
+
+
+@pytest.mark.shared_data
+def test_one_departement_folder_uses_the_national_table_never_a_partial_sum(
+        hospital_sites, communes):
+    """Département 35's real hospital sites as the user's folder, the whole national extract
+    (every département but 29 and 63) as the national table."""
+    folder = hospital_sites[hospital_sites["code_departement"] == "35"]
+    covered = sorted(set(communes["code_departement"]) - {"29", "63"})
+    national = national_reference_table(hospital_sites, types=["chs", "ch_psy", "autre"],
+                                        departements=covered, date_finess="2020-03-06")
+    members = communes.loc[communes["code_departement"] == "35", ["code_commune"]].assign(
+        code_territoire="35")
+    table = resource_densities(folder, members, national=national)
+
+    # Independent computation with pandas.
+    pop = communes.set_index("code_commune")["population"].astype(float)
+    pop_35 = pop[communes.set_index("code_commune")["code_departement"] == "35"].sum()
+    # Mayotte has no bundled population: out of every reference, with its resources.
+    by_dep = communes.groupby("code_departement")["population"].sum(min_count=1).dropna()
+    pop_covered = by_dep.drop(["29", "63"]).sum()
+    count = hospital_sites.groupby(["type_ressource", "code_departement"]).size()
+    for kind in ("chs", "ch_psy", "autre"):
+        own = int(count[kind].get("35", 0))
+        france = _row(table, kind, "france")
+        assert france["nombre"] == own
+        assert france["densite_nombre"] == pytest.approx(own / pop_35 * 1e5, rel=1e-12)
+        national_count = int(count[kind].drop(["29", "63"], errors="ignore")
+                             .reindex(by_dep.index).fillna(0).sum())
+        assert france["nombre_reference"] == national_count
+        assert france["population_ref_age_reference"] == pytest.approx(pop_covered, rel=1e-12)
+        expected = national_count / pop_covered * 1e5
+        assert france["densite_nombre_reference"] == pytest.approx(expected, rel=1e-12)
+        # The old « France » (the folder's resources over the population of France) is gone.
+        partial = own / by_dep.sum() * 1e5
+        assert france["densite_nombre_reference"] != pytest.approx(partial, rel=0.05)
+        assert "29, 63" in france["note"] and "sans les départements absents" in france["note"]
+        assert france["ecart_nombre_pct"] == pytest.approx(
+            (own / pop_35 * 1e5 / expected - 1) * 100, rel=1e-9)
+        # Bretagne without the Finistère (29): too little of the région is covered.
+        region = _row(table, kind, "region")
+        assert region["code_reference"] == "53"
+        assert np.isnan(region["nombre_reference"]) and np.isnan(region["ecart_nombre_pct"])
+        assert region["note"].startswith("référence non disponible")
+        assert "29" in region["note"]
+    assert _row(table, "chs", "france")["nombre"] == (folder["type_ressource"] == "chs").sum()
+
+
+def test_a_national_table_with_errors_is_refused_with_row_and_column(tmp_path):
+    from ptsm_diag.errors import InputError
+    from ptsm_diag.io.sources.national import read_national_references
+
+    path = tmp_path / "references_nationales.csv"
+    path.write_text("code_departement;type_ressource;nombre\n35;cmp_adultes;-3\n"
+                    "35;inconnu;2\n29;cmp_adultes;4\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_national_references(path)
+    found = {(p.row, p.column) for p in error.value.problems}
+    assert {(2, "nombre"), (3, "type_ressource")} <= found
+    path.write_text("code_departement;type_ressource;nombre\n29;cmp_adultes;4\n",
+                    encoding="utf-8")
+    assert read_national_references(path)["nombre"].tolist() == [4]
+    with pytest.raises(InputError):
+        read_national_references(tmp_path / "absent.csv")

@@ -235,7 +235,8 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     options = Options(url_base=mirror.url_base, timeout=10)
     report = telecharger(sortie=out, departements="29", options=options, cache=cache)
     assert {p.name for p in report.files} == {"territoires.csv", "ressources.csv",
-                                             "population.csv", "provenance.json"}
+                                             "population.csv", "provenance.json",
+                                             "references_nationales.csv"}
     assert {o.origin for o in report.outcomes.values()} == {"téléchargement"}
     validation = validate_folder(out)
     assert not validation.has_errors, validation.to_french_text()
@@ -252,6 +253,18 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     terr = validation.results["territoires"].data
     assert terr[["code_territoire", "code_region", "niveau", "code"]].values.tolist() == [
         ["29", "53", "departement", "29"]]
+    # The national reference table counts the whole file, not only the département asked:
+    # the Rennes CMP (35) is in it, with zeros for the départements without any.
+    national = validation.results["references_nationales"].data.set_index(
+        ["code_departement", "type_ressource"])
+    assert national.loc[("35", "cmp_adultes"), "nombre"] == 1
+    assert national.loc[("29", "cmp_adultes"), "nombre"] == 1
+    assert national.loc[("29", "chs"), "nombre"] == 1
+    assert national.loc[("29", "esat"), "capacite_places"] == 80
+    assert national.loc[("29", "esat"), "nombre_sans_capacite"] == 0
+    assert national.loc[("01", "chs"), "nombre"] == 0
+    assert national.index.get_level_values(0).nunique() == 101
+    assert (national["date_finess"] == pd.Timestamp("2026-05-12")).all()
 
     manifest = json.loads((cache.folder("finess") / "manifest.json").read_text("utf-8"))
     assert manifest["url"].endswith("/etalab-cs1100507-stock.csv")
@@ -628,3 +641,81 @@ def test_finess_plus_reads_the_geographic_address_and_either_coordinate_pair(tmp
     assert row["longitude"] == pytest.approx(-4.1026) and row["latitude"] == pytest.approx(47.996)
     assert row["position"] == "finess" and not row["hors_departement"]
     assert converted.details["inversions"] == 0
+
+
+def test_downloaded_folder_has_national_references_and_open_data_petals(mirror, cache,
+                                                                        tmp_path):
+    """A real-layout folder (one département) takes its references from the national table
+    written by the download, and its CMP petal from the open data."""
+    from ptsm_diag.catalog.geography import load_communes
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+
+    out = tmp_path / "donnees"
+    telecharger(sortie=out, departements="29", cache=cache,
+                options=Options(url_base=mirror.url_base))
+    diag = prepare_diagnostic("29", out)
+    assert diag.national is not None
+    communes = load_communes()
+    france = communes["population"].sum()  # Mayotte has none: out of the reference
+    finistere = communes.loc[communes["code_departement"] == "29", "population"].sum()
+
+    densities = diag.densities.set_index(["reference", "type_ressource"])
+    cmp = densities.loc[("france", "cmp_adultes")]
+    assert cmp["nombre"] == 1
+    # Quimper's CMP (29) and Rennes' (35, outside the folder) are both in the reference.
+    assert cmp["nombre_reference"] == 2
+    assert cmp["population_ref_age_reference"] == pytest.approx(france)
+    assert cmp["densite_nombre_reference"] == pytest.approx(2 / france * 1e5)
+
+    rosace = diag.rosace.set_index("indicateur")
+    petal = rosace.loc["densite_cmp"]
+    assert petal["value"] == pytest.approx(1 / finistere * 1e5)
+    assert petal["reference"] == pytest.approx(2 / france * 1e5)
+    assert "calculé par ptsm-diag" in petal["source"] and "FINESS 2026-05-12" in petal["source"]
+    notes = diag.opendata.set_index("indicateur")
+    assert notes.loc["densite_cmp", "utilise"]
+    # No 20-59 (nor 18-64) population for the whole of France in this folder: not computed.
+    assert not notes.loc["places_esat", "calcule"]
+    assert "population" in notes.loc["places_esat", "raison"]
+    table = sections.rosace_table(diag).set_index("Indicateur")
+    origin = table.loc[petal["label"], "Origine de la valeur"]
+    assert origin.startswith("données ouvertes")
+
+    # A value the user gives wins, and the report says which one was used.
+    (out / "indicateurs.csv").write_text(
+        "code_territoire;indicateur;annee;numerateur;denominateur;valeur;source\n"
+        "29;densite_cmp;2023;20;909000;;enquête ARS\n"
+        "FRANCE;densite_cmp;2023;2000;68000000;;enquête ARS\n", encoding="utf-8")
+    diag = prepare_diagnostic("29", out)
+    petal = diag.rosace.set_index("indicateur").loc["densite_cmp"]
+    assert petal["value"] == pytest.approx(20 / 909000 * 1e5)
+    assert petal["source"] == "enquête ARS"
+    notes = diag.opendata.set_index("indicateur")
+    assert not notes.loc["densite_cmp", "utilise"]
+    assert "indicateurs.csv" in notes.loc["densite_cmp", "raison"]
+    assert "valeur de indicateurs.csv utilisée" in sections.rosace_not_shown(diag)
+
+
+def test_report_without_national_table_says_reference_not_available(mirror, cache, tmp_path):
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+
+    out = tmp_path / "donnees"
+    telecharger(sortie=out, departements="29", cache=cache,
+                options=Options(url_base=mirror.url_base))
+    elsewhere = tmp_path / "ailleurs" / "references_nationales.csv"
+    elsewhere.parent.mkdir()
+    (out / "references_nationales.csv").rename(elsewhere)
+    diag = prepare_diagnostic("29", out)
+    france = diag.densities.set_index(["reference", "type_ressource"]).loc[("france", "chs")]
+    assert france["nombre"] == 1 and pd.isna(france["densite_nombre_reference"])
+    html = sections.densities(diag)
+    assert "référence non disponible" in html and "references_nationales.csv" in html
+    assert diag.rosace.empty or "densite_cmp" not in set(
+        diag.rosace.loc[diag.rosace["statut"] == "ok", "indicateur"])
+    # The user points to a national table kept elsewhere.
+    diag = prepare_diagnostic("29", out, references_nationales=elsewhere)
+    france = diag.densities.set_index(["reference", "type_ressource"]).loc[("france", "chs")]
+    assert france["nombre_reference"] == 1 and france["densite_nombre_reference"] > 0
+    assert "table fournie" in sections.densities(diag)

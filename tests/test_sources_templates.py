@@ -115,3 +115,30 @@ def test_workbook_is_up_to_date_and_reproducible() -> None:
     built = build_workbook_bytes()
     assert built == build_workbook_bytes()
     assert (TEMPLATES / WORKBOOK_NAME).read_bytes() == built, REGENERATE
+
+
+def test_indicator_columns_have_a_drop_down_of_the_catalogue_ids() -> None:
+    from ptsm_diag.catalog import load_indicator_catalog
+
+    workbook = load_workbook(TEMPLATES / WORKBOOK_NAME)
+    lists = workbook["listes"]
+    for name in ("indicateurs", "cibles"):
+        sheet = workbook[name]
+        header = [c.value for c in sheet[1]]
+        letter = chr(ord("A") + header.index("indicateur"))
+        validations = {str(v.sqref).split(":")[0]: v
+                       for v in sheet.data_validations.dataValidation}
+        ref = validations[f"{letter}2"].formula1.split("!")[1].replace("$", "")
+        assert [c.value for row in lists[ref] for c in row] == list(load_indicator_catalog())
+
+
+def test_dictionary_documents_every_indicator_id() -> None:
+    from ptsm_diag.catalog import load_indicator_catalog
+
+    text = (TEMPLATES / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Identifiants des indicateurs"):]
+    for ind in load_indicator_catalog().values():
+        line = next(row for row in section.splitlines() if row.startswith(f"| `{ind.id}` |"))
+        assert ind.unit in line and ind.sources[0] in line
+    assert "| `places_esat` |" in section and "oui (esat)" in section
+    assert "## Références nationales" in text

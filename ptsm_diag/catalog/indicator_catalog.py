@@ -35,6 +35,18 @@ OPTIONAL_FIELDS = (
 DEMO_FIELDS = ("typical", "spread", "min", "max", "denominator_per_100000")
 
 
+# Rosace indicators ptsm-diag computes from open data (FINESS + équipements + INSEE; see
+# ptsm_diag.compute.opendata_indicators): id → (resource types of the numerator, what is
+# counted: "nombre" of structures or installed "places").
+OPEN_DATA_INDICATORS: dict[str, tuple[tuple[str, ...], str]] = {
+    "densite_cmp": (("cmp_adultes", "cmp_enfants"), "nombre"),
+    "places_savs_samsah": (("savs", "samsah"), "places"),
+    "places_mas_eam": (("mas", "eam"), "places"),
+    "places_esat": (("esat",), "places"),
+    "places_logement_accompagne": (("pension_famille",), "places"),
+}
+
+
 @dataclass(frozen=True)
 class Target:
     """A 5-year target: French text, and a machine-readable form when numeric.

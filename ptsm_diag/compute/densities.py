@@ -3,8 +3,17 @@
 For every territory and resource type: the number of resources, their capacity (lits +
 places), and both per 100,000 inhabitants of the age band the type serves (its
 ``public`` in ``catalog/resource_types.yaml``, see :data:`PUBLIC_BANDS`), compared with
-the région and France, each computed as a pooled sum over all the communes of the
-reference from the resources of the whole data folder.
+the région and France.
+
+References come from the **national reference table** (``references_nationales``:
+resources per département and type, written from the national FINESS files by
+``ptsm-diag donnees telecharger``), never from the data folder's resources: a folder
+holding one département's resources divided by the population of France gave a « France »
+reference of that département alone. Each reference is a pooled sum over the départements
+of the région or of France; a département (or a type) the table does not cover is left out
+with a note when the table still covers at least :data:`MIN_COVERAGE` of the reference's
+population, and the reference is NaN (« référence non disponible », with the reason)
+otherwise, or without a table.
 
 Missing data stay missing: a capacity is NaN when a resource of the unit has no known
 capacity (or the type never has one in the data), a density is NaN without a known
@@ -45,9 +54,16 @@ PUBLIC_BANDS: dict[str, str] = {
     "personnes_agees": "65+",
     "tous": "ensemble",
 }
-BANDS = ("0-17", "18-64", "65+", "18+", "ensemble")
+BANDS = ("0-17", "18-64", "65+", "18+", "ensemble", "20-59", "20-64")
 SOURCE_TABLE = "table population"
 SOURCE_BUNDLED = "populations légales INSEE (référence)"
+# Share of a reference's population the national table must cover for a type.
+MIN_COVERAGE = 0.9
+NO_NATIONAL = ("référence non disponible : pas de table nationale de référence "
+               "(references_nationales.csv, écrite par « ptsm-diag donnees telecharger » à "
+               "partir des fichiers FINESS nationaux) ; les ressources du dossier ne suffisent "
+               "pas à une référence région ou France")
+_COUNTS = ("nombre", "lits", "places", "capacite", "nombre_sans_capacite")
 
 COLUMNS = [
     "code_territoire", "type_ressource", "libelle", "champ", "public", "tranche_age",
@@ -108,7 +124,7 @@ def commune_population(
     def band(name: str) -> pd.Series:
         return wide[name] if name in wide else pd.Series(np.nan, index=frame.index)
 
-    for name in ("0-17", "18-64", "65+"):
+    for name in ("0-17", "18-64", "65+", "20-59", "20-64"):
         frame[name] = band(name)
     frame["18+"] = band("18+").fillna(band("18-64") + band("65+"))
     frame["ensemble"] = band("ensemble").fillna(band("0-17") + band("18-64") + band("65+"))
@@ -124,26 +140,34 @@ def resource_densities(
     members: pd.DataFrame,
     population: pd.DataFrame | None = None,
     *,
+    national: pd.DataFrame | None = None,
     territories: Iterable[str] | None = None,
     references: Sequence[str] = REFERENCES,
     regions: Mapping[str, str] | None = None,
     public_bands: Mapping[str, str] | None = None,
     types: Mapping[str, ResourceType] | None = None,
     year: int | None = None,
+    min_coverage: float = MIN_COVERAGE,
 ) -> pd.DataFrame:
     """Counts, capacities and densities per resource type, with the gap to references.
 
     Parameters
     ----------
     resources : DataFrame
-        The ``ressources`` table of the whole data folder (``type_ressource``,
-        ``code_commune``, optional ``capacite_lits``/``capacite_places``); the references
-        pool every resource, inside the territories or not.
+        The ``ressources`` table (``type_ressource``, ``code_commune``, optional
+        ``capacite_lits``/``capacite_places``): the territories' own counts.
     members : DataFrame
         ``code_territoire, code_commune``: the communes of each territory, as
         :func:`ptsm_diag.compute.territory.territory_communes` returns.
     population : DataFrame, optional
         The ``population`` table; without it every density uses the bundled total.
+    national : DataFrame, optional
+        The national reference table (``references_nationales``: ``code_departement,
+        type_ressource, nombre`` and optional ``capacite_lits, capacite_places,
+        nombre_sans_capacite``), the only source of the région and France counts. Without
+        it every reference is NaN and ``note`` says « référence non disponible ». The
+        references never come from ``resources``: a data folder holding one département
+        would otherwise give a « France » of that département's resources alone.
     territories : iterable of str, optional
         Territories to report; all those of ``members`` by default.
     references : sequence of {"region", "france"}
@@ -157,6 +181,11 @@ def resource_densities(
         Resource typology (default: the catalogue); every type gets a row, 0 when absent.
     year : int, optional
         Year of the population table (its latest by default).
+    min_coverage : float
+        Share of a reference's population (bundled) whose départements the national table
+        must cover for a type; below it the reference is « non disponible », above it
+        (but under 1) it is computed over the covered départements and ``note`` names the
+        missing ones.
 
     Returns
     -------
@@ -164,7 +193,7 @@ def resource_densities(
         Columns :data:`COLUMNS`. Densities are per 100,000 inhabitants of
         ``tranche_age``; ``ratio_*`` = territory density / reference density;
         ``ecart_*_pct`` = 100 × (ratio − 1). NaN where unknown (no population, unknown
-        capacity, zero reference density).
+        capacity, zero reference density, reference not available).
     """
     unknown = [r for r in references if r not in REFERENCE_LABELS]
     if unknown:
@@ -175,27 +204,24 @@ def resource_densities(
     members = _members(members, territories)
     if regions is None:
         regions = _main_regions(members, pop)
+    codes = list(dict.fromkeys(members["code_territoire"]))
 
-    # Units: the territories, then the references, as (unit, code_commune) rows.
-    # References leave out communes without any known population, unless none is known.
-    known = pop["population_reference"].notna() | pop[list(BANDS)].notna().any(axis=1)
-    ref_units = []
+    # Reference units: région(s) of the territories and France, as lists of départements.
+    ref_units: dict[str, list[str]] = {}
+    departements = cached_layer("departements")
     if "region" in references:
-        wanted = {regions.get(t, "") for t in members["code_territoire"].unique()}
-        any_known = known.groupby(pop["code_region"]).transform("any")
-        in_regions = pop[(known | ~any_known) & pop["code_region"].isin(wanted)]
-        ref_units.append(pd.DataFrame({"unit": "region:" + in_regions["code_region"],
-                                       "code_commune": in_regions.index}))
+        for code in sorted({regions.get(t, "") for t in codes}):
+            deps = departements.loc[departements["code_region"].astype(str) == code,
+                                    "code_departement"]
+            ref_units[f"region:{code}"] = list(deps.astype(str))
     if "france" in references:
-        ref_units.append(pd.DataFrame({"unit": "france:" + FRANCE_CODE,
-                                       "code_commune": pop.index[known]}))
-    units = pd.concat(
-        [pd.DataFrame({"unit": "territoire:" + members["code_territoire"],
-                       "code_commune": members["code_commune"]}), *ref_units],
-        ignore_index=True,
-    )
+        ref_units[f"france:{FRANCE_CODE}"] = list(departements["code_departement"].astype(str))
+
+    units = pd.DataFrame({"unit": "territoire:" + members["code_territoire"],
+                          "code_commune": members["code_commune"]})
     unit_pop = _unit_population(units, pop)
     unit_res = _unit_resources(units, resources, list(types))
+    ref_frame = reference_counts(national, pop, ref_units, list(types), min_coverage)
 
     type_frame = pd.DataFrame({
         "type_ressource": list(types),
@@ -205,7 +231,6 @@ def resource_densities(
     })
     type_frame["tranche_age"] = type_frame["public"].map(bands).fillna("ensemble")
 
-    codes = list(dict.fromkeys(members["code_territoire"]))
     rows = []
     for reference in references:
         ref_unit = pd.Series(
@@ -218,7 +243,135 @@ def resource_densities(
         rows.append(grid)
     table = pd.concat(rows, ignore_index=True)
     table["code_reference"] = table["unit_reference"].str.split(":", n=1).str[1]
-    return _finish(table, unit_pop, unit_res)
+    return _finish(table, unit_pop, unit_res, ref_frame)
+
+
+def national_counts(national: pd.DataFrame) -> pd.DataFrame:
+    """The national table summed per (``code_departement``, ``type_ressource``).
+
+    Columns ``nombre, lits, places, capacite, nombre_sans_capacite`` (float). An empty
+    ``nombre_sans_capacite`` is 0 when a capacity is given, else every structure;
+    ``capacite`` is lits + places (the sum is known when no structure lacks it).
+    """
+    def column(name: str) -> pd.Series:
+        if name not in national:
+            return pd.Series(np.nan, index=national.index, dtype=float)
+        return pd.to_numeric(national[name], errors="coerce").astype(float)
+
+    lits, places = column("capacite_lits"), column("capacite_places")
+    nombre = column("nombre").fillna(0)
+    missing = column("nombre_sans_capacite")
+    missing = missing.fillna(pd.Series(np.where(lits.notna() | places.notna(), 0.0, nombre),
+                                       index=national.index))
+    frame = pd.DataFrame({
+        "code_departement": national["code_departement"].astype(str).str.strip(),
+        "type_ressource": national["type_ressource"].astype(str).str.strip(),
+        "nombre": nombre, "lits": lits, "places": places,
+        "capacite": lits.fillna(0) + places.fillna(0),
+        "nombre_sans_capacite": missing,
+    })
+    grouped = frame.groupby(["code_departement", "type_ressource"])
+    return grouped[["nombre", "capacite", "nombre_sans_capacite"]].sum().join(
+        grouped[["lits", "places"]].sum(min_count=1))
+
+
+def departement_population(pop: pd.DataFrame) -> pd.DataFrame:
+    """Per département: bundled total and each band of :data:`BANDS` (NaN when a commune
+    with a bundled population lacks the band). Communes without any known population are
+    left out (Mayotte in the bundled data without a population table)."""
+    known = pop["population_reference"].notna() | pop[list(BANDS)].notna().any(axis=1)
+    units = pd.DataFrame({"unit": pop.loc[known, "code_departement"].astype(str).to_numpy(),
+                          "code_commune": pop.index[known]})
+    return _unit_population(units, pop)
+
+
+def reference_counts(
+    national: pd.DataFrame | None,
+    pop: pd.DataFrame,
+    units: Mapping[str, Sequence[str]],
+    type_codes: Sequence[str],
+    min_coverage: float = MIN_COVERAGE,
+) -> pd.DataFrame:
+    """Counts, capacities and populations of each reference unit and type, from the
+    national table; NaN with a French ``note`` when the reference is not available.
+
+    Parameters
+    ----------
+    national : DataFrame or None
+        The national reference table.
+    pop : DataFrame
+        :func:`commune_population`.
+    units : mapping
+        Reference unit (``region:53``, ``france:FR``) → its départements.
+    type_codes : sequence of str
+        Resource types.
+    min_coverage : float
+        See :func:`resource_densities`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by (``unit_reference``, ``type_ressource``): ``nombre, lits, places,
+        capacite, nombre_sans_capacite, bundled``, one column per band of :data:`BANDS`,
+        ``couverture`` (share of the reference's population covered) and ``note``.
+    """
+    index = pd.MultiIndex.from_product([list(units), list(type_codes)],
+                                       names=["unit_reference", "type_ressource"])
+    out = pd.DataFrame(index=index, columns=[*_COUNTS, "bundled", *BANDS, "couverture"],
+                       dtype=float)
+    out["note"] = ""
+    if national is None:
+        out["note"] = NO_NATIONAL
+        return out
+    counts = national_counts(national)
+    dep_pop = departement_population(pop)
+    usable = dep_pop.index[dep_pop["bundled"].fillna(0) > 0]
+    pairs = pd.DataFrame([(unit, dep) for unit, deps in units.items() for dep in deps
+                          if dep in usable], columns=["unit_reference", "code_departement"])
+    cells = pairs.merge(pd.DataFrame({"type_ressource": list(type_codes)}), how="cross")
+    cells = cells.join(counts, on=["code_departement", "type_ressource"])
+    cells = cells.join(dep_pop, on="code_departement")
+    cells["present"] = cells["nombre"].notna()
+    keys = ["unit_reference", "type_ressource"]
+    total = cells.groupby(keys)["bundled"].sum()
+    present = cells[cells["present"]]
+    grouped = present.groupby(keys)
+    agg = grouped[["nombre", "nombre_sans_capacite", "capacite", "bundled"]].sum().join(
+        grouped[["lits", "places"]].sum(min_count=1))
+    for band in BANDS:
+        complete = present[band].notna().groupby([present[k] for k in keys]).all()
+        agg[band] = grouped[band].sum().where(complete)
+    agg["capacite"] = agg["capacite"].where(agg["nombre_sans_capacite"] == 0)
+    share = (agg["bundled"] / total.reindex(agg.index)).reindex(out.index).fillna(0.0)
+    absent = cells[~cells["present"]].groupby(keys)["code_departement"].agg(list)
+    covered_types = set(counts.index.get_level_values("type_ressource"))
+    columns = [*_COUNTS, "bundled", *BANDS]
+    out.loc[agg.index, columns] = agg[columns].to_numpy(dtype=float)
+    out["couverture"] = share
+    notes = []
+    for (unit, type_code), covered in share.items():
+        missing = absent.get((unit, type_code), [])
+        if type_code not in covered_types:
+            notes.append(f"référence non disponible : type « {type_code} » absent de la table "
+                         "nationale (structures hors FINESS, recensées localement)")
+        elif covered < min_coverage:
+            notes.append("référence non disponible : la table nationale ne couvre que "
+                         f"{covered:.0%} de la population de la référence ".replace("%", " %")
+                         + f"(départements absents : {_shorten(missing)})")
+        elif missing:
+            notes.append("référence calculée sans les départements absents de la table "
+                         f"nationale ({_shorten(missing)}) : {covered:.1%} de sa population "
+                         "couverte".replace("%", " %").replace(".", ","))
+        else:
+            notes.append("")
+    out["note"] = notes
+    unavailable = (share < min_coverage).to_numpy()
+    out.loc[unavailable, columns] = np.nan
+    return out
+
+
+def _shorten(items: Sequence[str], limit: int = 12) -> str:
+    return ", ".join(items[:limit]) + ("…" if len(items) > limit else "")
 
 
 def _members(members: pd.DataFrame, territories: Iterable[str] | None) -> pd.DataFrame:
@@ -300,47 +453,54 @@ def _sum_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.join(grouped[["lits", "places", "capacite"]].sum(min_count=1))
 
 
-def _finish(table: pd.DataFrame, unit_pop: pd.DataFrame, unit_res: pd.DataFrame) -> pd.DataFrame:
-    with_capacity = unit_res.attrs.get("types_with_capacity", set())
+def _finish(table: pd.DataFrame, unit_pop: pd.DataFrame, unit_res: pd.DataFrame,
+            ref_frame: pd.DataFrame) -> pd.DataFrame:
+    with_capacity = set(unit_res.attrs.get("types_with_capacity", set()))
+    with_capacity |= set(ref_frame.index.get_level_values("type_ressource")[
+        (ref_frame["lits"].notna() | ref_frame["places"].notna()).to_numpy()])
     res = unit_res.reset_index()
 
-    def attach(frame: pd.DataFrame, unit_column: str, suffix: str) -> pd.DataFrame:
-        part = res.rename(columns={"unit": unit_column}).rename(
-            columns={c: c + suffix for c in ("nombre", "lits", "places", "capacite",
-                                             "nombre_sans_capacite")})
-        frame = frame.merge(part, on=[unit_column, "type_ressource"], how="left")
-        frame["nombre" + suffix] = frame["nombre" + suffix].fillna(0).astype(int)
-        frame["nombre_sans_capacite" + suffix] = (
-            frame["nombre_sans_capacite" + suffix].fillna(0).astype(int))
-        has = frame["type_ressource"].isin(with_capacity)
-        absent = frame["nombre" + suffix] == 0
-        for name in ("lits", "places", "capacite"):
-            column = frame[name + suffix].astype(float)
-            # none of the type in the unit: 0, if the type has capacities at all
-            frame[name + suffix] = column.where(~absent, np.where(has, 0.0, np.nan))
-        return frame
+    part = res.rename(columns={"unit": "unit"})
+    table = table.merge(part, on=["unit", "type_ressource"], how="left")
+    table["nombre"] = table["nombre"].fillna(0).astype(int)
+    table["nombre_sans_capacite"] = table["nombre_sans_capacite"].fillna(0).astype(int)
+    has = table["type_ressource"].isin(with_capacity)
+    absent = table["nombre"] == 0
+    for name in ("lits", "places", "capacite"):
+        column = table[name].astype(float)
+        # none of the type in the unit: 0, if the type has capacities at all
+        table[name] = column.where(~absent, np.where(has, 0.0, np.nan))
 
-    table = attach(table, "unit", "")
-    table = attach(table, "unit_reference", "_reference")
+    refs = ref_frame.reset_index()
+    refs = refs.rename(columns={**{c: c + "_reference" for c in _COUNTS},
+                                "note": "note_reference", "bundled": "bundled_reference",
+                                **{b: "band_" + b for b in BANDS}})
+    table = table.merge(refs, on=["unit_reference", "type_ressource"], how="left")
+    available = table["nombre_reference"].notna().to_numpy()
 
-    own = np.array([unit_pop.at[u, b] if u in unit_pop.index else np.nan
-                    for u, b in zip(table["unit"], table["tranche_age"], strict=True)])
-    ref = np.array([unit_pop.at[u, b] if u in unit_pop.index else np.nan
-                    for u, b in zip(table["unit_reference"], table["tranche_age"], strict=True)])
-    own_total = table["unit"].map(unit_pop["bundled"]).to_numpy(dtype=float)
-    ref_total = table["unit_reference"].map(unit_pop["bundled"]).to_numpy(dtype=float)
-    banded = ~np.isnan(own) & ~np.isnan(ref)
-    table["population_ref_age"] = np.where(banded, own, own_total)
-    table["population_ref_age_reference"] = np.where(banded, ref, ref_total)
-    table["source_population"] = np.where(banded, SOURCE_TABLE, SOURCE_BUNDLED)
     wanted = table["tranche_age"].to_numpy()
-    table["note"] = np.where(
+    own = np.array([unit_pop.at[u, b] if u in unit_pop.index else np.nan
+                    for u, b in zip(table["unit"], wanted, strict=True)], dtype=float)
+    ref = np.array([row[f"band_{b}"] for row, b in zip(
+        table[[f"band_{b}" for b in BANDS]].to_dict("records"), wanted, strict=True)],
+        dtype=float)
+    own_total = table["unit"].map(unit_pop["bundled"]).to_numpy(dtype=float)
+    ref_total = table["bundled_reference"].to_numpy(dtype=float)
+    # The territory keeps its age band when its reference has it too, or has no value.
+    banded = ~np.isnan(own) & (~np.isnan(ref) | ~available)
+    table["population_ref_age"] = np.where(banded, own, own_total)
+    table["population_ref_age_reference"] = np.where(
+        available, np.where(banded, ref, ref_total), np.nan)
+    table["source_population"] = np.where(banded, SOURCE_TABLE, SOURCE_BUNDLED)
+    note = np.where(
         banded | (wanted == "ensemble"), "",
         [f"tranche d'âge {b} indisponible pour le territoire ou sa référence : "
          "population totale utilisée" for b in wanted])
-    table["note"] = np.where(
-        np.isnan(table["population_ref_age"]) | np.isnan(table["population_ref_age_reference"]),
-        "population inconnue : densité non calculable", table["note"])
+    unknown = np.isnan(table["population_ref_age"].to_numpy(dtype=float)) | (
+        available & np.isnan(table["population_ref_age_reference"].to_numpy(dtype=float)))
+    note = np.where(unknown, "population inconnue : densité non calculable", note)
+    table["note"] = [" ; ".join(part for part in (a, b) if part)
+                     for a, b in zip(note, table["note_reference"].fillna(""), strict=True)]
     table["tranche_age"] = np.where(banded, wanted, "ensemble")
 
     def rate(count: str, people: str) -> pd.Series:

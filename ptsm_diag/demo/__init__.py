@@ -4,7 +4,9 @@ Writes, in the template format of ``data_templates/``, a complete data folder fo
 département of France: territories (one per département), population by commune and age
 band, resources of every main type placed in real communes with plausible densities,
 indicator numerators and denominators for the whole catalogue, a small feuille de route
-with two follow-up dates, impact targets and cooperation links between resources.
+with two follow-up dates, impact targets, cooperation links between resources, and the
+national reference table of those fictional resources (``references_nationales.csv``), so
+that the demo keeps its région and France references.
 Everything but the geography is invented: the folder carries a ``DONNEES_FICTIVES.txt``
 marker, and every output built from it says « données fictives de démonstration ».
 """
@@ -32,6 +34,7 @@ from ptsm_diag.catalog.geography import (
     load_communes,
     load_departements,
 )
+from ptsm_diag.io.sources.national import NATIONAL_FILE, national_reference_table
 from ptsm_diag.paths import DEMO_MARKER, cache_dir, is_demo_folder
 
 DEMO_SEED = 2026
@@ -39,7 +42,7 @@ DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
 FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
 # Bump when the generator changes: the cached demo folder is then regenerated.
-DEMO_REVISION = 5  # 4: populations légales 2023; 5: declared prestations (panier)
+DEMO_REVISION = 6  # 4: populations légales 2023; 5: declared prestations; 6: national table
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.
@@ -557,6 +560,12 @@ def generate_demo_data(
     say("ressources")
     resources = demo_resources(communes, rng)
     _write_csv(resources, out / "ressources.csv")
+
+    say("références nationales")
+    national = national_reference_table(
+        resources, types=list(load_resource_types()),
+        source="données fictives de démonstration (comptées sur ressources.csv)")
+    _write_csv(national, out / NATIONAL_FILE)
 
     say("indicateurs")
     pop_by_dep = communes.groupby("code_departement")["population"].sum()

@@ -7,6 +7,7 @@ calls them and shows the result. Input text is escaped here, before it reaches H
 from __future__ import annotations
 
 import html
+import re
 from importlib import resources
 
 import folium
@@ -19,8 +20,15 @@ from ptsm_diag.catalog.geography import load_regions
 from ptsm_diag.catalog.vocabularies import parse_yaml
 from ptsm_diag.compute.gaps import MERGED_NATURE, GapAnalysis
 from ptsm_diag.compute.indicators import rosace_table as rosace_table_of
+from ptsm_diag.compute.opendata_indicators import ORIGIN_OPEN, ORIGIN_USER, value_origin
 from ptsm_diag.compute.resources import summarise_by_type
-from ptsm_diag.diagnostic import Diagnostic, accessibility_summary, data_sources, densities_table
+from ptsm_diag.diagnostic import (
+    Diagnostic,
+    accessibility_summary,
+    data_sources,
+    densities_table,
+    national_sources,
+)
 from ptsm_diag.report.display import collapsible, format_number, table_html, to_html
 from ptsm_diag.report.gaps import basket_section_html, gap_section_html, zones_blanches_map
 from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
@@ -177,6 +185,12 @@ def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
         "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) and pd.notna(n) else ""
                  for r, n in zip(full["Rang (1 = plus favorable)"], full["Territoires classés"],
                                  strict=True)],
+        "Origine de la valeur": [
+            "" if status != "disponible" else
+            f"{value_origin(source)} — {source}" if value_origin(source) == ORIGIN_OPEN
+            else f"{ORIGIN_USER} ({source})" if isinstance(source, str) and source
+            else ORIGIN_USER
+            for status, source in zip(full["Statut"], full["Source"], strict=True)],
     })
 
 
@@ -189,18 +203,57 @@ MISSING_REASONS = {  # (statut, masking) → why the petal is grey
 
 
 def rosace_not_shown(diag: Diagnostic) -> pd.DataFrame | str:
-    """The rosace indicators masked or missing for the territory, and why."""
+    """The rosace indicators masked or missing for the territory, and why; then what the
+    open data gave (:func:`rosace_open_data`)."""
+    opendata = rosace_open_data(diag)
     if diag.rosace.empty:
-        return ""
+        return opendata
     grey = diag.rosace[diag.rosace["statut"] != "ok"]
     if grey.empty:
-        return note("Tous les indicateurs de la rosace sont renseignés pour ce territoire.")
+        return note("Tous les indicateurs de la rosace sont renseignés pour ce territoire.") \
+            + opendata
     reasons = [MISSING_REASONS.get((row.statut, row.masking if isinstance(row.masking, str)
                                     else None), str(row.statut))
                for row in grey.itertuples()]
-    return pd.DataFrame({"Indicateur": grey["label"].to_numpy(),
-                         "Statut": grey["statut"].to_numpy(),
-                         "Pourquoi": reasons})
+    notes = getattr(diag, "opendata", None)
+    if notes is not None and not notes.empty and "indicateur" in grey:
+        why = notes[~notes["calcule"].astype(bool)].set_index("indicateur")["raison"]
+        reasons = [f"{reason} ; non calculé à partir des données ouvertes : {why[ind]}"
+                   if ind in why.index and status == "manquant" else reason
+                   for reason, ind, status in zip(reasons, grey["indicateur"], grey["statut"],
+                                                  strict=True)]
+    table = pd.DataFrame({"Indicateur": grey["label"].to_numpy(),
+                          "Statut": grey["statut"].to_numpy(),
+                          "Pourquoi": reasons})
+    return table_html(table) + opendata if opendata else table
+
+
+def rosace_open_data(diag: Diagnostic) -> str:
+    """The rosace indicators ptsm-diag computes from open data (FINESS, INSEE): value,
+    France reference, source, and whether the rosace uses them or the user's value (HTML,
+    escaped)."""
+    notes = getattr(diag, "opendata", None)
+    if notes is None or notes.empty:
+        return ""
+
+    def state(row) -> str:
+        if row.utilise:
+            return "oui : valeur de la rosace"
+        return "non" if not row.calcule else "non : valeur de indicateurs.csv utilisée"
+
+    table = pd.DataFrame({
+        "Indicateur": notes["libelle"].to_numpy(),
+        "Calculé depuis les données ouvertes": [state(r) for r in notes.itertuples()],
+        "Valeur du territoire": [format_number(v, 2) if pd.notna(v) else ""
+                                 for v in notes["valeur"]],
+        "Référence France": [format_number(v, 2) if pd.notna(v) else ""
+                             for v in notes["reference_france"]],
+        "Source": notes["source"].fillna("").to_numpy(),
+        "Remarque": notes["raison"].fillna("").to_numpy(),
+    })
+    return (note("Indicateurs de la rosace calculés par ptsm-diag à partir des données "
+                 "ouvertes (FINESS, équipements, populations INSEE) ; une valeur donnée dans "
+                 "indicateurs.csv l'emporte toujours.") + table_html(table))
 
 
 def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
@@ -246,10 +299,22 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
         f"{ref} (capacité)": table[_reference_column(table, "Capacité pour 100 000 hab. (")],
         "Écart capacité (%)": table["Écart capacité (%)"],
     })
-    remarks = sorted({str(r) for r in table["Remarque"] if isinstance(r, str) and r.strip()})
-    if not remarks:
-        return compact
-    return table_html(compact) + "".join(note(r) for r in remarks)
+    remarks = sorted({str(part) for r in table["Remarque"] if isinstance(r, str)
+                      for part in r.split(" ; ") if part.strip()})
+    # One line for every type the national table does not cover (GEM, CLSM...).
+    absent = [m.group(1) for r in remarks if (m := _TYPE_ABSENT.match(r))]
+    remarks = [r for r in remarks if not _TYPE_ABSENT.match(r)]
+    if absent:
+        labels = {code: t.label for code, t in load_resource_types().items()}
+        remarks.append("référence non disponible pour les types absents de la table "
+                       "nationale (structures hors FINESS, recensées localement) : "
+                       + ", ".join(labels.get(code, code) for code in absent))
+    return (table_html(compact) + note(national_sources(diag))
+            + "".join(note(r) for r in remarks))
+
+
+_TYPE_ABSENT = re.compile(r"référence non disponible : type « (.+) » absent de la table "
+                          r"nationale")
 
 
 def _reference_column(table: pd.DataFrame, prefix: str) -> str:
@@ -342,6 +407,6 @@ __all__ = [
     "glossary", "identity_card", "key_figure", "note", "population_by_age",
     "prestation_basket", "resource_map",
     "resources_by_type", "resources_list", "rosace", "rosace_evolution", "rosace_not_shown",
-    "rosace_table", "sources", "table_html",
+    "rosace_open_data", "rosace_table", "sources", "table_html",
     "title_page", "white_zones_map",
 ]

@@ -64,6 +64,9 @@ class Converted:
         Date found in the file itself (FINESS extraction date, census year...).
     details : dict
         JSON-serialisable facts for the provenance file.
+    national : DataFrame or None
+        For a ``ressources`` source: the same table for the whole country, before the
+        départements were kept (it gives ``references_nationales.csv``).
     """
 
     table: pd.DataFrame | None
@@ -71,6 +74,7 @@ class Converted:
     problems: list[Problem] = field(default_factory=list)
     producer_date: str = ""
     details: dict = field(default_factory=dict)
+    national: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -165,6 +169,7 @@ def convert_finess_csv(path: Path, context: Context) -> Converted:
                            + (f" — {detail}" if detail else ""))
         raise FormatChangedError(context.source, path.name, changes, context.hint)
     table = extract.table.reset_index(drop=True)
+    national = table
     table = table[in_departements(table["code_commune"], context.departements)]
     table, problems = keep_known_communes(table, path.name, "établissement(s)")
     notes = [summary.to_french()]
@@ -176,7 +181,8 @@ def convert_finess_csv(path: Path, context: Context) -> Converted:
                      problems + [p for p in extract.problems if p.severity != Severity.ERREUR],
                      summary.date_extraction,
                      {"resume": summary.as_dict(),
-                      "lignes_rejetees": [p.as_dict() for p in serious[:200]]})
+                      "lignes_rejetees": [p.as_dict() for p in serious[:200]]},
+                     national=national)
 
 
 def reason_of(problem: Problem) -> str:

@@ -225,6 +225,9 @@ def convert_finess_plus(path: Path, context: Context) -> Converted:
     frame["code_commune"] = frame["code_commune"].map(ARRONDISSEMENTS).fillna(
         frame["code_commune"])
     in_scope = frame["categetab"].isin(list(wanted))
+    everywhere = frame[in_scope].drop_duplicates("nofinesset").reset_index(drop=True)
+    national = _build_table(everywhere.assign(ligne=np.arange(1, len(everywhere) + 1)),
+                            wanted, f"FINESS+ {date}".strip())
     frame = frame[in_scope & in_departements(frame["code_commune"], context.departements)]
     frame = frame.drop_duplicates("nofinesset").reset_index(drop=True)
     frame, dropped = keep_known_communes(frame, path.name, "établissement(s)")
@@ -266,4 +269,4 @@ def convert_finess_plus(path: Path, context: Context) -> Converted:
              f"{positions['centre_commune']} au centre de la commune."]
     return Converted(table, notes, problems + dropped, date,
                      {**counts, "schema": version, "inversions": int(swapped.sum()),
-                      "hors_departement": int(outside.sum())})
+                      "hors_departement": int(outside.sum())}, national=national)

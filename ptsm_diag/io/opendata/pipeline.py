@@ -363,6 +363,7 @@ def telecharger(
     """
     from ptsm_diag.io.files import write_atomic
     from ptsm_diag.io.sources.finess import ressources_csv_text
+    from ptsm_diag.io.sources.national import NATIONAL_FILE, national_csv_text
 
     options = options or Options()
     cache = cache or OpenDataCache()
@@ -411,6 +412,14 @@ def telecharger(
                 f"{filled} établissement(s) de ressources.csv complété(s) avec leurs places "
                 "installées.")
         texts["ressources.csv"] = "\ufeff" + ressources_csv_text(table)
+        national = national_table(resources.converted, capacities and capacities.converted)
+        if national is not None:
+            texts[NATIONAL_FILE] = national_csv_text(national)
+            departements_count = national["code_departement"].nunique()
+            resources.converted.notes.append(
+                f"Table nationale de référence ({NATIONAL_FILE}) : {int(national['nombre'].sum())} "
+                f"structure(s) de {departements_count} départements, pour les références "
+                "région et France des rapports.")
     elif capacities is not None:
         problems.append(Problem(capacities.path.name, None, None, None,
                                 "la source finess ou finess_plus",
@@ -436,6 +445,23 @@ def telecharger(
         write_atomic(folder / file_name, text)
         written.append(folder / file_name)
     return DownloadReport(folder, written, outcomes, chosen or [], problems)
+
+
+def national_table(resources: Converted, capacities: Converted | None
+                   ) -> pd.DataFrame | None:
+    """The national reference table of a FINESS conversion (whole country, before the
+    départements were kept), its places completed from the équipements when given."""
+    from ptsm_diag.io.sources.national import national_reference_table
+
+    if resources.national is None:
+        return None
+    table = resources.national
+    source = f"FINESS {resources.producer_date}".strip()
+    if capacities is not None and capacities.table is not None:
+        table, _ = join_capacities(table, capacities.table)
+        source += f" ; équipements FINESS {capacities.producer_date}".rstrip()
+    return national_reference_table(table, date_finess=resources.producer_date,
+                                    source=source)
 
 
 def cache_status(cache: OpenDataCache | None = None) -> pd.DataFrame:

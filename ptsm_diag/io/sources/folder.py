@@ -175,6 +175,7 @@ class DataFolder:
     actions: pd.DataFrame | None = None
     cibles: pd.DataFrame | None = None
     partenariats: pd.DataFrame | None = None
+    references_nationales: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
     counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNT_COLUMNS))
 

@@ -399,8 +399,52 @@ PARTENARIATS = TableSpec(
     ),
 )
 
+REFERENCES_NATIONALES = TableSpec(
+    name="references_nationales",
+    title="Références nationales (ressources par département)",
+    description=(
+        "Facultative, écrite par « ptsm-diag donnees telecharger » à partir des fichiers "
+        "FINESS nationaux : une ligne par département et type de ressource, avec le nombre de "
+        "structures et leurs capacités. Elle sert aux références région et France des "
+        "densités et des indicateurs calculés, quel que soit le contenu du dossier. Un "
+        "département ou un type absent de cette table n'est pas couvert ; sans table, la "
+        "référence est « non disponible »."
+    ),
+    columns=(
+        ColumnSpec("code_departement", "code", True,
+                   "Code du département (ex. 01, 2A, 971).",
+                   pattern=DEPARTEMENT_PATTERN,
+                   pattern_text="code département (01 à 95, 2A, 2B, 971 à 976)",
+                   repair="departement"),
+        ColumnSpec("type_ressource", "code", True,
+                   "Type de ressource (typologie du catalogue).",
+                   vocabulary="types_ressource"),
+        ColumnSpec("nombre", "int", True,
+                   "Nombre de structures de ce type dans le département (0 = aucune).",
+                   minimum=0),
+        ColumnSpec("capacite_lits", "int", False,
+                   "Somme des lits connus (entier ≥ 0).", minimum=0),
+        ColumnSpec("capacite_places", "int", False,
+                   "Somme des places installées connues (entier ≥ 0).", minimum=0),
+        ColumnSpec("nombre_sans_capacite", "int", False,
+                   "Structures sans capacité connue (0 = capacité connue pour toutes) ; vide = "
+                   "0 si une capacité est donnée, sinon toutes.", minimum=0),
+        ColumnSpec("date_finess", "date", False,
+                   "Date de l'extraction FINESS (AAAA-MM-JJ ou JJ/MM/AAAA)."),
+        ColumnSpec("source", "text", False,
+                   "Origine des chiffres (ex. FINESS 2025-01-15)."),
+    ),
+    key=("code_departement", "type_ressource"),
+    rules_text=(
+        "Une seule ligne par département et type de ressource.",
+        "Un département absent de la table, ou un type sans ligne pour un département, n'est "
+        "pas couvert : la référence est calculée sans lui (le rapport le dit) ou déclarée "
+        "« non disponible » quand la couverture est insuffisante.",
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (TERRITOIRES, POPULATION, RESSOURCES, INDICATEURS, ACTIONS, CIBLES,
-                 PARTENARIATS)
+                 PARTENARIATS, REFERENCES_NATIONALES)
 }

@@ -113,6 +113,17 @@ EXAMPLES: dict[str, list[dict[str, str]]] = {
          "type_lien": "stage_immersion", "date_debut": "2024-03-11", "frequence": "ponctuelle",
          "source": _EXAMPLE_SOURCE},
     ],
+    "references_nationales": [
+        {"code_departement": "35", "type_ressource": "cmp_adultes", "nombre": "31",
+         "nombre_sans_capacite": "31", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+        {"code_departement": "35", "type_ressource": "esat", "nombre": "27",
+         "capacite_places": "2104", "nombre_sans_capacite": "0", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+        {"code_departement": "22", "type_ressource": "esat", "nombre": "19",
+         "capacite_places": "1390", "nombre_sans_capacite": "1", "date_finess": "2025-01-15",
+         "source": _EXAMPLE_SOURCE},
+    ],
 }
 
 KIND_LABELS = {
@@ -122,7 +133,8 @@ KIND_LABELS = {
 REFERENTIAL_LABELS = {
     "communes": "code commune existant du COG",
     "regions": "code région existant",
-    "indicateurs": "identifiant du catalogue des indicateurs",
+    "indicateurs": "identifiant du catalogue des indicateurs (voir [Identifiants des "
+                   "indicateurs](#identifiants-des-indicateurs))",
     "territoires": "code de territoires.csv",
     "ressources": "id_ressource de ressources.csv",
     "territoires_ou_reference": f"code de territoires.csv, « {REFERENCE_FRANCE} » ou R + "
@@ -323,8 +335,22 @@ Dans `indicateurs`, `code_territoire` peut valoir, en plus des codes de `territo
 - `R` suivi du code INSEE de la région — la valeur régionale (ex. `R53` pour la Bretagne,
   `R84` pour Auvergne-Rhône-Alpes).
 
-Sans ces lignes, les références sont calculées à partir de tous les territoires présents.
+Sans ces lignes, les références sont calculées à partir de tous les territoires présents
+(attention : un dossier d'un seul territoire n'a alors pas de vraie référence). Les
+indicateurs que ptsm-diag calcule à partir des données ouvertes (colonne « Calculé par
+ptsm-diag » de la liste des indicateurs) ont leurs références région et France calculées
+sur la table nationale `references_nationales`, jamais sur le seul dossier.
 Ces codes sont réservés : ils ne peuvent pas désigner un territoire.
+
+## Références nationales
+
+Les densités de ressources (nombre et capacité pour 100 000 habitants) sont comparées à la
+région et à la France. Ces références viennent de la table `references_nationales.csv`,
+écrite par `ptsm-diag donnees telecharger` à partir des fichiers FINESS **nationaux** (même
+quand vous ne demandez qu'un département), jamais des ressources de votre dossier. Vous
+pouvez aussi fournir une telle table (même format) dans le dossier, ou la désigner avec
+`prepare_diagnostic(..., references_nationales="chemin/references_nationales.csv")`. Sans
+table, la référence est affichée « référence non disponible », avec la raison.
 
 ## Codes officiels
 
@@ -334,7 +360,7 @@ Ces codes sont réservés : ils ne peuvent pas désigner un territoire.
 - Région : code INSEE à 2 chiffres (`53` Bretagne).
 - FINESS : 9 caractères (`350000000`, `2A0000000`).
 - Indicateur : identifiant du catalogue des indicateurs de ptsm-diag
-  (`ptsm_diag/catalog/`).
+  (`ptsm_diag/catalog/`), listés avec leur définition à la fin de ce fichier.
 - Coordonnées : longitude / latitude WGS84 en degrés décimaux (métropole et outre-mer), ou
   X / Y Lambert-93 en mètres (EPSG:2154, métropole seulement, comme le fichier FINESS ; pour
   l'outre-mer, donnez longitude et latitude). Sans coordonnées, la ressource est placée
@@ -350,6 +376,52 @@ de la structure. N'y mettez aucune donnée de santé individuelle.
 """
 
 
+INDICATORS_TITLE = "Identifiants des indicateurs"
+
+
+def _indicator_section() -> list[str]:
+    """Every indicator id of the catalogue: definition, unit, producer, open-data flag."""
+    from ptsm_diag.catalog import load_indicator_catalog
+    from ptsm_diag.catalog.indicator_catalog import OPEN_DATA_INDICATORS
+
+    axes = load_vocabularies_axes()
+    lines = [f"### {INDICATORS_TITLE}", "",
+             "Valeurs admises de la colonne `indicateur` de `indicateurs` et `cibles` (liste "
+             "déroulante dans le classeur). Définition : numérateur / dénominateur × échelle. "
+             "Producteur : où trouver la valeur (ScanSanté et RIM-P de l'ATIH, Atlas de la "
+             "santé mentale en France, DREES, SNDS, enquêtes locales…). « Calculé » : "
+             "ptsm-diag calcule l'indicateur à partir des données ouvertes (FINESS, "
+             "équipements, populations INSEE) pour le territoire et ses références quand "
+             "vous ne le donnez pas ; une valeur de `indicateurs.csv` l'emporte toujours.",
+             "",
+             "| Identifiant | Indicateur | Axe de la rosace | Numérateur | Dénominateur | "
+             "Unité | Producteur (sources) | Calculé par ptsm-diag |",
+             "|---|---|---|---|---|---|---|---|"]
+    for ind in load_indicator_catalog().values():
+        axis = f"{ind.axis} – {axes.get(ind.axis, '')}" if ind.axis else "—"
+        computed = ("oui (" + " + ".join(OPEN_DATA_INDICATORS[ind.id][0]) + ")"
+                    if ind.id in OPEN_DATA_INDICATORS else "non")
+        lines.append(
+            f"| `{ind.id}` | {_cell(ind.label)} | {_cell(axis)} | {_cell(ind.numerator)} | "
+            f"{_cell(ind.denominator or '—')} | {_cell(ind.unit)} | "
+            f"{_cell(', '.join(ind.sources))} | {computed} |")
+    return lines + [""]
+
+
+def load_vocabularies_axes() -> dict:
+    """Rosace axis number → French label."""
+    from ptsm_diag.catalog import load_vocabularies
+
+    return dict(load_vocabularies().rosace_axes)
+
+
+def indicator_ids() -> list[str]:
+    """Identifiers of the indicator catalogue, in catalogue order."""
+    from ptsm_diag.catalog import load_indicator_catalog
+
+    return list(load_indicator_catalog())
+
+
 def dictionary_markdown() -> str:
     """The French data dictionary (``data_templates/README.md``)."""
     files = "\n".join(f"| {spec.title} | `{name}.csv` | {_cell(spec.description)} |"
@@ -358,6 +430,7 @@ def dictionary_markdown() -> str:
     for spec in TABLES.values():
         lines += _table_section(spec)
     lines += _vocabulary_sections()
+    lines += _indicator_section()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -412,6 +485,12 @@ def build_workbook_bytes() -> bytes:
         for row, code in enumerate(codes, start=2):
             lists.cell(row=row, column=position, value=int(code) if as_int else code)
         list_ranges[vocabulary] = f"{LISTS_SHEET}!${letter}$2:${letter}${len(codes) + 1}"
+    ids = indicator_ids()
+    letter = get_column_letter(len(vocabularies) + 1)
+    lists.cell(row=1, column=len(vocabularies) + 1, value="indicateurs").font = Font(bold=True)
+    for row, code in enumerate(ids, start=2):
+        lists.cell(row=row, column=len(vocabularies) + 1, value=code)
+    indicator_range = f"{LISTS_SHEET}!${letter}$2:${letter}${len(ids) + 1}"
     lists.sheet_state = "hidden"
 
     for name, spec in TABLES.items():
@@ -443,6 +522,16 @@ def build_workbook_bytes() -> bytes:
                     showErrorMessage=True, errorTitle="Valeur non prévue",
                     error=f"Choisissez une valeur de la liste ({VOCABULARY_TITLES[col.vocabulary]}"
                           ", voir la feuille Lisez-moi).",
+                    promptTitle=col.name, prompt=col.description[:250], showInputMessage=True,
+                )
+                validation.add(f"{letter}2:{letter}1048576")
+                sheet.add_data_validation(validation)
+            elif col.referential == "indicateurs" and col.kind != "list":
+                validation = DataValidation(
+                    type="list", formula1=f"={indicator_range}", allow_blank=True,
+                    showErrorMessage=True, errorTitle="Indicateur inconnu",
+                    error="Choisissez un identifiant du catalogue des indicateurs (liste, "
+                          "et data_templates/README.md pour leur définition).",
                     promptTitle=col.name, prompt=col.description[:250], showInputMessage=True,
                 )
                 validation.add(f"{letter}2:{letter}1048576")
