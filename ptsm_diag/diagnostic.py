@@ -529,10 +529,20 @@ def prepare_synthesis(
     return Synthesis(
         territories=territories, data=data, data_folder=data.path,
         is_demo=is_demo_folder(data.path), reference=reference,
-        region=str(region).strip() if region and not parse_codes(territoires) else None,
+        region=_shared_region(territories, region, territoires),
         catalog=catalog, resources=resources, indicator_values=values, rosaces=rosaces,
         year=year,
     )
+
+
+def _shared_region(territories: Mapping[str, Territory], region: str | None,
+                   territoires: str | Iterable[str] | None) -> str | None:
+    """The région the synthesis names: the one asked for, or the main région shared by
+    every territory compared (a batch passes its territories, not its région)."""
+    if region and not parse_codes(territoires):
+        return str(region).strip()
+    mains = {t.region_codes[0] for t in territories.values() if t.region_codes}
+    return mains.pop() if len(mains) == 1 and len(territories) > 0 else None
 
 
 def _territory_resources(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -123,6 +124,97 @@ def test_rerun_skips_unchanged_territories_and_redoes_failed_and_changed(data_fo
                        options=BatchOptions(jobs=1, notebook=str(fixed), force=True,
                                             synthesis=False))
     assert forced.outcomes[0].status == OK
+
+
+def _index_rows(index: str) -> dict[str, str]:
+    """Territory code → its row of the batch index (HTML)."""
+    rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", index, re.S)
+    return dict(rows)
+
+
+def test_regional_index_names_the_region_and_keeps_when_each_report_was_made(
+        data_folder, tmp_path):
+    notebook = _tiny_notebook(tmp_path / "essai_lot.ipynb", fail_on="29")
+    out = tmp_path / "lot"
+    options = BatchOptions(jobs=1, notebook=str(notebook), synthesis=False)
+    run_batch(data_folder, out, region="53", options=options)
+    first = (out / "index.html").read_text(encoding="utf-8")
+    assert "lot de rapports — région Bretagne (53)" in first
+    rows = _index_rows(first)
+    assert sorted(rows) == BRETAGNE
+    assert "<th>Région</th>" not in first  # one région: named once, in the title
+    for code, row in rows.items():
+        # the territory's signal: rosace verdicts against the reference, in words
+        assert re.search(r"\d+ moins bon\(s\), \d+ meilleur\(s\) sur \d+", row), row
+        log = f"journaux/{safe_file_stem(code)}.log"
+        assert f'href="{log}">journal</a>' in row and (out / log).is_file()
+    made = {code: re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", row).group(0)
+            for code, row in rows.items()}
+    seconds = {code: re.findall(r'<td class="num">([^<]*)</td>', row)[-1]
+               for code, row in rows.items()}
+
+    run_batch(data_folder, out, region="53", options=options)  # nothing changed but 29
+    again = _index_rows((out / "index.html").read_text(encoding="utf-8"))
+    assert "inchangé" in again["22"] and "échec" in again["29"]
+    for code in ("22", "35", "56"):  # unchanged: when and how long, as recorded then
+        assert made[code] in again[code]
+        assert re.findall(r'<td class="num">([^<]*)</td>', again[code])[-1] == seconds[code]
+        assert seconds[code] != "0,0"
+
+
+def test_index_of_a_batch_across_regions_names_each_territory_region(tmp_path):
+    from ptsm_diag.report.batch import TerritoryOutcome
+    from ptsm_diag.report.summary import batch_index_html
+
+    outcomes = [TerritoryOutcome("29", "Finistère", OK, "diagnostic_29.html", None, 3.2,
+                                 "2026-11-30T09:15:00", "journaux/29.log"),
+                TerritoryOutcome("75", "Paris", FAILED, None, "erreur", 1.0,
+                                 "2026-11-30T09:16:00", "journaux/75.log")]
+    figures = pd.DataFrame({"population": [900_000, 2_100_000], "communes": [277, 1],
+                            "code_region": ["53", "11"]}, index=["29", "75"])
+    signals = pd.DataFrame({"moins_bons": [2], "meilleurs": [5], "evalues": [12]},
+                           index=["29"])
+    page = batch_index_html(outcomes, figures, tmp_path, "0" * 64,
+                            pd.Timestamp("2026-11-30").to_pydatetime(), signals=signals)
+    rows = _index_rows(page)
+    assert "<th>Région</th>" in page and "— région" not in page
+    assert "<td>Bretagne (53)</td>" in rows["29"] and "<td>Île-de-France (11)</td>" in rows["75"]
+    assert "2 moins bon(s), 5 meilleur(s) sur 12" in rows["29"] and "n.d." in rows["75"]
+    assert "30/11/2026 09:15" in rows["29"]
+    assert 'href="journaux/75.log">journal</a>' in rows["75"]
+    assert 'href="erreurs/75.html"' in rows["75"]
+
+
+def test_roadmap_batch_of_a_region_compares_with_the_region(data_folder, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell('territoire = "35"\ndonnees = ""\n'
+                                       'reference = "france"\nfond = "aucun"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell('print("Référence :", reference)')]
+    notebook = tmp_path / "suivi_feuille_de_route.ipynb"  # an adapted copy of the roadmap
+    nbformat.write(nb, notebook)
+    out = tmp_path / "lot"
+    code = main(["batch", "--donnees", str(data_folder), "--region", "53", "--sortie",
+                 str(out), "--jobs", "1", "--notebook", str(notebook), "--sans-synthese"])
+    assert code == 0
+    assert "Référence : region" in (out / "suivi_22.html").read_text(encoding="utf-8")
+    code = main(["batch", "--donnees", str(data_folder), "--territoires", "22", "--sortie",
+                 str(tmp_path / "lot2"), "--jobs", "1", "--notebook", str(notebook),
+                 "--sans-synthese"])
+    assert "Référence : france" in (tmp_path / "lot2" / "suivi_22.html").read_text(
+        encoding="utf-8")  # not a regional batch: France, the one default
+
+
+def test_synthesis_of_the_batch_territories_names_their_region(data_folder):
+    from ptsm_diag.diagnostic import prepare_synthesis
+    from ptsm_diag.report.regional import synthesis_title, title_page
+
+    synthesis = prepare_synthesis(data_folder, territoires=BRETAGNE)  # as the batch asks
+    assert synthesis.region == "53"
+    assert "Bretagne" in synthesis_title(synthesis)
+    assert "<th>Région</th><td>Bretagne (53)</td>" in title_page(synthesis)
 
 
 def test_unknown_territory_or_region_stops_before_any_kernel(data_folder, tmp_path):

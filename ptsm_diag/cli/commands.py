@@ -95,7 +95,7 @@ def _run_report(territoire: str, donnees: Path | None, args: argparse.Namespace)
     with console.status(f"Production du rapport du territoire « {territoire} »…"):
         path = render_report(
             territoire, donnees, args.sortie,
-            parameters={"reference": args.reference, "fond": args.fond},
+            parameters={"reference": args.reference or "france", "fond": args.fond},
             options=ReportOptions(notebook=args.notebook, keep_notebook=args.garder_notebook),
         )
     elapsed = time.perf_counter() - started
@@ -160,7 +160,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     notebook_path(args.notebook)  # a French error before the output folder is touched
     options = BatchOptions(
         jobs=args.jobs, force=args.force, notebook=args.notebook,
-        parameters={"reference": args.reference, "fond": args.fond},
+        parameters={"fond": args.fond,
+                    **({"reference": args.reference} if args.reference else {})},
         shared_assets=args.assets_partages, pdf=args.pdf, scheduler=args.scheduler,
         synthesis=not args.sans_synthese,
     )
@@ -224,10 +225,40 @@ def cmd_synthese(args: argparse.Namespace) -> int:
     codes = [c.strip() for c in (args.territoires or "").split(",") if c.strip()] or None
     with console.status("Production de la synthèse…"):
         path = render_synthesis(folder, args.sortie, region=args.region, territoires=codes,
-                                parameters={"reference": args.reference, "fond": args.fond},
+                                parameters={"reference": args.reference or "france",
+                                            "fond": args.fond},
                                 options=ReportOptions(notebook="synthese_regionale.ipynb"))
     console.print(f"Synthèse écrite ({_file_size(path)}) :")
     print(path)
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    """``ptsm-diag notebooks``: copy the shipped notebooks into a folder, to open them in
+    JupyterLab after installing from a wheel (they live inside the package then)."""
+    from ptsm_diag.io.files import write_atomic
+    from ptsm_diag.report.execute import notebooks_dir
+
+    shipped = sorted(notebooks_dir().glob("*.ipynb"))
+    if not shipped:
+        raise PtsmError(f"Aucun notebook fourni dans {notebooks_dir()} (installation "
+                        "incomplète ?) ; réinstallez ptsm-diag.")
+    target = _output_folder(args.dossier, option="DOSSIER")
+    existing = [p.name for p in shipped if (target / p.name).exists()]
+    if existing and not args.remplacer:
+        raise PtsmError(f"« {target} » contient déjà {', '.join(existing)} : choisissez un "
+                        "autre dossier, ou ajoutez --remplacer pour les écraser (vos "
+                        "modifications de ces notebooks seraient perdues).")
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in shipped:
+        write_atomic(target / notebook.name, notebook.read_bytes())
+    console.print(f"{len(shipped)} notebook(s) copié(s) dans {escape(str(target))} :")
+    for notebook in shipped:
+        print(target / notebook.name)
+    console.print("Ouvrez-les avec : [bold]jupyter lab "
+                  f"{escape(str(target))}[/bold] (paquet jupyterlab : "
+                  "pip install \"ptsm-diag\\[lab]\"), puis « Run All ». Sans dossier de "
+                  "données (donnees = \"\"), ils utilisent les données fictives.")
     return 0
 
 
@@ -346,8 +377,9 @@ def cmd_generer_demo(args: argparse.Namespace) -> int:
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sortie", type=Path, default=DEFAULT_OUTPUT,
                         help="dossier où écrire le rapport HTML (défaut : reports/)")
-    parser.add_argument("--reference", choices=["france", "region"], default="france",
-                        help="référence de la rosace (défaut : france)")
+    parser.add_argument("--reference", choices=["france", "region"], default=None,
+                        help="référence des comparaisons (défaut : france ; dans un lot "
+                             "--region, le suivi de feuille de route compare à la région)")
     parser.add_argument("--fond", choices=["aucun", "osm"], default="aucun",
                         help="fond de carte : « aucun » fonctionne hors ligne (défaut), "
                              "« osm » utilise les tuiles OpenStreetMap (réseau requis)")
@@ -518,6 +550,16 @@ def build_parser() -> argparse.ArgumentParser:
     generer.add_argument("dossier", type=Path, help="dossier à créer")
     generer.add_argument("--graine", type=int, default=None, help="graine aléatoire")
     generer.set_defaults(func=cmd_generer_demo)
+
+    notebooks = sub.add_parser(
+        "notebooks", help="copier les notebooks fournis dans un dossier (JupyterLab)",
+        description="Copie les notebooks paramétrés fournis avec ptsm-diag dans DOSSIER, "
+                    "pour les ouvrir dans JupyterLab (jupyter lab DOSSIER) : utile après "
+                    "une installation depuis un wheel, où ils sont rangés dans le paquet.")
+    notebooks.add_argument("dossier", type=Path, help="dossier où copier les notebooks")
+    notebooks.add_argument("--remplacer", action="store_true",
+                           help="écraser les notebooks déjà présents dans le dossier")
+    notebooks.set_defaults(func=cmd_notebooks)
     cli_donnees.register(sub)
     return parser
 

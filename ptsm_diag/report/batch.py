@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing import get_context
 from multiprocessing.util import Finalize
@@ -55,7 +55,12 @@ from ptsm_diag.report.execute import (
     write_atomic,
 )
 from ptsm_diag.report.lifeline import guard_worker, guarded_command
-from ptsm_diag.report.summary import batch_index_html, error_page_html, territory_key_figures
+from ptsm_diag.report.summary import (
+    batch_index_html,
+    error_page_html,
+    territory_key_figures,
+    territory_signals,
+)
 
 try:  # the lock of an output folder: flock on Linux and macOS, msvcrt on Windows
     import fcntl
@@ -171,6 +176,8 @@ class TerritoryOutcome:
     report: str | None
     error: str | None
     seconds: float
+    made_at: str | None = None  # when the report was made (ISO), kept across reruns
+    log: str | None = None  # log file, relative to the output folder
 
 
 @dataclass
@@ -274,12 +281,14 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             write_gaps_export(job.code, job.data_cache, path.with_name(job.gaps_export),
                               job.reference)
         seconds = time.perf_counter() - started
+        made_at = datetime.now().isoformat(timespec="seconds")
         write_atomic(job.state_path, json.dumps(
             {"empreinte": job.fingerprint, "rapport": path.name, "secondes": round(seconds, 2),
-             "date": datetime.now().isoformat(timespec="seconds")}, ensure_ascii=False))
+             "date": made_at}, ensure_ascii=False))
         job.error_path.unlink(missing_ok=True)
         log.info("rapport écrit : %s (%.1f s)", path, seconds)
-        return TerritoryOutcome(job.code, job.name, OK, path.name, None, seconds)
+        return TerritoryOutcome(job.code, job.name, OK, path.name, None, seconds, made_at,
+                                _log_name(job.log_path))
     except Exception as exc:  # a failing territory must not stop the batch
         message = str(exc) if isinstance(exc, PtsmError) else f"{type(exc).__name__} : {exc}"
         log.error("échec : %s\n%s", message, traceback.format_exc())
@@ -288,7 +297,9 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
                                                      job.log_path.name))
         job.state_path.unlink(missing_ok=True)
         return TerritoryOutcome(job.code, job.name, FAILED, None, message,
-                                time.perf_counter() - started)
+                                time.perf_counter() - started,
+                                datetime.now().isoformat(timespec="seconds"),
+                                _log_name(job.log_path))
     finally:
         for handler in list(log.handlers):
             handler.close()
@@ -308,16 +319,37 @@ def write_gaps_export(code: str, data: Path, path: Path, reference: str = "franc
     return export_gaps_xlsx(analysis.gaps, path, analysis.config)
 
 
-def _unchanged(job: TerritoryJob) -> bool:
-    if not job.state_path.is_file() or not (job.out_dir / job.report_name).is_file():
-        return False
-    if job.gaps_export and not (job.out_dir / job.gaps_export).is_file():
-        return False
+def _log_name(log_path: Path) -> str:
+    return f"{log_path.parent.name}/{log_path.name}"
+
+
+def _read_state(path: Path) -> dict[str, Any]:
     try:
-        state = json.loads(job.state_path.read_text(encoding="utf-8"))
+        state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return state.get("empreinte") == job.fingerprint
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _unchanged_outcome(job: TerritoryJob) -> TerritoryOutcome | None:
+    """The outcome of a territory whose report is up to date (when and how long it took
+    to make, as recorded then), or None when it must be made."""
+    if not (job.out_dir / job.report_name).is_file():
+        return None
+    if job.gaps_export and not (job.out_dir / job.gaps_export).is_file():
+        return None
+    state = _read_state(job.state_path)
+    if not state or state.get("empreinte") != job.fingerprint:
+        return None
+    seconds = state.get("secondes")
+    return TerritoryOutcome(job.code, job.name, UNCHANGED, job.report_name, None,
+                            float(seconds) if isinstance(seconds, int | float) else 0.0,
+                            state.get("date") if isinstance(state.get("date"), str) else None,
+                            _log_name(job.log_path))
+
+
+def _unchanged(job: TerritoryJob) -> bool:
+    return _unchanged_outcome(job) is not None
 
 
 def _cache_data(data: DataFolder, state_dir: Path, data_hash: str) -> Path:
@@ -646,6 +678,7 @@ def _run_batch_locked(
         raise PtsmError(f"Le dossier {folder} ne contient pas de fichier territoires.csv")
     regions = main_regions(data.territoires)
     territories = select_territories(data.territoires, codes, region, regions)
+    options = _with_default_reference(options, region)
     data_hash = fingerprint_folder(folder)
     jobs = plan_jobs(data, data_hash, territories, out_dir, options)
 
@@ -653,9 +686,9 @@ def _run_batch_locked(
     synthesis: TerritoryOutcome | None = None
     todo = []
     for job in jobs:
-        if not options.force and _unchanged(job):
-            outcomes[job.code] = TerritoryOutcome(job.code, job.name, UNCHANGED,
-                                                  job.report_name, None, 0.0)
+        kept = None if options.force else _unchanged_outcome(job)
+        if kept is not None:
+            outcomes[job.code] = kept
         else:
             todo.append(job)
     if on_start:
@@ -675,14 +708,35 @@ def _run_batch_locked(
     finally:
         ordered = [outcomes[j.code] for j in jobs if j.code in outcomes]
         index = out_dir / "index.html"
-        figures = territory_key_figures(data, [code for code, _ in territories])
+        chosen = [code for code, _ in territories]
+        figures = territory_key_figures(data, chosen)
+        figures["code_region"] = pd.Series({code: regions.get(code) for code in chosen},
+                                           dtype=object)
+        try:
+            signals = territory_signals(data, chosen,
+                                        options.parameters.get("reference", "france"))
+        except Exception:  # the index is written whatever: « n.d. » instead of a signal
+            signals = None
         write_atomic(index, batch_index_html(ordered, figures, folder, data_hash,
-                                             datetime.now(), synthesis=synthesis))
+                                             datetime.now(), synthesis=synthesis,
+                                             region=region, signals=signals))
     return BatchResult(out_dir, ordered, index, time.perf_counter() - started, synthesis)
 
 
 SYNTHESIS_CODE = "synthèse"
 SYNTHESIS_FILE = "synthese.html"
+ROADMAP_NOTEBOOK = "suivi_feuille_de_route.ipynb"
+
+
+def _with_default_reference(options: BatchOptions, region: str | None) -> BatchOptions:
+    """The options with a ``reference`` parameter: the one given, else the région for the
+    roadmap follow-up of a regional batch (its territories are compared with their
+    région's, not with every territory), else France."""
+    if options.parameters.get("reference"):
+        return options
+    roadmap = Path(options.notebook).name == ROADMAP_NOTEBOOK
+    reference = "region" if region and roadmap else "france"
+    return replace(options, parameters={**options.parameters, "reference": reference})
 
 
 def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: str,
@@ -697,14 +751,16 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
     state = out_dir / STATE_DIR / "synthese.json"
     error_path = out_dir / "erreurs" / "synthese.html"
     name = f"Synthèse des {len(codes)} territoires"
-    if not options.force and (out_dir / SYNTHESIS_FILE).is_file() and state.is_file():
-        try:
-            if json.loads(state.read_text(encoding="utf-8")).get("empreinte") == fingerprint:
-                return TerritoryOutcome(SYNTHESIS_CODE, name, UNCHANGED, SYNTHESIS_FILE,
-                                        None, 0.0)
-        except (OSError, ValueError):
-            pass
     log_path = out_dir / "journaux" / "synthese.log"
+    if not options.force and (out_dir / SYNTHESIS_FILE).is_file():
+        kept = _read_state(state)
+        if kept.get("empreinte") == fingerprint:
+            seconds = kept.get("secondes")
+            return TerritoryOutcome(
+                SYNTHESIS_CODE, name, UNCHANGED, SYNTHESIS_FILE, None,
+                float(seconds) if isinstance(seconds, int | float) else 0.0,
+                kept.get("date") if isinstance(kept.get("date"), str) else None,
+                _log_name(log_path))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = _logger(log_path)
     try:
@@ -715,10 +771,13 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                                                timeout=options.timeout,
                                                shared_assets=options.shared_assets))
         seconds = time.perf_counter() - started
-        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": round(seconds, 2)}))
+        made_at = datetime.now().isoformat(timespec="seconds")
+        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": round(seconds, 2),
+                                        "date": made_at}))
         error_path.unlink(missing_ok=True)
         log.info("synthèse écrite (%.1f s)", seconds)
-        return TerritoryOutcome(SYNTHESIS_CODE, name, OK, SYNTHESIS_FILE, None, seconds)
+        return TerritoryOutcome(SYNTHESIS_CODE, name, OK, SYNTHESIS_FILE, None, seconds,
+                                made_at, _log_name(log_path))
     except Exception as exc:  # the territory reports are kept whatever happens here
         message = str(exc) if isinstance(exc, PtsmError) else f"{type(exc).__name__} : {exc}"
         log.error("échec de la synthèse : %s\n%s", message, traceback.format_exc())
@@ -726,7 +785,9 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                                                  log_path.name))
         state.unlink(missing_ok=True)
         return TerritoryOutcome(SYNTHESIS_CODE, name, FAILED, None, message,
-                                time.perf_counter() - started)
+                                time.perf_counter() - started,
+                                datetime.now().isoformat(timespec="seconds"),
+                                _log_name(log_path))
     finally:
         for handler in list(log.handlers):
             handler.close()

@@ -1,16 +1,27 @@
-"""Show figures, maps and tables in a notebook so that the exported report works offline.
+"""Show figures, maps and tables in a notebook: offline in the exported report, and
+visible in JupyterLab when an executed notebook is reopened from disk (untrusted).
 
 plotly ≥ 6 figures vanish from nbconvert HTML with the default renderer, and the
 ``notebook`` renderer fetches MathJax from a CDN; folium maps fetch Leaflet from CDNs.
-:func:`show` writes plain HTML outputs instead: plotly.js once per notebook
-(:func:`init_display`), each figure without it, each map as an offline iframe.
-The same outputs display in JupyterLab.
+:func:`show` writes its own outputs instead:
+
+- a figure is a bundle of plotly's MIME type (``application/vnd.plotly.v1+json``, drawn
+  by JupyterLab's plotly extension, trusted or not) and HTML (the exported report: plotly.js
+  once per notebook from :func:`init_display`, each figure without it);
+- a map is an offline ``<iframe srcdoc>`` over a static SVG picture of it: an untrusted
+  JupyterLab drops iframes and scripts (its HTML sanitizer) but shows ``<img>``; the
+  export removes the picture (:func:`strip_map_previews`);
+- a table carries its alignment and colours as inline styles, which JupyterLab's
+  sanitizer keeps (``<style>`` blocks and the report's CSS do not reach a notebook).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import math
+import re
 from collections.abc import Callable
 from numbers import Real
 from typing import Any
@@ -18,10 +29,14 @@ from typing import Any
 import folium
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import HTML, display
 
 from ptsm_diag.fmt import format_number
-from ptsm_diag.viz.offline import map_to_iframe, plotly_js
+from ptsm_diag.viz.offline import map_preview_svg, map_to_iframe, plotly_js
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+MAP_HEIGHT = 520
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -37,8 +52,37 @@ def _figure_html(fig: go.Figure) -> str:
                        config=PLOTLY_CONFIG)
 
 
+def _figure_bundle(fig: go.Figure) -> dict[str, Any]:
+    """plotly's own MIME bundle (what JupyterLab draws natively) plus the report's HTML."""
+    html_part = _figure_html(fig)  # sets the French separators first
+    spec = json.loads(pio.to_json(fig, validate=False))
+    spec["config"] = PLOTLY_CONFIG
+    return {PLOTLY_MIME: spec, "text/html": html_part, "text/plain": "Figure plotly"}
+
+
+MAP_NOTE = ("Aperçu statique de la carte : la carte interactive s'affiche dans le rapport "
+            "HTML, ou ici après exécution du notebook.")
+_PREVIEW_END = "<!--/ptsm-carte-apercu-->"
+_PREVIEW = re.compile(r'(<div class="ptsm-carte-apercu"[^>]*>).*?' + re.escape(_PREVIEW_END),
+                      re.S)
+
+
 def _map_html(m: folium.Map) -> str:
-    return map_to_iframe(m)
+    """The offline map in an iframe laid over a static picture of it (same box)."""
+    frame = map_to_iframe(m, height=MAP_HEIGHT).replace(
+        'style="width:100%;', 'style="position:absolute;top:0;left:0;z-index:1;width:100%;', 1)
+    svg = base64.b64encode(map_preview_svg(m, height=MAP_HEIGHT - 40).encode()).decode()
+    preview = (f'<div class="ptsm-carte-apercu" style="height:{MAP_HEIGHT}px">'
+               f'<img alt="Aperçu statique de la carte" src="data:image/svg+xml;base64,{svg}" '
+               f'style="max-width:100%;height:{MAP_HEIGHT - 40}px;border:1px solid #ccc">'
+               f'<p style="color:#5b6573;font-size:.9rem;margin:.2rem 0">{html.escape(MAP_NOTE)}'
+               f"</p></div>{_PREVIEW_END}")
+    return f'<div class="ptsm-carte-bloc" style="position:relative">{preview}{frame}</div>'
+
+
+def strip_map_previews(page: str) -> str:
+    """Empty the static map pictures of an exported page (the interactive map covers them)."""
+    return _PREVIEW.sub(lambda match: match.group(1) + "</div>", page)
 
 
 def column_decimals(values: pd.Series) -> int:
@@ -119,7 +163,34 @@ def to_html(obj: Any) -> str:
     raise TypeError(f"Type d'objet non affichable : {type(obj).__name__}")
 
 
+# Inline styles of the report's tables (ptsm.css): JupyterLab right-aligns every cell
+# and its sanitizer drops <style> blocks from untrusted outputs, not style attributes.
+_TH_STYLE = "background:#1f3a68;color:white;vertical-align:bottom;"
+_CELL_STYLES = {
+    ("th", True): _TH_STYLE + "text-align:right;white-space:nowrap",
+    ("th", False): _TH_STYLE + "text-align:left",
+    ("td", True): "text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums",
+    ("td", False): "text-align:left;vertical-align:top",
+}
+_TABLE = re.compile(r'<table class="ptsm-table[^"]*">.*?</table>', re.S)
+_CELL = re.compile(r'<(td|th)((?:\s+class="([^"]*)")?)>')
+
+
+def inline_table_styles(markup: str) -> str:
+    """Give the cells of the report's tables (``ptsm-table``) their alignment and colours
+    as ``style`` attributes, so that they look the same in JupyterLab as in the report."""
+    def cell(match: re.Match[str]) -> str:
+        numeric = "num" in (match.group(3) or "").split()
+        return (f"<{match.group(1)}{match.group(2)} "
+                f'style="{_CELL_STYLES[match.group(1), numeric]}">')
+
+    return _TABLE.sub(lambda table: _CELL.sub(cell, table.group(0)), markup)
+
+
 def show(obj: Any) -> None:
-    """Display a figure, map or table as offline HTML."""
-    display(HTML(to_html(obj)))
+    """Display a figure, map or table (see the module's docstring for what each becomes)."""
+    if isinstance(obj, go.Figure):
+        display(_figure_bundle(obj), raw=True)
+        return
+    display(HTML(inline_table_styles(to_html(obj))))
 

@@ -28,6 +28,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
 from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
+from ptsm_diag.report.display import strip_map_previews
 from ptsm_diag.viz.offline import externalise_assets, remote_assets
 
 NOTEBOOKS_DIR_NAME = "notebooks"
@@ -184,7 +185,7 @@ def export_html(nb: nbformat.NotebookNode) -> str:
     """Export an executed notebook to one offline HTML page (no code, with a contents)."""
     _drop_noise(nb)
     body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
-    page = add_table_of_contents(body)
+    page = add_table_of_contents(strip_map_previews(body))
     leftovers = remote_assets(page)
     if leftovers:
         raise PtsmError(

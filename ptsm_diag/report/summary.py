@@ -14,7 +14,10 @@ from typing import Protocol
 import pandas as pd
 
 from ptsm_diag import __version__
-from ptsm_diag.compute.territory import territory_communes
+from ptsm_diag.catalog import load_indicator_catalog
+from ptsm_diag.catalog.geography import load_regions
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.territory import main_regions, territory_communes
 from ptsm_diag.io.sources import DataFolder
 from ptsm_diag.report.display import format_number
 from ptsm_diag.report.execute import safe_file_stem
@@ -34,6 +37,8 @@ tr:nth-child(even) td { background: #f7f8fb; }
 .erreur { background: #fdecea; border: 2px solid #b42318; padding: 1rem; border-radius: 4px; }
 .note { color: #5b6573; font-size: .9rem; }
 .synthese { font-size: 1.15rem; font-weight: bold; }
+.signal-alerte { color: #b42318; font-weight: bold; }
+.signal-calme { color: #1a7f37; }
 """
 
 
@@ -46,6 +51,62 @@ class Outcome(Protocol):
     report: str | None
     error: str | None
     seconds: float
+    made_at: str | None
+    log: str | None
+
+
+def territory_signals(data: DataFolder, codes: Sequence[str],
+                      reference: str = "france") -> pd.DataFrame:
+    """What each territory's rosace says against ``reference``, in counts of indicators.
+
+    Returns
+    -------
+    DataFrame
+        Index ``code_territoire``; columns ``moins_bons``, ``meilleurs`` (verdicts of the
+        comparison, direction-aware) and ``evalues`` (indicators with a verdict). Empty
+        when the folder has no indicators.
+    """
+    columns = ["moins_bons", "meilleurs", "evalues"]
+    if data.indicateurs is None or data.indicateurs.empty or data.territoires is None:
+        return pd.DataFrame(columns=columns)
+    values = compute_indicator_values(data.indicateurs, load_indicator_catalog(),
+                                      main_regions(data.territoires))
+    present = set(values["code_territoire"])
+    rows = {}
+    for code in codes:
+        if code not in present:
+            continue
+        verdicts = rosace_table(values, code, reference=reference)["verdict"]
+        rows[code] = {"moins_bons": int((verdicts == "moins bon").sum()),
+                      "meilleurs": int((verdicts == "meilleur").sum()),
+                      "evalues": int(verdicts.isin(["moins bon", "meilleur",
+                                                    "comparable"]).sum())}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def _signal_cell(signals: pd.DataFrame | None, code: str) -> str:
+    if signals is None or code not in signals.index:
+        return '<td class="note">n.d.</td>'
+    row = signals.loc[code]
+    worse, better, rated = int(row["moins_bons"]), int(row["meilleurs"]), int(row["evalues"])
+    text = f"{worse} moins bon(s), {better} meilleur(s) sur {rated}"
+    css = "signal-alerte" if worse > better else "signal-calme"
+    return f'<td class="{css}">{html.escape(text)}</td>'
+
+
+def _region_label(code: object) -> str:
+    if not isinstance(code, str) or not code:
+        return "—"
+    names = load_regions().set_index("code_region")["nom"]
+    return f"{names.get(code, code)} ({code})"
+
+
+def _made_at(outcome: Outcome) -> str:
+    made = getattr(outcome, "made_at", None)
+    try:
+        return datetime.fromisoformat(made).strftime("%d/%m/%Y %H:%M") if made else "—"
+    except ValueError:
+        return "—"
 
 
 def territory_key_figures(data: DataFolder, codes: Sequence[str]) -> pd.DataFrame:
@@ -77,10 +138,21 @@ def batch_index_html(
     data_hash: str,
     generated_at: datetime,
     synthesis: Outcome | None = None,
+    *,
+    region: str | None = None,
+    signals: pd.DataFrame | None = None,
 ) -> str:
-    """The batch index: every territory with its status, key figures and links, and the
-    synthesis of the batch when one was asked for."""
+    """The batch index: the région, every territory with its status, signal, key figures,
+    links to its report and log and when it was made, and the synthesis of the batch.
+
+    ``figures`` may carry a ``code_region`` column (main région of each territory);
+    ``signals`` comes from :func:`territory_signals`.
+    """
     outcomes = list(outcomes)
+    region_codes = (set(figures["code_region"].dropna()) if "code_region" in figures
+                    else set())
+    shown_region = region or (next(iter(region_codes)) if len(region_codes) == 1 else None)
+    several = len(region_codes) > 1  # a column only when the batch spans several régions
     counts = {status: sum(o.status == status for o in outcomes)
               for status in ("réussi", "inchangé", "échec")}
     rows = []
@@ -88,15 +160,22 @@ def batch_index_html(
         fig = figures.loc[o.code] if o.code in figures.index else None
         link = (f'<a href="{html.escape(o.report)}">rapport</a>' if o.report else
                 f'<a href="erreurs/{html.escape(safe_file_stem(o.code))}.html">page d\'erreur</a>')
+        log = getattr(o, "log", None)
+        if log:
+            link += f' · <a href="{html.escape(log)}">journal</a>'
+        region_code = fig.get("code_region") if fig is not None else None
         rows.append(
             "<tr>"
             f"<td>{html.escape(o.code)}</td><td>{html.escape(o.name)}</td>"
-            f'<td class="statut-{html.escape(o.status)}">{html.escape(o.status)}</td>'
+            + (f"<td>{html.escape(_region_label(region_code))}</td>" if several else "")
+            + f'<td class="statut-{html.escape(o.status)}">{html.escape(o.status)}</td>'
+            f"{_signal_cell(signals, o.code)}"
             f'<td class="num">{format_number(fig["population"] if fig is not None else None)}</td>'
             f'<td class="num">{format_number(fig["communes"] if fig is not None else None)}</td>'
             f'<td class="num">'
             f'{format_number(fig.get("ressources") if fig is not None else None)}</td>'
             f"<td>{link}</td>"
+            f'<td class="num">{html.escape(_made_at(o))}</td>'
             f'<td class="num">{format_number(o.seconds, 1)}</td>'
             "</tr>"
         )
@@ -108,16 +187,30 @@ def batch_index_html(
                   else "erreurs/synthese.html")
         text = "Synthèse des territoires du lot" if synthesis.report else \
             "Synthèse en échec : voir la page d'erreur"
+        log = getattr(synthesis, "log", None)
+        log_link = f' · <a href="{html.escape(log)}">journal</a>' if log else ""
         synthesis_html = (f'<p class="synthese"><a href="{target}">{html.escape(text)}</a> '
                           f'<span class="statut-{html.escape(synthesis.status)}">'
-                          f"({html.escape(synthesis.status)})</span></p>")
+                          f"({html.escape(synthesis.status)})</span>{log_link}"
+                          f' <span class="note">produite le {html.escape(_made_at(synthesis))}'
+                          "</span></p>")
+    title = "Diagnostics territoriaux PTSM — lot de rapports"
+    if shown_region:
+        title += f" — région {_region_label(shown_region)}"
+    reading = ("Signal : indicateurs de la rosace moins bons et meilleurs que la référence "
+               "(France entière, ou la région) parmi ceux comparés ; en rouge quand les moins "
+               "bons l'emportent. « Produit le » : date du rapport, gardée quand il est "
+               "inchangé ; la durée est celle de sa production.")
     body = (
-        "<h1>Diagnostics territoriaux PTSM — lot de rapports</h1>"
+        f"<h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(summary)}</p>{synthesis_html}"
-        '<table><thead><tr><th>Code</th><th>Territoire</th><th>Statut</th>'
-        '<th class="num">Population</th><th class="num">Communes</th>'
-        '<th class="num">Ressources</th><th>Lien</th><th class="num">Durée (s)</th>'
+        '<table><thead><tr><th>Code</th><th>Territoire</th>'
+        f"{'<th>Région</th>' if several else ''}<th>Statut</th>"
+        '<th>Signal</th><th class="num">Population</th><th class="num">Communes</th>'
+        '<th class="num">Ressources</th><th>Liens</th><th class="num">Produit le</th>'
+        '<th class="num">Durée (s)</th>'
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<p class="note">{html.escape(reading)}</p>'
         f'<p class="note">Données : {html.escape(str(folder))} (empreinte '
         f"{html.escape(data_hash[:12])}) — produit le "
         f"{generated_at.strftime('%d/%m/%Y à %H:%M')} par ptsm-diag "

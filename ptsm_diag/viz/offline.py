@@ -10,7 +10,9 @@ network is an error: a report must open in a meeting room without network.
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -165,3 +167,92 @@ def externalise_assets(page: str, folder: str = "assets") -> tuple[str, dict[str
                 page = page.replace(inline, link)
                 used[file_name] = code
     return page, used
+
+
+# --------------------------------------------------------------------------- static preview
+
+
+def _walk(element: folium.Element) -> Iterator[folium.Element]:
+    yield element
+    for child in element._children.values():
+        yield from _walk(child)
+
+
+def _rings(geometry: dict) -> list[list[list[float]]]:
+    """Coordinate rings (or lines) of a GeoJSON geometry, points left out."""
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind in ("Polygon", "MultiLineString"):
+        return list(coords)
+    if kind == "MultiPolygon":
+        return [ring for polygon in coords for ring in polygon]
+    if kind == "LineString":
+        return [coords]
+    if kind == "GeometryCollection":
+        return [ring for g in geometry.get("geometries", []) for ring in _rings(g)]
+    return []
+
+
+def _attr(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def map_preview_svg(m: folium.Map, width: int = 900, height: int = 500) -> str:
+    """A static SVG picture of a folium map: its GeoJSON layers and circle markers.
+
+    What a notebook shows where the interactive map cannot run (an executed notebook
+    reopened untrusted in JupyterLab drops ``<iframe>`` and scripts, keeps ``<img>``).
+    Colours come from each layer's ``style_function``; tiles, labels, tooltips and
+    legends are left out. Longitudes are scaled by the cosine of the mean latitude.
+    """
+    shapes: list[tuple[list[list[list[float]]], dict]] = []
+    points: list[tuple[float, float, dict]] = []
+    for element in _walk(m):
+        if isinstance(element, folium.GeoJson) and isinstance(element.data, dict):
+            features = element.data.get("features", [element.data])
+            for feature in features:
+                geometry = feature.get("geometry") or {}
+                style = element.style_function(feature) if element.style_function else {}
+                shapes.append((_rings(geometry), style or {}))
+        elif isinstance(element, folium.CircleMarker):
+            lat, lon = element.location
+            points.append((float(lon), float(lat), element.options))
+    lons = [p[0] for ring, _ in shapes for r in ring for p in r] + [p[0] for p in points]
+    lats = [p[1] for ring, _ in shapes for r in ring for p in r] + [p[1] for p in points]
+    if not lons:
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+                "</svg>")
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    ratio = math.cos(math.radians((south + north) / 2))
+    span_x = max((east - west) * ratio, 1e-9)
+    span_y = max(north - south, 1e-9)
+    margin = 10
+    scale = min((width - 2 * margin) / span_x, (height - 2 * margin) / span_y)
+    x0 = margin + ((width - 2 * margin) - span_x * scale) / 2
+    y0 = margin + ((height - 2 * margin) - span_y * scale) / 2
+
+    def xy(lon: float, lat: float) -> str:
+        return f"{x0 + (lon - west) * ratio * scale:.0f},{y0 + (north - lat) * scale:.0f}"
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="#eef1f5"/>']
+    for rings, style in shapes:
+        if not rings:
+            continue
+        path = " ".join("M" + " L".join(xy(p[0], p[1]) for p in ring) + "Z"
+                        for ring in rings if ring)
+        fill = style.get("fillColor", "none") if style.get("fill", True) else "none"
+        parts.append(
+            f'<path d="{path}" fill="{_attr(fill)}" '
+            f'fill-opacity="{_attr(style.get("fillOpacity", 0.2))}" fill-rule="evenodd" '
+            f'stroke="{_attr(style.get("color", "#3388ff"))}" '
+            f'stroke-width="{_attr(style.get("weight", 1))}"/>')
+    for lon, lat, options in points:
+        x, y = xy(lon, lat).split(",")
+        parts.append(
+            f'<circle cx="{x}" cy="{y}" r="{_attr(options.get("radius", 6))}" '
+            f'fill="{_attr(options.get("fillColor", options.get("color", "#3388ff")))}" '
+            f'fill-opacity="{_attr(options.get("fillOpacity", 0.9))}" '
+            f'stroke="{_attr(options.get("color", "#333333"))}" '
+            f'stroke-width="{_attr(options.get("weight", 1))}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
