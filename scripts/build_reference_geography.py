@@ -442,7 +442,8 @@ WGS84 / EPSG:4326) et `metadata.json` (détail de la construction).
   1er janvier {pop_year}, populations légales en vigueur au {in_force} ; libellé des
   rapports : « {pop_label} »). Le paquet n'indique pas le millésime : le
   script le vérifie sur le total national publié par l'INSEE ({national} habitants hors
-  Mayotte, soit {national_k} milliers). **Mayotte** : population municipale du dernier
+  Mayotte, Saint-Barthélemy et Saint-Martin, soit {national_k} milliers).
+  **Mayotte** : population municipale du dernier
   recensement, {mayotte_year} ({mayotte} habitants) ; la colonne `annee_population` donne le
   millésime de chaque commune. {sans_pop_text}
 - **Contours** : simplifiés pour la cartographie (tolérance {tolerance:g} m en
