@@ -531,7 +531,7 @@ def prepare_synthesis(
         is_demo=is_demo_folder(data.path), reference=reference,
         region=_shared_region(territories, region, territoires),
         catalog=catalog, resources=resources, indicator_values=values, rosaces=rosaces,
-        year=year,
+        year=year, national=national_table(data)[0],
     )
 
 

@@ -267,7 +267,10 @@ def test_codes_once_merged_get_their_own_reports_error_pages_and_links(tmp_path)
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="essai_x.html"' in index and 'href="erreurs/_2E_2E_2Fx.html"' in index
     links = re.findall(r'href="([^"]+)"', index)
-    assert len(links) == len(set(links)) == 4  # one file per territory
+    reports = [link for link in links if not link.startswith("journaux/")]
+    logs_linked = [link for link in links if link.startswith("journaux/")]
+    assert len(reports) == len(set(reports)) == 4  # one file per territory
+    assert len(logs_linked) == len(set(logs_linked)) == 4  # and one log each
 
 
 # --- 15. processes die with the batch ----------------------------------------------------

@@ -64,6 +64,7 @@ class Synthesis:
     rosaces: dict[str, pd.DataFrame]
     year: int | None
     generated_at: datetime = field(default_factory=datetime.now)
+    national: pd.DataFrame | None = None  # the national reference table, when there is one
 
     @property
     def codes(self) -> list[str]:

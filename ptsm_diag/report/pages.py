@@ -26,9 +26,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_page(name: str, **context: Any) -> str:
-    """Render the page template ``name`` (e.g. ``"annuaire.html.j2"``) with ``context``.
+def render_page(template: str, /, **context: Any) -> str:
+    """Render the page ``template`` (e.g. ``"annuaire.html.j2"``) with ``context``.
 
     Values are escaped by the template; the template source is ours, never input text.
     """
-    return environment().get_template(name).render(**context)
+    return environment().get_template(template).render(**context)

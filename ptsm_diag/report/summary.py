@@ -1,11 +1,11 @@
 """Batch pages: key figures per territory, the batch index and error pages.
 
-Plain HTML written by the library (no notebook): small, offline, every text escaped.
+Plain HTML written by the library (no notebook): small, offline, rendered from the
+autoescaped templates of :mod:`ptsm_diag.report.pages` (every text escaped).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from ptsm_diag.compute.territory import main_regions, territory_communes
 from ptsm_diag.io.sources import DataFolder
 from ptsm_diag.report.display import format_number
 from ptsm_diag.report.execute import safe_file_stem
+from ptsm_diag.report.pages import render_page
 
 PAGE_CSS = """
 body { font-family: "Marianne", "Segoe UI", "Helvetica Neue", Arial, sans-serif; color: #1e1e1e;
@@ -84,14 +85,14 @@ def territory_signals(data: DataFolder, codes: Sequence[str],
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
 
-def _signal_cell(signals: pd.DataFrame | None, code: str) -> str:
+def _signal(signals: pd.DataFrame | None, code: str) -> tuple[str | None, str]:
+    """(text, CSS class) of a territory's signal; no text when it is not known."""
     if signals is None or code not in signals.index:
-        return '<td class="note">n.d.</td>'
+        return None, "note"
     row = signals.loc[code]
     worse, better, rated = int(row["moins_bons"]), int(row["meilleurs"]), int(row["evalues"])
     text = f"{worse} moins bon(s), {better} meilleur(s) sur {rated}"
-    css = "signal-alerte" if worse > better else "signal-calme"
-    return f'<td class="{css}">{html.escape(text)}</td>'
+    return text, "signal-alerte" if worse > better else "signal-calme"
 
 
 def _region_label(code: object) -> str:
@@ -124,13 +125,6 @@ def territory_key_figures(data: DataFolder, codes: Sequence[str]) -> pd.DataFram
     return figures
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head>"
-            f"<body>{body}</body></html>")
-
-
 def batch_index_html(
     outcomes: Iterable[Outcome],
     figures: pd.DataFrame,
@@ -158,42 +152,33 @@ def batch_index_html(
     rows = []
     for o in outcomes:
         fig = figures.loc[o.code] if o.code in figures.index else None
-        link = (f'<a href="{html.escape(o.report)}">rapport</a>' if o.report else
-                f'<a href="erreurs/{html.escape(safe_file_stem(o.code))}.html">page d\'erreur</a>')
-        log = getattr(o, "log", None)
-        if log:
-            link += f' · <a href="{html.escape(log)}">journal</a>'
+        signal, signal_css = _signal(signals, o.code)
         region_code = fig.get("code_region") if fig is not None else None
-        rows.append(
-            "<tr>"
-            f"<td>{html.escape(o.code)}</td><td>{html.escape(o.name)}</td>"
-            + (f"<td>{html.escape(_region_label(region_code))}</td>" if several else "")
-            + f'<td class="statut-{html.escape(o.status)}">{html.escape(o.status)}</td>'
-            f"{_signal_cell(signals, o.code)}"
-            f'<td class="num">{format_number(fig["population"] if fig is not None else None)}</td>'
-            f'<td class="num">{format_number(fig["communes"] if fig is not None else None)}</td>'
-            f'<td class="num">'
-            f'{format_number(fig.get("ressources") if fig is not None else None)}</td>'
-            f"<td>{link}</td>"
-            f'<td class="num">{html.escape(_made_at(o))}</td>'
-            f'<td class="num">{format_number(o.seconds, 1)}</td>'
-            "</tr>"
-        )
+        rows.append({
+            "code": o.code, "name": o.name, "status": o.status,
+            "region": _region_label(region_code),
+            "signal": signal, "signal_css": signal_css,
+            "population": format_number(fig["population"] if fig is not None else None),
+            "communes": format_number(fig["communes"] if fig is not None else None),
+            "resources": format_number(fig.get("ressources") if fig is not None else None),
+            "link": o.report or f"erreurs/{safe_file_stem(o.code)}.html",
+            "link_text": "rapport" if o.report else "page d'erreur",
+            "log": getattr(o, "log", None),
+            "made_at": _made_at(o),
+            "seconds": format_number(o.seconds, 1),
+        })
     summary = (f"{counts['réussi']} rapport(s) produit(s), {counts['inchangé']} inchangé(s), "
                f"{counts['échec']} en échec, sur {len(outcomes)} territoire(s).")
-    synthesis_html = ""
+    synthesis_context = None
     if synthesis is not None:
-        target = (html.escape(synthesis.report) if synthesis.report
-                  else "erreurs/synthese.html")
-        text = "Synthèse des territoires du lot" if synthesis.report else \
-            "Synthèse en échec : voir la page d'erreur"
-        log = getattr(synthesis, "log", None)
-        log_link = f' · <a href="{html.escape(log)}">journal</a>' if log else ""
-        synthesis_html = (f'<p class="synthese"><a href="{target}">{html.escape(text)}</a> '
-                          f'<span class="statut-{html.escape(synthesis.status)}">'
-                          f"({html.escape(synthesis.status)})</span>{log_link}"
-                          f' <span class="note">produite le {html.escape(_made_at(synthesis))}'
-                          "</span></p>")
+        synthesis_context = {
+            "target": synthesis.report or "erreurs/synthese.html",
+            "text": ("Synthèse des territoires du lot" if synthesis.report
+                     else "Synthèse en échec : voir la page d'erreur"),
+            "status": synthesis.status,
+            "log": getattr(synthesis, "log", None),
+            "made_at": _made_at(synthesis),
+        }
     title = "Diagnostics territoriaux PTSM — lot de rapports"
     if shown_region:
         title += f" — région {_region_label(shown_region)}"
@@ -201,22 +186,11 @@ def batch_index_html(
                "(France entière, ou la région) parmi ceux comparés ; en rouge quand les moins "
                "bons l'emportent. « Produit le » : date du rapport, gardée quand il est "
                "inchangé ; la durée est celle de sa production.")
-    body = (
-        f"<h1>{html.escape(title)}</h1>"
-        f"<p>{html.escape(summary)}</p>{synthesis_html}"
-        '<table><thead><tr><th>Code</th><th>Territoire</th>'
-        f"{'<th>Région</th>' if several else ''}<th>Statut</th>"
-        '<th>Signal</th><th class="num">Population</th><th class="num">Communes</th>'
-        '<th class="num">Ressources</th><th>Liens</th><th class="num">Produit le</th>'
-        '<th class="num">Durée (s)</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="note">{html.escape(reading)}</p>'
-        f'<p class="note">Données : {html.escape(str(folder))} (empreinte '
-        f"{html.escape(data_hash[:12])}) — produit le "
-        f"{generated_at.strftime('%d/%m/%Y à %H:%M')} par ptsm-diag "
-        f"{html.escape(__version__)}. Population municipale INSEE (géographie embarquée).</p>"
-    )
-    return _page("Diagnostics PTSM — index du lot", body)
+    return render_page(
+        "index_lot.html.j2", page_title="Diagnostics PTSM — index du lot", css=PAGE_CSS,
+        title=title, summary=summary, synthesis=synthesis_context, several=several,
+        rows=rows, reading=reading, folder=str(folder), data_hash=data_hash[:12],
+        generated_at=generated_at.strftime("%d/%m/%Y à %H:%M"), version=__version__)
 
 
 def error_page_html(
@@ -224,14 +198,6 @@ def error_page_html(
 ) -> str:
     """The page written in place of a report that failed."""
     where = f" (cellule {cell_index} du notebook)" if cell_index is not None else ""
-    body = (
-        f"<h1>Rapport non produit — {html.escape(name)} ({html.escape(code)})</h1>"
-        f'<div class="erreur"><p><b>Erreur{html.escape(where)} :</b></p>'
-        f"<pre>{html.escape(message)}</pre></div>"
-        f"<p>Le détail est dans le journal <code>journaux/{html.escape(log_name)}</code>. "
-        "Les autres territoires du lot ne sont pas affectés ; corrigez puis relancez "
-        "<code>ptsm-diag batch</code> : seuls les territoires modifiés ou en échec seront "
-        "refaits.</p>"
-        '<p><a href="../index.html">Retour à l\'index du lot</a></p>'
-    )
-    return _page(f"Échec — {name}", body)
+    return render_page("erreur.html.j2", page_title=f"Échec — {name}", css=PAGE_CSS,
+                       code=code, name=name, where=where, message=message,
+                       log_name=log_name)
