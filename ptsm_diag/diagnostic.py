@@ -526,12 +526,13 @@ def prepare_synthesis(
         years = pd.concat([r["annee"] for r in rosaces.values()]) if rosaces else pd.Series()
         if year is None and years.notna().any():
             year = int(years.max())
+    national, national_origin = national_table(data)
     return Synthesis(
         territories=territories, data=data, data_folder=data.path,
         is_demo=is_demo_folder(data.path), reference=reference,
         region=_shared_region(territories, region, territoires),
         catalog=catalog, resources=resources, indicator_values=values, rosaces=rosaces,
-        year=year, national=national_table(data)[0],
+        year=year, national=national, national_origin=national_origin,
     )
 
 

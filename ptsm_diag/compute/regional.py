@@ -65,6 +65,7 @@ class Synthesis:
     year: int | None
     generated_at: datetime = field(default_factory=datetime.now)
     national: pd.DataFrame | None = None  # the national reference table, when there is one
+    national_origin: str = ""  # where it comes from (French)
 
     @property
     def codes(self) -> list[str]:
