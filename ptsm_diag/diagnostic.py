@@ -192,7 +192,8 @@ def prepare_diagnostic(
     national, national_origin = national_table(data, references_nationales)
     opendata = opendata_indicators(
         data.ressources, list(territory.communes["code_commune"]), data.population, national,
-        code=code, region=territory.region_codes[0], catalog=catalog)
+        code=code, region=territory.region_codes[0], catalog=catalog,
+        national_population=getattr(data, "population_nationale", None))
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
     if indicateurs is not None and not indicateurs.empty:
         key = _batch_cache_key(Path(donnees)) if donnees else None

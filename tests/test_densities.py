@@ -316,3 +316,58 @@ def test_a_national_table_with_errors_is_refused_with_row_and_column(tmp_path):
     assert read_national_references(path)["nombre"].tolist() == [4]
     with pytest.raises(InputError):
         read_national_references(tmp_path / "absent.csv")
+
+
+def _national_population(bands: dict[str, float]) -> pd.DataFrame:
+    """Every département of France with the same population in each band."""
+    deps = cached_layer("departements")["code_departement"].astype(str)
+    return pd.DataFrame([{"code_departement": d, "annee": 2022, "tranche_age": band,
+                          "population": value} for d in deps for band, value in bands.items()])
+
+
+def test_adult_places_take_their_age_band_from_the_national_population_table():
+    """Places of ESAT per 1,000 adults: 20-59 is in no table, 20-64 is used (said in the
+    source), the références from population_nationale, the territory from population.csv."""
+    from ptsm_diag.compute.opendata_indicators import opendata_indicators
+
+    resources = _resources([("esat", RENNES, None, 50), ("esat", BREST, None, 30)])
+    national = _national(resources)
+    population = pd.DataFrame([(c, 2022, band, value) for c in (RENNES, BRUZ)
+                               for band, value in (("0-17", 100), ("18-64", 400), ("65+", 90))],
+                              columns=["code_commune", "annee", "tranche_age", "population"])
+    people = _national_population({"18-64": 2000, "20-64": 1000})
+    deps = cached_layer("departements")
+    n_france = deps["code_departement"].nunique()
+    n_region = int((deps["code_region"].astype(str) == "53").sum())
+
+    def esat(population: pd.DataFrame, people: pd.DataFrame | None):
+        result = opendata_indicators(resources, [RENNES, BRUZ], population, national,
+                                     code="T", region="53", national_population=people)
+        notes = result.notes.set_index("indicateur")
+        rows = result.rows[result.rows["indicateur"] == "places_esat"]
+        return notes.loc["places_esat"], rows.set_index("code_territoire")
+
+    # Two communes of Ille-et-Vilaine are no whole département: without 20-64 (nor 18-64
+    # for France) in population.csv the petal is not computed, and the note says why.
+    note, _ = esat(population, None)
+    assert not note["calcule"] and "population_nationale" in note["raison"]
+    # population.csv gives 18-64 for the territory, the national table for France: 18-64.
+    note, rows = esat(population, _national_population({"18-64": 2000}))
+    assert note["calcule"] and "population de 18-64 ans" in note["source"]
+    assert rows["denominateur"].to_dict() == {"T": 800, "R53": 2000 * n_region,
+                                             "FRANCE": 2000 * n_france}
+    # With 20-64 for the territory too, 20-64 comes before 18-64.
+    with_band = pd.concat([population, pd.DataFrame(
+        {"code_commune": [RENNES, BRUZ], "annee": 2022, "tranche_age": "20-64",
+         "population": [300, 60]})], ignore_index=True)
+    note, rows = esat(with_band, people)
+    assert "population de 20-64 ans (tranche 20-59 absente des données)" in note["source"]
+    assert rows["denominateur"].to_dict() == {"T": 360, "R53": 1000 * n_region,
+                                             "FRANCE": 1000 * n_france}
+    assert rows["numerateur"].to_dict() == {"T": 50, "R53": 80, "FRANCE": 80}
+    assert note["valeur"] == pytest.approx(50 / 360 * 1000)
+    assert note["reference_france"] == pytest.approx(80 / (1000 * n_france) * 1000)
+    # Without 20-64 in population.csv the sub-départemental territory has no 20-64 (the
+    # national table counts départements): the whole-territory band 18-64 is used.
+    note, rows = esat(population, people)
+    assert "population de 18-64 ans" in note["source"] and rows.loc["T", "denominateur"] == 800

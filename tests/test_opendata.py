@@ -143,11 +143,31 @@ def finess_extract(path: Path) -> bytes:
     return path.read_bytes()
 
 
+# One commune-level row (TYP_IRIS Z) added to the census fixture for every département it
+# lacks, so that the file covers France as INSEE's does: 0-17 = 70, 18-64 = 300, 65+ = 130,
+# 20-64 = 290, total 500 inhabitants.
+FILLER_COUNTS = ("500;10;10;20;30;40;100;100;60;80;50;60;90;80;290;130")
+
+
+def filler_departements() -> list[tuple[str, str]]:
+    """(département, its first commune) of every département with a bundled population
+    that the census fixture lacks."""
+    from ptsm_diag.catalog.geography import load_communes
+
+    communes = load_communes()
+    communes = communes[communes["population"] > 0]
+    firsts = communes.sort_values("code_commune").groupby("code_departement")["code_commune"]
+    return [(dep, str(code)) for dep, code in firsts.first().items()
+            if dep not in {"29", "35", "75"}]
+
+
 def population_zip() -> bytes:
+    text = (FIXTURES / "base-ic-evol-struct-pop-2020.csv").read_text(encoding="utf-8")
+    text = text.rstrip("\n") + "\n" + "".join(
+        f"{code}0000;{code};Z;1;{FILLER_COUNTS}\n" for _, code in filler_departements())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(FIXTURES / "base-ic-evol-struct-pop-2020.csv",
-                      "base-ic-evol-struct-pop-2020.CSV")
+        archive.writestr("base-ic-evol-struct-pop-2020.CSV", text)
         archive.writestr("meta_base-ic-evol-struct-pop-2020.CSV", "COD_VAR;LIB_VAR\n")
     return buffer.getvalue()
 
@@ -236,7 +256,8 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     report = telecharger(sortie=out, departements="29", options=options, cache=cache)
     assert {p.name for p in report.files} == {"territoires.csv", "ressources.csv",
                                              "population.csv", "provenance.json",
-                                             "references_nationales.csv"}
+                                             "references_nationales.csv",
+                                             "population_nationale.csv"}
     assert {o.origin for o in report.outcomes.values()} == {"téléchargement"}
     validation = validate_folder(out)
     assert not validation.has_errors, validation.to_french_text()
@@ -263,6 +284,11 @@ def test_download_convert_validate_then_cache(mirror, cache, tmp_path):
     assert national.loc[("29", "esat"), "capacite_places"] == 80
     assert national.loc[("29", "esat"), "nombre_sans_capacite"] == 0
     assert national.loc[("01", "chs"), "nombre"] == 0
+    # The national population: every département of the census file, read back valid.
+    people = validation.results["population_nationale"].data.set_index(
+        ["code_departement", "tranche_age"])["population"]
+    assert people[("29", "20-64")] == 148500 and people[("35", "20-64")] == 150000
+    assert people[("01", "20-64")] == 290  # a filler row of population_zip()
     assert national.index.get_level_values(0).nunique() == 101
     assert (national["date_finess"] == pd.Timestamp("2026-05-12")).all()
 
@@ -410,6 +436,12 @@ def test_population_sums_iris_and_maps_arrondissements():
     assert table[("75056", "0-17")] == 1820  # 75101 → Paris
     assert table[("29019", "65+")] == 26400  # two IRIS, decimals rounded once
     assert converted.producer_date == "2020"
+    # The whole country by département, with the census' 20-64 band and its total.
+    national = converted.national.set_index(["code_departement", "tranche_age"])["population"]
+    assert national[("29", "20-64")] == 90000 + 40000 + 9000 + 9500
+    assert national[("29", "65+")] == 26400 + 13185 + 3359 + 3761
+    assert national[("35", "ensemble")] == 220000 and national[("75", "20-64")] == 12000
+    assert "20-59" not in set(converted.national["tranche_age"])
 
 
 def test_finess_plus_repairs_swapped_coordinates():
@@ -648,6 +680,7 @@ def test_downloaded_folder_has_national_references_and_open_data_petals(mirror, 
     """A real-layout folder (one département) takes its references from the national table
     written by the download, and its CMP petal from the open data."""
     from ptsm_diag.catalog.geography import load_communes
+    from ptsm_diag.compute.opendata_indicators import opendata_indicators
     from ptsm_diag.diagnostic import prepare_diagnostic
     from ptsm_diag.report import sections
 
@@ -675,9 +708,35 @@ def test_downloaded_folder_has_national_references_and_open_data_petals(mirror, 
     assert "calculé par ptsm-diag" in petal["source"] and "FINESS 2026-05-12" in petal["source"]
     notes = diag.opendata.set_index("indicateur")
     assert notes.loc["densite_cmp", "utilise"]
-    # No 20-59 (nor 18-64) population for the whole of France in this folder: not computed.
-    assert not notes.loc["places_esat", "calcule"]
-    assert "population" in notes.loc["places_esat", "raison"]
+    # The places per 1,000 adults: the census has no 20-59 band, its 20-64 band comes
+    # from population_nationale.csv (whole country, by département) for the territory
+    # (population.csv has 0-17 / 18-64 / 65+ only) and its references. Finistère's
+    # communes of the census file: Brest 45000.1 + 44999.9, Quimper 40000, 29151 9000,
+    # 29103 9500; Ille-et-Vilaine (Rennes) 150000, Paris 12000; 290 per filler département.
+    assert (out / "population_nationale.csv").is_file()
+    fillers = {dep for dep, _ in filler_departements()}
+    pop_29 = 90000 + 40000 + 9000 + 9500
+    pop_53 = pop_29 + 150000 + 290 * len(fillers & {"22", "56"})
+    pop_fr = pop_29 + 150000 + 12000 + 290 * len(fillers)
+    # finess-equipements-sociaux.csv: 30 installed places of the SAMSAH 290000066 and
+    # 60 + 20 of the ESAT 290000033 (a removed installation left out), all in Finistère;
+    # no MAS nor EAM places anywhere.
+    expected = {"places_savs_samsah": 30, "places_mas_eam": 0, "places_esat": 80}
+    for ind, places in expected.items():
+        petal = rosace.loc[ind]
+        assert petal["statut"] == "ok"
+        assert petal["value"] == pytest.approx(places / pop_29 * 1000)
+        assert petal["reference"] == pytest.approx(places / pop_fr * 1000)
+        assert "INSEE 2020" in petal["source"]
+        assert "population de 20-64 ans (tranche 20-59 absente des données)" in petal["source"]
+        assert notes.loc[ind, "calcule"] and notes.loc[ind, "utilise"]
+    rows = opendata_indicators(
+        diag.data.ressources, list(diag.territory.communes["code_commune"]),
+        diag.data.population, diag.national, code="29", region="53",
+        national_population=diag.data.population_nationale).rows
+    esat = rows[rows["indicateur"] == "places_esat"].set_index("code_territoire")
+    assert esat["denominateur"].to_dict() == {"29": pop_29, "R53": pop_53, "FRANCE": pop_fr}
+    assert esat["numerateur"].to_dict() == {"29": 80, "R53": 80, "FRANCE": 80}
     table = sections.rosace_table(diag).set_index("Indicateur")
     origin = table.loc[petal["label"], "Origine de la valeur"]
     assert origin.startswith("données ouvertes")

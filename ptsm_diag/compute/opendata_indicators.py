@@ -23,10 +23,14 @@ reference pooled from the folder alone. :func:`merge_user_first` puts them under
 user's ``indicateurs`` rows: an indicator the user gives (for any territory or reference)
 is taken from the user's table only.
 
-Populations: the catalogue's band (20-59 years) when the ``population`` table has it for
-the territory and every département of its references, else 20-64, else 18-64 years,
-said in ``source``; ``ensemble`` is the population table's total when complete, else the
-bundled INSEE populations légales for all. Places are the sum of the places known; the
+Populations: the catalogue's band (20-59 years) when the territory and every département
+of its references have it, else 20-64, else 18-64 years, said in ``source``. A unit takes
+the band from the ``population`` table when complete for it, else from the national
+population table (``population_nationale``: population per département and band, written
+by the download from the national INSEE census file, which has 20-64 but no 20-59); the
+territory takes it from the national table only when it is made of whole départements.
+``ensemble`` is the population table's total when complete, else the bundled INSEE
+populations légales for all. Places are the sum of the places known; the
 structures without known places are counted in ``source``.
 """
 
@@ -94,6 +98,7 @@ def opendata_indicators(
     region: str,
     catalog: Mapping[str, Indicator] | None = None,
     year: int | None = None,
+    national_population: pd.DataFrame | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -116,6 +121,10 @@ def opendata_indicators(
         The indicator catalogue (scale, population band, label).
     year : int, optional
         Year of the population table.
+    national_population : DataFrame, optional
+        The national population table (``code_departement, annee, tranche_age,
+        population``); its latest year is used for the units the ``population`` table
+        does not cover.
     """
     catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
     wanted = {k: v for k, v in OPEN_DATA_INDICATORS.items() if k in catalog}
@@ -142,6 +151,8 @@ def opendata_indicators(
     own_units = pd.DataFrame({"unit": code, "code_commune": list(map(str, communes))})
     own_pop = _unit_population(own_units, pop).reindex([code])
     own = _territory_counts(resources, set(own_units["code_commune"]))
+    nat_pop, nat_year = _national_bands(national_population)
+    own_deps = _whole_departements(set(own_units["code_commune"]))
 
     date = _finess_date(national)
     annee = int(date[:4]) if date else (year or int(pop.attrs.get("annee_population", 0))
@@ -179,11 +190,13 @@ def opendata_indicators(
         if problem:
             notes.append(_note(indicator, False, reason=problem))
             continue
-        band, people = _denominators(indicator.population, own_pop, dep_pop, units)
+        band, people, used_national = _denominators(
+            indicator.population, own_pop, dep_pop, units, nat_pop, own_deps)
         if band is None:
             notes.append(_note(indicator, False, reason=(
                 f"population de {indicator.population} ans indisponible pour le territoire "
-                "ou ses références (table population absente ou incomplète)")))
+                "ou ses références (tables population et population_nationale absentes ou "
+                "incomplètes)")))
             continue
         extra = []
         if indicator.population and band not in (indicator.population, "bundled",
@@ -193,6 +206,9 @@ def opendata_indicators(
         population_source = ("INSEE populations légales "
                              f"{geography_metadata().get('millesime_population', '')}"
                              ).strip() if band == "bundled" else insee
+        if used_national and nat_year and f"INSEE {nat_year}" != population_source:
+            population_source = (f"{population_source}, INSEE {nat_year}"
+                                 if pop_year else f"INSEE {nat_year}")
         source = f"{counted} / {population_source} ({CALCULATED})"
         if extra:
             source += " ; " + " ; ".join(extra)
@@ -230,28 +246,78 @@ def _territory_counts(resources: pd.DataFrame | None, communes: set[str]
     return out
 
 
+def _national_bands(table: pd.DataFrame | None) -> tuple[pd.DataFrame, int | None]:
+    """The national population table's latest year, wide: département × band."""
+    if table is None or table.empty:
+        return pd.DataFrame(), None
+    frame = pd.DataFrame({
+        "code_departement": table["code_departement"].astype(str).str.strip(),
+        "annee": pd.to_numeric(table["annee"], errors="coerce"),
+        "tranche_age": table["tranche_age"].astype(str).str.strip(),
+        "population": pd.to_numeric(table["population"], errors="coerce"),
+    }).dropna(subset=["annee", "population"])
+    if frame.empty:
+        return pd.DataFrame(), None
+    latest = int(frame["annee"].max())
+    frame = frame[frame["annee"] == latest]
+    wide = frame.pivot_table(index="code_departement", columns="tranche_age",
+                             values="population", aggfunc="sum").astype(float)
+    return wide, latest
+
+
+def _whole_departements(communes: set[str]) -> list[str] | None:
+    """The départements of a territory made of whole départements (every commune of the
+    bundled geography), else None."""
+    layer = cached_layer("communes")
+    codes = layer["code_commune"].astype(str)
+    deps = layer["code_departement"].astype(str)
+    inside = codes.isin(communes)
+    chosen = set(deps[inside])
+    if not chosen or not codes[deps.isin(chosen)].isin(communes).all():
+        return None
+    return sorted(chosen)
+
+
 def _denominators(
     band: str | None, own_pop: pd.DataFrame, dep_pop: pd.DataFrame,
-    units: Mapping[str, list[str] | None],
-) -> tuple[str | None, dict[str, float]]:
-    """The band used and the population of every unit (None when no band is complete)."""
-    def people(unit: str, deps: list[str] | None, column: str) -> float:
+    units: Mapping[str, list[str] | None], nat_pop: pd.DataFrame | None = None,
+    own_deps: list[str] | None = None,
+) -> tuple[str | None, dict[str, float], bool]:
+    """The band used, the population of every unit (empty when no band is complete) and
+    whether the national population table gave one of them."""
+    nat_pop = nat_pop if nat_pop is not None else pd.DataFrame()
+
+    def national(deps: list[str] | None, column: str) -> float:
+        if not deps or column not in nat_pop.columns:
+            return np.nan
+        values = nat_pop[column].reindex(deps)
+        return float(values.sum()) if values.notna().all() else np.nan
+
+    def people(deps: list[str] | None, column: str) -> tuple[float, bool]:
         if deps is None:
-            return float(own_pop.iloc[0][column])
-        values = dep_pop.loc[deps, column]
-        return float(values.sum()) if values.notna().all() and len(values) else np.nan
+            value = (float(own_pop.iloc[0][column]) if column in own_pop.columns
+                     else np.nan)
+            deps_national = own_deps
+        else:
+            values = (dep_pop.loc[deps, column] if column in dep_pop.columns
+                      else pd.Series(dtype=float))
+            value = (float(values.sum()) if values.notna().all() and len(values)
+                     else np.nan)
+            deps_national = deps
+        if (np.isfinite(value) and value > 0) or column in ("ensemble", "bundled"):
+            return value, False  # the total falls back on the bundled populations
+        return national(deps_national, column), True
 
     band = band or "ensemble"
     candidates = BAND_FALLBACKS.get(band, (band,))
     if band == "ensemble":
         candidates = ("ensemble", "bundled")
     for candidate in candidates:
-        if candidate not in own_pop.columns:
-            continue
-        values = {unit: people(unit, deps, candidate) for unit, deps in units.items()}
+        found = {unit: people(deps, candidate) for unit, deps in units.items()}
+        values = {unit: value for unit, (value, _) in found.items()}
         if all(np.isfinite(v) and v > 0 for v in values.values()):
-            return candidate, values
-    return None, {}
+            return candidate, values, any(nat for _, nat in found.values())
+    return None, {}, False
 
 
 def _note(indicator: Indicator, computed: bool, *, value: float = np.nan,

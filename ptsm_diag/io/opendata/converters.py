@@ -66,7 +66,9 @@ class Converted:
         JSON-serialisable facts for the provenance file.
     national : DataFrame or None
         For a ``ressources`` source: the same table for the whole country, before the
-        départements were kept (it gives ``references_nationales.csv``).
+        départements were kept (it gives ``references_nationales.csv``); for the
+        ``population`` source: the population of every département of France by age band
+        (it gives ``population_nationale.csv``).
     """
 
     table: pd.DataFrame | None
@@ -347,6 +349,10 @@ AGE_COLUMNS: dict[str, tuple[str, ...]] = {
     "18-64": ("1824", "2539", "4054", "5564"),
     "65+": ("6579", "80P"),
 }
+# Extra bands of the national table (per département) when the file has their column:
+# the census has no 20-59 band (its detailed columns are 18-24, 25-39, 40-54, 55-64), its
+# closest is 20-64 (P<yy>_POP2064), and the total.
+NATIONAL_EXTRA_COLUMNS: dict[str, str] = {"20-64": "2064", "ensemble": ""}
 COMMUNE_COLUMNS = ("COM", "CODGEO")
 _YEAR_PREFIX = re.compile(r"^P(\d{2})_POP$", re.IGNORECASE)
 
@@ -359,6 +365,11 @@ def convert_population(path: Path, context: Context) -> Converted:
     POP5564``, 65+ = ``POP6579 + POP80P``. IRIS rows are added up per commune (``COM``);
     arrondissements of Paris, Lyon and Marseille go to their commune. Counts are
     estimates with decimals at IRIS level: the commune sums are rounded.
+
+    The file is national: ``national`` holds, before the départements are kept, the
+    population of every département by band (the partition, plus 20-64 =
+    ``POP2064`` and ``ensemble`` = ``P<aa>_POP`` when present), sums of the rounded
+    commune counts (:func:`national_population`).
     """
     name, data = open_text_member(path, r"^(?!.*meta_)(?:.*/)?[^/]*\.csv$")
     text = decode(data)
@@ -389,6 +400,7 @@ def convert_population(path: Path, context: Context) -> Converted:
     codes = codes.where(codes.str.len() != 4, "0" + codes)
     codes = codes.map(ARRONDISSEMENTS).fillna(codes)
     rows = []
+    national_rows: list[pd.DataFrame] = []
     bad = 0
     for band, cols in wanted.items():
         values = pd.DataFrame({c: pd.to_numeric(frame[c].str.replace(",", ".", regex=False),
@@ -405,14 +417,40 @@ def convert_population(path: Path, context: Context) -> Converted:
                                 f"{bad} ligne(s) avec un effectif d'âge vide ou illisible "
                                 "(secret statistique ?) : comptées sans cette valeur",
                                 Severity.AVERTISSEMENT))
-    table = table[in_departements(table["code_commune"], context.departements)]
+    for band, suffix in NATIONAL_EXTRA_COLUMNS.items():
+        column = prefix + suffix
+        if column in upper:
+            values = pd.to_numeric(frame[column].str.replace(",", ".", regex=False),
+                                   errors="coerce")
+            total = values.groupby(codes).sum(min_count=1)
+            extra = pd.DataFrame({"code_commune": total.index.astype(str), "annee": year,
+                                  "tranche_age": band, "population": total.to_numpy()})
+            extra = extra.dropna(subset=["population"])
+            extra["population"] = np.rint(extra["population"].astype(float)).astype("int64")
+            national_rows.append(extra)
     table, dropped = keep_known_communes(table, name, "effectif(s)")
+    national = national_population(pd.concat(
+        [table, *(t[t["code_commune"].isin(known_communes())] for t in national_rows)],
+        ignore_index=True), source=f"INSEE, recensement {year} ({name})")
+    table = table[in_departements(table["code_commune"], context.departements)]
     table = table.sort_values(["code_commune", "tranche_age"], ignore_index=True)
     communes = table["code_commune"].nunique()
     notes = [f"Population {year} (recensement INSEE, {name}) : {communes} commune(s), "
              f"{int(table['population'].sum())} habitants en 0-17 / 18-64 / 65+."]
     return Converted(table, notes, problems + dropped, str(year),
-                     {"fichier": name, "annee": year, "communes": communes})
+                     {"fichier": name, "annee": year, "communes": communes},
+                     national=national)
+
+
+def national_population(table: pd.DataFrame, *, source: str = "") -> pd.DataFrame:
+    """``code_commune, annee, tranche_age, population`` → the same per département
+    (``code_departement, annee, tranche_age, population, source``), sorted."""
+    frame = table.assign(code_departement=departements_of_communes(table["code_commune"]))
+    frame = frame.dropna(subset=["code_departement"])
+    out = (frame.groupby(["code_departement", "annee", "tranche_age"])["population"].sum()
+           .astype("int64").reset_index())
+    out["source"] = source
+    return out.sort_values(["code_departement", "annee", "tranche_age"], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- COG

@@ -4,8 +4,10 @@
 uses the cached file when it is intact (no network at all), else downloads it (resuming
 an interrupted transfer), records its manifest, converts it, and finally writes the
 template tables ``territoires.csv``, ``ressources.csv`` and ``population.csv`` (plus
-``provenance.json``) into the output folder. Nothing is written when a source fails:
-the files already downloaded stay in the cache for the next run.
+``provenance.json``, and the national tables ``references_nationales.csv`` and
+``population_nationale.csv`` of the FINESS and INSEE files) into the output folder.
+Nothing is written when a source fails: the files already downloaded stay in the cache
+for the next run.
 """
 
 from __future__ import annotations
@@ -363,7 +365,12 @@ def telecharger(
     """
     from ptsm_diag.io.files import write_atomic
     from ptsm_diag.io.sources.finess import ressources_csv_text
-    from ptsm_diag.io.sources.national import NATIONAL_FILE, national_csv_text
+    from ptsm_diag.io.sources.national import (
+        NATIONAL_FILE,
+        POPULATION_FILE,
+        national_csv_text,
+        national_population_csv_text,
+    )
 
     options = options or Options()
     cache = cache or OpenDataCache()
@@ -428,6 +435,14 @@ def telecharger(
     population = outcomes.get("population")
     if population is not None:
         texts["population.csv"] = _csv(population.converted.table)
+        national_population = population.converted.national
+        if national_population is not None and not national_population.empty:
+            texts[POPULATION_FILE] = national_population_csv_text(national_population)
+            bands = ", ".join(sorted(national_population["tranche_age"].unique()))
+            population.converted.notes.append(
+                f"Population nationale ({POPULATION_FILE}) : "
+                f"{national_population['code_departement'].nunique()} départements, tranches "
+                f"{bands}, pour les dénominateurs région et France des indicateurs calculés.")
     provenance = {
         "genere_le": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "departements": chosen or "tous",

@@ -176,6 +176,7 @@ class DataFolder:
     cibles: pd.DataFrame | None = None
     partenariats: pd.DataFrame | None = None
     references_nationales: pd.DataFrame | None = None
+    population_nationale: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
     counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNT_COLUMNS))
 

@@ -10,6 +10,11 @@ whatever the data folder holds (see :mod:`ptsm_diag.compute.densities`).
 - :func:`national_reference_table` — a ``ressources`` table (national) → the table;
 - :func:`national_csv_text` — the table as the CSV the folder holds;
 - :func:`read_national_references` — read and validate such a file anywhere on disk.
+
+The INSEE census file is national too: the download also writes
+``population_nationale.csv`` (:data:`POPULATION_FILE`), the population of every
+département by year and age band (:func:`national_population_csv_text`), the age
+denominators of the région and France references of the computed indicators.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ NATIONAL_FILE = "references_nationales.csv"
 NATIONAL_TABLE = "references_nationales"
 COLUMNS = ["code_departement", "type_ressource", "nombre", "capacite_lits", "capacite_places",
            "nombre_sans_capacite", "date_finess", "source"]
+POPULATION_FILE = "population_nationale.csv"
+POPULATION_TABLE = "population_nationale"
+POPULATION_COLUMNS = ["code_departement", "annee", "tranche_age", "population", "source"]
 
 
 def finess_types() -> list[str]:
@@ -115,6 +123,14 @@ def national_csv_text(table: pd.DataFrame) -> str:
     from ptsm_diag.io.exports import csv_text
 
     return "\ufeff" + csv_text(table[COLUMNS], decimal=".", lineterminator="\n", bom=False)
+
+
+def national_population_csv_text(table: pd.DataFrame) -> str:
+    """The ``population_nationale.csv`` text (``;``, UTF-8 with BOM, no formula)."""
+    from ptsm_diag.io.exports import csv_text
+
+    return "\ufeff" + csv_text(table[POPULATION_COLUMNS], decimal=".", lineterminator="\n",
+                               bom=False)
 
 
 def read_national_references(path: str | Path) -> pd.DataFrame:

@@ -443,8 +443,42 @@ REFERENCES_NATIONALES = TableSpec(
     ),
 )
 
+POPULATION_NATIONALE = TableSpec(
+    name="population_nationale",
+    title="Population nationale (par département et tranche d'âge)",
+    description=(
+        "Facultative, écrite par « ptsm-diag donnees telecharger » à partir du fichier "
+        "national du recensement INSEE : une ligne par département, année et tranche d'âge. "
+        "Elle donne les dénominateurs par âge des références région et France des indicateurs "
+        "calculés (places pour 1 000 adultes), quel que soit le contenu du dossier. Un "
+        "département absent de la table n'est pas couvert : l'indicateur n'est alors pas "
+        "calculé."
+    ),
+    columns=(
+        ColumnSpec("code_departement", "code", True,
+                   "Code du département (ex. 01, 2A, 971).",
+                   pattern=DEPARTEMENT_PATTERN,
+                   pattern_text="code département (01 à 95, 2A, 2B, 971 à 976)",
+                   repair="departement"),
+        _year("annee", True, "Année du recensement (ex. 2022)."),
+        ColumnSpec("tranche_age", "code", True,
+                   "Tranche d'âge (0-17, 18-64, 65+, 20-64, ensemble...).",
+                   vocabulary="tranches_age"),
+        ColumnSpec("population", "int", True,
+                   "Nombre d'habitants du département (entier ≥ 0).", minimum=0),
+        ColumnSpec("source", "text", False,
+                   "Origine des chiffres (ex. INSEE, recensement 2022)."),
+    ),
+    key=("code_departement", "annee", "tranche_age"),
+    rules_text=(
+        "Une seule ligne par département, année et tranche d'âge.",
+        "Un département absent de la table n'est pas couvert : un indicateur dont une "
+        "référence a besoin de lui n'est pas calculé (le rapport le dit).",
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (TERRITOIRES, POPULATION, RESSOURCES, INDICATEURS, ACTIONS, CIBLES,
-                 PARTENARIATS, REFERENCES_NATIONALES)
+                 PARTENARIATS, REFERENCES_NATIONALES, POPULATION_NATIONALE)
 }

@@ -124,6 +124,14 @@ EXAMPLES: dict[str, list[dict[str, str]]] = {
          "capacite_places": "1390", "nombre_sans_capacite": "1", "date_finess": "2025-01-15",
          "source": _EXAMPLE_SOURCE},
     ],
+    "population_nationale": [
+        {"code_departement": "35", "annee": "2022", "tranche_age": "20-64",
+         "population": "620000", "source": _EXAMPLE_SOURCE},
+        {"code_departement": "35", "annee": "2022", "tranche_age": "ensemble",
+         "population": "1110000", "source": _EXAMPLE_SOURCE},
+        {"code_departement": "22", "annee": "2022", "tranche_age": "20-64",
+         "population": "305000", "source": _EXAMPLE_SOURCE},
+    ],
 }
 
 KIND_LABELS = {
@@ -351,6 +359,13 @@ quand vous ne demandez qu'un département), jamais des ressources de votre dossi
 pouvez aussi fournir une telle table (même format) dans le dossier, ou la désigner avec
 `prepare_diagnostic(..., references_nationales="chemin/references_nationales.csv")`. Sans
 table, la référence est affichée « référence non disponible », avec la raison.
+
+Les indicateurs « places pour 1 000 adultes » (SAVS et SAMSAH, MAS et EAM, ESAT) prennent
+leurs dénominateurs région et France (et celui du territoire quand `population.csv` n'a pas
+la tranche d'âge) dans `population_nationale.csv`, écrite par la même commande à partir du
+fichier **national** du recensement INSEE : population par département et tranche d'âge.
+Le recensement ne donne pas les 20-59 ans : c'est la tranche 20-64 ans qui est utilisée, et
+la source de l'indicateur le dit.
 
 ## Codes officiels
 
