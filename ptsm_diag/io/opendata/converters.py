@@ -98,7 +98,7 @@ def keep_known_communes(table: pd.DataFrame, label: str, what: str
     codes = sorted(table.loc[unknown, "code_commune"].astype(str).unique())
     shown = ", ".join(codes[:15]) + ("…" if len(codes) > 15 else "")
     problem = Problem(label, None, "code_commune", None,
-                      "une commune de la géographie embarquée (COG 2025)",
+                      "une commune de la géographie embarquée (Code officiel géographique)",
                       f"{int(unknown.sum())} {what} dans {len(codes)} commune(s) inconnue(s) de "
                       f"la géographie embarquée, non repris : {shown}", Severity.AVERTISSEMENT)
     return table[~unknown], [problem]

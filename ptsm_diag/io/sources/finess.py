@@ -950,7 +950,7 @@ def _check_codes(raw: pd.DataFrame, problems: _Problems, rejected: Counter,
     raw.loc[moved, "code_commune"] = parent[moved]
     unknown = ~_is_in(raw["code_commune"], known)
     problems.group(list(raw["ligne"][unknown]), "commune", list(raw["code_commune"][unknown]),
-                   "une commune du Code officiel géographique 2025",
+                   "une commune du Code officiel géographique (géographie embarquée)",
                    "commune inconnue de la géographie embarquée (commune fusionnée ou "
                    "collectivité d'outre-mer ?) : établissement gardé",
                    Severity.AVERTISSEMENT)
