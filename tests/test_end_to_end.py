@@ -105,6 +105,8 @@ def test_report_on_user_data_without_indicators(demo_run, tmp_path):
     report = render_report("29", folder, tmp_path / "out")
     page = report.read_text(encoding="utf-8")
     assert "Finistère" in page
-    assert "Aucun indicateur n" in page  # the rosace says why it is missing
+    # no indicateurs.csv: the petals that open data allows are computed from the resources,
+    # the populations and the national table, and the report says where each comes from
+    assert "données ouvertes (calcul ptsm-diag)" in page
     assert "Données fictives de démonstration" not in page
     assert "Sources et méthode" in page and "Insuffisances" in page
