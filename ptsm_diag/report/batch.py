@@ -283,7 +283,7 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
         seconds = time.perf_counter() - started
         made_at = datetime.now().isoformat(timespec="seconds")
         write_atomic(job.state_path, json.dumps(
-            {"empreinte": job.fingerprint, "rapport": path.name, "secondes": round(seconds, 2),
+            {"empreinte": job.fingerprint, "rapport": path.name, "secondes": seconds,
              "date": made_at}, ensure_ascii=False))
         job.error_path.unlink(missing_ok=True)
         log.info("rapport écrit : %s (%.1f s)", path, seconds)
@@ -772,7 +772,7 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                                                shared_assets=options.shared_assets))
         seconds = time.perf_counter() - started
         made_at = datetime.now().isoformat(timespec="seconds")
-        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": round(seconds, 2),
+        write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": seconds,
                                         "date": made_at}))
         error_path.unlink(missing_ok=True)
         log.info("synthèse écrite (%.1f s)", seconds)
