@@ -112,16 +112,15 @@ def _map_css(font_scale: float, panel: bool) -> str:
         "background:rgba(255,255,255,.85);border-radius:4px;padding:0 5px;"
         "box-shadow:0 0 0 1px rgba(0,0,0,.25)}"
         f".ptsm-legende{{max-height:min(100vh,1080px);overflow-y:auto;background:#fff;"
-        f"font-size:{round(11 * font_scale)}px!important}}"
+        f"font-size:min({round(11 * font_scale)}px,1.7vh)!important}}"
         ".ptsm-legende-titre{font-weight:bold;margin-bottom:6px}"
         ".ptsm-legende details{margin:0 0 4px}"
         ".ptsm-legende summary{cursor:pointer;font-weight:bold;padding:2px 0}"
         ".ptsm-legende label{display:block;margin:1px 0 1px 1.1em;white-space:nowrap;"
         "overflow:hidden;text-overflow:ellipsis}"
-        ".ptsm-legende .ptsm-badge{padding:1px 4px}"
-        f".ptsm-legende-titre small{{display:block;font-weight:normal;"
-        f"font-size:{round(11 * font_scale)}px}}"
-        f".ptsm-puce{{display:inline-block;width:{size}px;height:{size}px;"
+        ".ptsm-legende .ptsm-badge{padding:1px 4px;font-size:.9em}"
+        ".ptsm-legende-titre small{display:block;font-weight:normal;font-size:.85em}"
+        ".ptsm-puce{display:inline-block;width:.9em;height:.9em;"
         "border-radius:50%;margin-right:6px;vertical-align:middle}"
         ".ptsm-carte-titre{position:absolute;top:10px;left:50%;transform:translateX(-50%);"
         "z-index:1000;background:rgba(255,255,255,.92);border:1px solid #999;"
@@ -192,6 +191,22 @@ def main_towns(
     (the bundled geography has no chef-lieu column; the most populous commune is the
     chef-lieu in most départements), except those closer than ``min_distance_km`` to a
     more populous labelled one, whose label would overlap it.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Communes with ``nom``, ``population`` and geometry (EPSG:4326).
+    count : int
+        How many of the most populous communes are labelled at least.
+    min_population : int
+        Communes with at least this population are labelled too.
+    min_distance_km : float
+        Minimum distance between two labelled towns.
+
+    Returns
+    -------
+    GeoDataFrame
+        The labelled communes, ``population`` numeric.
     """
     population = pd.to_numeric(communes["population"], errors="coerce")
     ranked = communes.assign(population=population).dropna(subset=["population"])
@@ -526,7 +541,8 @@ def export_layers_gpkg(diag: Diagnostic, path: str | Path) -> Path:
 
 
 __all__ = [
-    "density_map", "density_slide", "export_layers_gpkg", "fond_option", "map_layers",
+    "density_map", "density_slide", "export_layers_gpkg", "fond_option", "main_towns",
+    "map_layers",
     "resources_slide", "rosace_slide", "slide_styles", "title_slide", "workshop_resources_map",
     "write_workshop_map",
 ]
