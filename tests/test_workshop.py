@@ -4,7 +4,9 @@ and (slow) the workshop notebook for territory 35 on the demo data, opened in Ch
 from __future__ import annotations
 
 import html
+import json
 import re
+from dataclasses import replace
 
 import folium
 import geopandas as gpd
@@ -17,6 +19,7 @@ from ptsm_diag.report.workshop import (
     GPKG_LAYERS,
     export_layers_gpkg,
     fond_option,
+    main_towns,
     workshop_resources_map,
     write_workshop_map,
 )
@@ -33,20 +36,59 @@ def _groups(m: folium.Map) -> list[folium.FeatureGroup]:
     return [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
 
 
-def test_resources_map_has_one_toggleable_layer_per_type(diag):
-    m = workshop_resources_map(diag, cluster_threshold=5)
-    groups = _groups(m)
-    counts = diag.resources["type_ressource"].value_counts()
-    assert len(groups) == len(counts)
-    assert any(isinstance(c, folium.LayerControl) for c in m._children.values())
-    clustered = [g for g in groups
-                 if any(isinstance(c, MarkerCluster) for c in g._children.values())]
-    assert len(clustered) == int((counts > 5).sum())
+def test_resources_map_clusters_all_types_together_and_spiderfies(diag):
+    m = workshop_resources_map(diag)
+    clusters = [c for c in m._children.values() if isinstance(c, MarkerCluster)]
+    assert len(clusters) == 1  # one cluster group across types, not one per type
+    assert not _groups(m) or all(g.control is False for g in _groups(m))
+    options = clusters[0].options
+    assert options["spiderfyOnMaxZoom"] is True
+    assert "disableClusteringAtZoom" not in options  # it would turn spiderfy off
+    rows = clusters[0].data
+    assert len(rows) == len(diag.resources)
+    assert len({row[4] for row in rows}) == diag.resources["type_ressource"].nunique()
     page = map_to_html(m)
     assert_offline(page)
     assert "PTSM Ille-et-Vilaine" in page
     assert "font:bold 16px" in page  # badges at 1.6 × the normal size
     assert "Données fictives de démonstration" in page
+
+
+def test_legend_groups_the_types_by_champ_in_collapsible_boxes(diag):
+    page = map_to_html(workshop_resources_map(diag))
+    legend = re.search(r'<div class="[^"]*ptsm-legende">.*?</details></div>', page, re.S)
+    assert legend is not None
+    boxes = re.findall(r"<details[^>]*><summary>.*?</summary>(.*?)</details>", legend.group(0),
+                       re.S)
+    assert len(boxes) == diag.resources["champ"].nunique()
+    checkboxes = sum(box.count('type="checkbox"') for box in boxes)
+    assert checkboxes == diag.resources["type_ressource"].nunique()
+    assert "Médico-social" in legend.group(0)
+    assert ".ptsm-legende{max-height:min(100vh,1080px);overflow-y:auto" in page
+
+
+def test_main_towns_are_labelled(diag):
+    towns = main_towns(diag.territory.communes)
+    names = towns["nom"].tolist()
+    assert names[0] == "Rennes"  # the chef-lieu, most populous commune of the territory
+    assert {"Saint-Malo", "Fougères", "Vitré"} <= set(names)
+    assert "Cesson-Sévigné" not in names  # 6 km from Rennes: its label would overlap
+    assert (towns["population"] >= 20_000).sum() >= 3
+    page = map_to_html(workshop_resources_map(diag))
+    for name in ("Rennes", "Saint-Malo"):
+        assert re.search(rf'class=\\"ptsm-ville\\"[^>]*\\u003e{name}\\u003c', page), name
+
+
+def test_town_names_are_escaped(diag):
+    communes = diag.territory.communes.copy()
+    biggest = communes["population"].astype(float).idxmax()
+    communes.loc[biggest, "nom"] = "<img src=x onerror=alert(1)>{{ 7*191 }}"
+    territory = replace(diag.territory, communes=communes)
+    page = map_to_html(workshop_resources_map(replace(diag, territory=territory)))
+    assert "<img src=x" not in page
+    label = re.search(r'ptsm-ville\\"[^>]*?\\u003e(.*?)\\u003c/div', page)
+    assert label is not None  # shown as written, never as markup or a template
+    assert html.unescape(json.loads(f'"{label.group(1)}"')) == communes.loc[biggest, "nom"]
 
 
 def test_resource_names_are_escaped(diag):
@@ -120,8 +162,6 @@ def test_workshop_notebook_renders_offline(tmp_path):
 @pytest.mark.slow
 def test_crowded_workshop_map_opens_offline_with_markers_and_layers(diag, tmp_path):
     """A département with 2,000 resources: clusters, layers and communes, no network."""
-    from dataclasses import replace
-
     from ptsm_diag.testing import many_resources
 
     crowded = replace(diag, resources=many_resources(diag.territory, 2_000))
@@ -135,5 +175,5 @@ def test_crowded_workshop_map_opens_offline_with_markers_and_layers(diag, tmp_pa
     assert seen.script_errors == []
     assert seen.leaflet_maps == 1
     assert "marker-cluster" in seen.dom  # the 2,000 markers are clustered
-    assert "leaflet-control-layers" in seen.dom  # one toggleable layer per type
+    assert "leaflet-control-layers" in seen.dom  # the legend, types toggleable
     assert "<path" in seen.dom  # commune background and territory outline (SVG)

@@ -3,8 +3,9 @@
 - the sections of ``notebooks/atelier_cartes.ipynb`` (one section per screen, large
   fonts): :func:`slide_styles`, :func:`title_slide`, :func:`rosace_slide`,
   :func:`resources_slide`, :func:`density_slide`;
-- :func:`workshop_resources_map`: resources by type in toggleable layers with a large
-  legend, clustered when numerous, over the communes and the territory outline;
+- :func:`workshop_resources_map`: resources in one cluster group across types (coincident
+  points spread apart), a legend grouped by champ whose types can be toggled, the main
+  towns labelled, over the communes and the territory outline;
 - :func:`write_workshop_map`: that map as one standalone offline HTML file;
 - :func:`export_layers_gpkg`: the map layers as a GeoPackage for QGIS users.
 
@@ -39,7 +40,10 @@ from ptsm_diag.viz.offline import map_to_html
 from ptsm_diag.viz.rosace import rosace_figure
 
 FONT_SCALE = 1.6
-CLUSTER_THRESHOLD = 5  # a type with more resources than this is clustered
+CLUSTER_RADIUS = 50  # px: markers closer than this on screen are grouped
+TOWN_MIN_POPULATION = 20_000  # communes above this population are labelled
+TOWN_COUNT = 6  # ... and at least the most populous communes of the territory
+TOWN_SPACING_KM = 8.0  # a town this close to a larger labelled one is not labelled
 OUTLINE_COLOUR = "#1f3b73"
 
 # Short badge text of each resource type, readable from the back of a room.
@@ -84,8 +88,6 @@ def _map_css(font_scale: float, panel: bool) -> str:
         "<style>"
         f"{side}"
         f".leaflet-control-layers{{font:{size}px/1.2 sans-serif}}"
-        ".leaflet-control-layers-overlays::before{content:'Ressources par type "
-        "(cocher / décocher)';display:block;font-weight:bold;margin-bottom:6px}"
         ".leaflet-control-layers label{margin:1px 0}"
         f".leaflet-control-layers input{{width:{size}px;height:{size}px;margin:0 4px 0 0;"
         "vertical-align:middle}"
@@ -99,7 +101,27 @@ def _map_css(font_scale: float, panel: bool) -> str:
         f"font:bold {round(10 * font_scale)}px/1 sans-serif;padding:3px 4px;"
         "white-space:nowrap;transform:translate(-50%,-50%);display:inline-block;"
         "box-shadow:0 0 0 1px #fff}"
-        ".ptsm-grappe{border-width:3px;border-style:double;padding:5px 6px}"
+        ".ptsm-grappe{background:#1f3b73;color:#fff;border:3px solid #fff;border-radius:50%;"
+        f"box-shadow:0 0 0 2px #1f3b73;font:bold {round(13 * font_scale)}px/1 sans-serif;"
+        f"min-width:{round(22 * font_scale)}px;height:{round(22 * font_scale)}px;"
+        f"line-height:{round(22 * font_scale)}px;text-align:center;padding:2px;"
+        "transform:translate(-50%,-50%);display:inline-block}"
+        ".ptsm-ville{color:#111;font-weight:bold;font-family:sans-serif;white-space:nowrap;"
+        f"transform:translate(-50%,calc(-100% - {round(14 * font_scale)}px));display:inline-block;"
+        "pointer-events:none;"
+        "background:rgba(255,255,255,.85);border-radius:4px;padding:0 5px;"
+        "box-shadow:0 0 0 1px rgba(0,0,0,.25)}"
+        f".ptsm-legende{{max-height:min(100vh,1080px);overflow-y:auto;background:#fff;"
+        f"font-size:min({round(11 * font_scale)}px,1.7vh)!important}}"
+        ".ptsm-legende-titre{font-weight:bold;margin-bottom:6px}"
+        ".ptsm-legende details{margin:0 0 4px}"
+        ".ptsm-legende summary{cursor:pointer;font-weight:bold;padding:2px 0}"
+        ".ptsm-legende label{display:block;margin:1px 0 1px 1.1em;white-space:nowrap;"
+        "overflow:hidden;text-overflow:ellipsis}"
+        ".ptsm-legende .ptsm-badge{padding:1px 4px;font-size:.9em}"
+        ".ptsm-legende-titre small{display:block;font-weight:normal;font-size:.85em}"
+        ".ptsm-puce{display:inline-block;width:.9em;height:.9em;"
+        "border-radius:50%;margin-right:6px;vertical-align:middle}"
         ".ptsm-carte-titre{position:absolute;top:10px;left:50%;transform:translateX(-50%);"
         "z-index:1000;background:rgba(255,255,255,.92);border:1px solid #999;"
         f"border-radius:4px;padding:6px 14px;font:bold {round(16 * font_scale)}px sans-serif;"
@@ -110,30 +132,38 @@ def _map_css(font_scale: float, panel: bool) -> str:
     )
 
 
-# A cluster reads like the badges it groups: « CMP ×6 » in the colour of the champ.
-# OPEN and CLOSE are JavaScript string literals (:func:`ptsm_diag.viz.maps.js_string`).
+# A cluster mixes types: a dark round badge with its count, readable from the back of a room.
 _CLUSTER_ICON = """function(cluster) {
-  return L.divIcon({html: OPEN + ' ×' + cluster.getChildCount() + CLOSE,
+  return L.divIcon({html: '<div class="ptsm-grappe">' + cluster.getChildCount() + '</div>',
                     className: '', iconSize: [0, 0]});
 }"""
 
 # One badge marker, built in the browser for FastMarkerCluster: row = [lat, lon, tooltip,
-# popup], both HTML made inert by safe_html (JSON-encoded by folium); BADGE is a
-# JavaScript string literal of the badge's HTML.
+# popup, type index], tooltip and popup HTML made inert by safe_html (JSON-encoded by
+# folium); BADGES is a JavaScript array of string literals, the badge HTML of each type.
 _BADGE_MARKER = """function (row) {
-    var icon = L.divIcon({html: BADGE, iconSize: [0, 0], className: 'empty'});
+    var badges = BADGES;
+    var icon = L.divIcon({html: badges[row[4]], iconSize: [0, 0], className: 'empty'});
     var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: icon});
+    marker.ptsmType = row[4];
     marker.bindTooltip(row[2]);
     marker.bindPopup(row[3], {maxWidth: MAXWIDTH});
     return marker;
 }"""
 
-# Move the layer control (the legend) beside the map, out of its way.
-_PANEL_SCRIPT = """<script>
+# The legend (beside the map): ticking a type adds its markers to the one cluster group,
+# unticking removes them. CLUSTER is the cluster group's JavaScript variable name.
+_LEGEND_SCRIPT = """<script>
 document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll(".leaflet-control-layers").forEach(function (control) {
-    control.classList.add("ptsm-panneau");
-    document.body.appendChild(control);
+  var cluster = CLUSTER, byType = {};
+  cluster.getLayers().forEach(function (marker) {
+    (byType[marker.ptsmType] = byType[marker.ptsmType] || []).push(marker);
+  });
+  document.querySelectorAll(".ptsm-legende input[data-type]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      var markers = byType[box.dataset.type] || [];
+      if (box.checked) { cluster.addLayers(markers); } else { cluster.removeLayers(markers); }
+    });
   });
 });
 </script>"""
@@ -151,19 +181,103 @@ def _title_box(title: str, subtitle: str | None) -> RawHtml:
     return RawHtml(f'<div class="ptsm-carte-titre">{safe_html(title)}{sub}</div>')
 
 
+def main_towns(
+    communes: gpd.GeoDataFrame, *, count: int = TOWN_COUNT,
+    min_population: int = TOWN_MIN_POPULATION, min_distance_km: float = TOWN_SPACING_KM,
+) -> gpd.GeoDataFrame:
+    """The communes labelled on a workshop map, most populous first.
+
+    The ``count`` most populous communes and any above ``min_population`` inhabitants
+    (the bundled geography has no chef-lieu column; the most populous commune is the
+    chef-lieu in most départements), except those closer than ``min_distance_km`` to a
+    more populous labelled one, whose label would overlap it.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Communes with ``nom``, ``population`` and geometry (EPSG:4326).
+    count : int
+        How many of the most populous communes are labelled at least.
+    min_population : int
+        Communes with at least this population are labelled too.
+    min_distance_km : float
+        Minimum distance between two labelled towns.
+
+    Returns
+    -------
+    GeoDataFrame
+        The labelled communes, ``population`` numeric.
+    """
+    population = pd.to_numeric(communes["population"], errors="coerce")
+    ranked = communes.assign(population=population).dropna(subset=["population"])
+    ranked = ranked[ranked.geometry.notna() & ~ranked.geometry.is_empty]
+    ranked = ranked.sort_values("population", ascending=False)
+    wanted = (pd.Series(range(len(ranked)), index=ranked.index) < count) | (
+        ranked["population"] >= min_population)
+    ranked = ranked[wanted]
+    points = ranked.geometry.representative_point().to_crs("EPSG:2154")
+    kept: list[object] = []
+    for index, point in points.items():
+        if all(point.distance(points[k]) >= min_distance_km * 1000 for k in kept):
+            kept.append(index)
+    return ranked.loc[kept]
+
+
+def _add_town_labels(m: folium.Map, communes: gpd.GeoDataFrame, font_scale: float) -> None:
+    """Names of the main towns, above the markers and letting clicks through."""
+    towns = main_towns(communes)
+    if towns.empty:
+        return
+    folium.map.CustomPane("villes", z_index=650, pointer_events=False).add_to(m)
+    group = folium.FeatureGroup(name="Villes", control=False).add_to(m)
+    largest = towns["population"].iloc[0]
+    for _, town in towns.iterrows():
+        point = town.geometry.representative_point()
+        size = round((15 if town["population"] < largest else 19) * font_scale)
+        label = (f'<div class="ptsm-ville" style="font-size:{size}px">'
+                 f'{safe_html(town["nom"])}</div>')
+        folium.Marker(location=[point.y, point.x], icon=folium.DivIcon(
+            html=label, icon_size=(0, 0), class_name="ptsm-ville-icone"),
+            interactive=False, pane="villes").add_to(group)
+
+
+def _legend_html(entries: list[tuple[str, str, list[tuple[int, str, str, int]]]]) -> str:
+    """The legend beside the map: one collapsible ``<details>`` per champ listing its types
+    (checkbox, badge, label, count). ``entries``: (champ colour, champ label, [(type index,
+    badge HTML, label, count)]), all text already made inert by :func:`safe_html`."""
+    parts = ['<div class="leaflet-control-layers ptsm-panneau ptsm-legende">',
+             '<div class="ptsm-legende-titre">Ressources par type'
+             "<small>cocher / décocher ; cliquer un champ pour le replier</small></div>"]
+    for colour, champ_label, types in entries:
+        total = sum(n for *_, n in types)
+        parts.append(f'<details class="ptsm-champ" open><summary>'
+                     f'<span class="ptsm-puce" style="background:{colour}"></span>'
+                     f"{champ_label} ({total})</summary>")
+        for index, swatch, label, n in types:
+            parts.append(f'<label title="{label}">'
+                         f'<input type="checkbox" checked data-type="{index}">'
+                         f"{swatch} {label} ({n})</label>")
+        parts.append("</details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def workshop_resources_map(
     diag: Diagnostic,
     *,
     fond: str | None = None,
     font_scale: float = FONT_SCALE,
-    cluster_threshold: int = CLUSTER_THRESHOLD,
     title: str | None = None,
 ) -> folium.Map:
     """Resources of the territory by type, for a projector.
 
-    One toggleable layer per resource type (colour of its champ, a short badge such as
-    « CMP »), clustered when the type has more than ``cluster_threshold`` resources; the
-    communes as background, the territory outline, fullscreen, scale, large legend.
+    Every resource is a short badge (« CMP ») in the colour of its champ; all types share
+    one cluster group, so that a city's resources make one cluster rather than a pile of
+    per-type clusters, and coincident resources spread apart (spiderfy) when a cluster is
+    clicked at the deepest zoom. The legend beside the map lists the types grouped by champ
+    (collapsible, scrolling within the screen height), each with a checkbox showing or
+    hiding its resources. The main towns are labelled (:func:`main_towns`); the communes
+    are the background, with the territory outline, fullscreen and scale.
 
     Parameters
     ----------
@@ -173,8 +287,6 @@ def workshop_resources_map(
         Background tiles; None works offline.
     font_scale : float
         Multiplier of every font size.
-    cluster_threshold : int
-        Types with more resources than this are clustered.
     title : str, optional
         Title shown on the map (the territory name by default).
     """
@@ -190,56 +302,59 @@ def workshop_resources_map(
         interactive=False,
         control=False,
     ).add_to(m)
+    _add_town_labels(m, communes, font_scale)
 
     vocab = load_vocabularies()
     types = load_resource_types()
     type_labels = {code: t.label for code, t in types.items()}
     resources = diag.resources
     champ_order = {champ: i for i, champ in enumerate(vocab.champs)}
-    order = sorted(types, key=lambda c: champ_order.get(types[c].champ, 99))
-    order += sorted(set(resources.get("type_ressource", [])) - set(types))
-    for code in order:
+    present = list(dict.fromkeys(resources.get("type_ressource", pd.Series(dtype=object))))
+    champ_of = {code: types[code].champ if code in types else
+                str(resources.loc[resources["type_ressource"] == code, "champ"].iloc[0])
+                for code in present}
+    order = sorted(present, key=lambda c: (champ_order.get(champ_of[c], 99),
+                                           list(types).index(c) if c in types else 999, c))
+    badges: list[str] = []
+    rows: list[list[object]] = []
+    legend: dict[str, tuple[str, str, list[tuple[int, str, str, int]]]] = {}
+    for index, code in enumerate(order):
         subset = resources[resources["type_ressource"] == code]
-        if subset.empty:
-            continue
-        champ = types[code].champ if code in types else str(subset["champ"].iloc[0])
+        champ = champ_of[code]
         colour = CHAMP_COLOURS.get(champ, "#555555")
         badge_text = safe_html(_abbreviation(code))
-        badge = f'<div class="ptsm-badge" style="background:{colour}">{badge_text}</div>'
+        badges.append(f'<div class="ptsm-badge" style="background:{colour}">{badge_text}</div>')
         swatch = (f'<span class="ptsm-badge" style="background:{colour};transform:none">'
                   f"{badge_text}</span>")
         label = safe_html(_short_label(type_labels.get(code, code)))
-        group = folium.FeatureGroup(name=f"{swatch} {label} ({len(subset)})").add_to(m)
-        if len(subset) > cluster_threshold:
-            # Clustered types: markers built in the browser from one JSON array (a few
-            # seconds and MB less per thousand markers than one folium.Marker each).
-            rows = [[row.geometry.y, row.geometry.x, safe_html(row["nom"]),
-                     resource_popup_html(row, type_labels, vocab.champs)]
-                    for _, row in subset.iterrows()]
-            cluster_open = (f'<div class="ptsm-badge ptsm-grappe" style="background:{colour}">'
-                            f"{badge_text}")
-            FastMarkerCluster(
-                rows,
-                callback=_BADGE_MARKER.replace("BADGE", js_string(badge))
-                .replace("MAXWIDTH", str(round(320 * font_scale))),
-                options={"maxClusterRadius": 50, "disableClusteringAtZoom": 13,
-                         "showCoverageOnHover": False},
-                icon_create_function=_CLUSTER_ICON.replace("OPEN", js_string(cluster_open))
-                .replace("CLOSE", js_string("</div>")),
-            ).add_to(group)
-            continue
-        for _, row in subset.iterrows():
-            icon = folium.DivIcon(html=badge, icon_size=(0, 0))
-            folium.Marker(
-                location=[row.geometry.y, row.geometry.x], icon=icon,
-                tooltip=safe_html(row["nom"]),
-                popup=folium.Popup(resource_popup_html(row, type_labels, vocab.champs),
-                                   max_width=round(320 * font_scale)),
-            ).add_to(group)
-    folium.LayerControl(collapsed=False).add_to(m)
+        champ_label = safe_html(vocab.champs.get(champ, champ))
+        legend.setdefault(champ, (colour, champ_label, []))[2].append(
+            (index, swatch, label, len(subset)))
+        rows += [[row.geometry.y, row.geometry.x, safe_html(row["nom"]),
+                  resource_popup_html(row, type_labels, vocab.champs), index]
+                 for _, row in subset.iterrows()]
+    cluster = None
+    if rows:
+        # One cluster group across types, markers built in the browser from one JSON
+        # array (a few seconds and MB less per thousand markers than one folium.Marker
+        # each); no disableClusteringAtZoom, which would turn spiderfy off.
+        cluster = FastMarkerCluster(
+            rows,
+            name="Ressources",
+            control=False,
+            callback=_BADGE_MARKER.replace("BADGES", "[" + ", ".join(map(js_string, badges))
+                                           + "]")
+            .replace("MAXWIDTH", str(round(320 * font_scale))),
+            options={"maxClusterRadius": CLUSTER_RADIUS, "spiderfyOnMaxZoom": True,
+                     "showCoverageOnHover": False, "zoomToBoundsOnClick": True,
+                     "spiderfyDistanceMultiplier": 2},
+            icon_create_function=_CLUSTER_ICON,
+        ).add_to(m)
     root = m.get_root()
     root.header.add_child(RawHtml(_map_css(font_scale, panel=True)))
-    root.html.add_child(RawHtml(_PANEL_SCRIPT))
+    root.html.add_child(RawHtml(_legend_html(list(legend.values()))))
+    if cluster is not None:
+        root.html.add_child(RawHtml(_LEGEND_SCRIPT.replace("CLUSTER", cluster.get_name())))
     subtitle = "Données fictives de démonstration" if diag.is_demo else None
     root.html.add_child(_title_box(title or f"Ressources — {territory.name}", subtitle))
     return m
@@ -426,7 +541,8 @@ def export_layers_gpkg(diag: Diagnostic, path: str | Path) -> Path:
 
 
 __all__ = [
-    "density_map", "density_slide", "export_layers_gpkg", "fond_option", "map_layers",
+    "density_map", "density_slide", "export_layers_gpkg", "fond_option", "main_towns",
+    "map_layers",
     "resources_slide", "rosace_slide", "slide_styles", "title_slide", "workshop_resources_map",
     "write_workshop_map",
 ]
