@@ -15,6 +15,7 @@ import pytest
 from folium.plugins import MarkerCluster
 
 from ptsm_diag.diagnostic import prepare_diagnostic
+from ptsm_diag.report import workshop
 from ptsm_diag.report.workshop import (
     GPKG_LAYERS,
     export_layers_gpkg,
@@ -177,3 +178,16 @@ def test_crowded_workshop_map_opens_offline_with_markers_and_layers(diag, tmp_pa
     assert "marker-cluster" in seen.dom  # the 2,000 markers are clustered
     assert "leaflet-control-layers" in seen.dom  # the legend, types toggleable
     assert "<path" in seen.dom  # commune background and territory outline (SVG)
+
+
+def test_slides_keep_a_static_picture_for_an_untrusted_notebook(diag):
+    """A reopened (untrusted) JupyterLab drops iframes: the slide keeps an SVG picture under
+    its map, which the exported report removes (the interactive map covers the same box)."""
+    from ptsm_diag.report.display import strip_map_previews
+
+    slide = workshop.resources_slide(diag)
+    assert 'class="ptsm-carte-apercu"' in slide
+    assert "data:image/svg+xml;base64," in slide
+    assert 'class="ptsm-carte ptsm-carte-atelier"' in slide  # the interactive map is there
+    exported = strip_map_previews(slide)
+    assert "data:image/svg+xml" not in exported and "srcdoc=" in exported

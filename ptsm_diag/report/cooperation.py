@@ -38,7 +38,7 @@ from ptsm_diag.compute.cooperation import (
 from ptsm_diag.compute.resources import locate_resources
 from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
 from ptsm_diag.io.sources.vocab import vocabulary_labels
-from ptsm_diag.report.display import format_number
+from ptsm_diag.report.display import format_number, map_block
 from ptsm_diag.viz.maps import CHAMP_COLOURS, RawHtml, add_commune_background, base_map, safe_html
 from ptsm_diag.viz.offline import map_to_html
 
@@ -416,10 +416,8 @@ def network_slide(diag: Diagnostic, fond: str | None = None,
     m = cooperation_map(diag, fond, at, font_scale=SLIDE_FONT_SCALE, panel=True)
     if isinstance(m, str):
         return m
-    page = html.escape(map_to_html(m), quote=True)
-    return (f'<iframe class="ptsm-carte ptsm-carte-reseau" srcdoc="{page}" '
-            'style="width:100%;height:calc(100vh - 9rem);min-height:560px;'
-            'border:1px solid #999;box-sizing:border-box" allowfullscreen></iframe>')
+    return map_block(m, "max(560px, calc(100vh - 9rem))",
+                     iframe_class="ptsm-carte ptsm-carte-reseau", preview_px=900)
 
 
 def write_network_map(diag: Diagnostic, path: str | Path, fond: str | None = None,

@@ -33,7 +33,7 @@ import plotly.io as pio
 from IPython.display import HTML, display
 
 from ptsm_diag.fmt import format_number
-from ptsm_diag.viz.offline import map_preview_svg, map_to_iframe, plotly_js
+from ptsm_diag.viz.offline import map_preview_svg, map_to_html, plotly_js
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 MAP_HEIGHT = 520
@@ -69,12 +69,36 @@ _PREVIEW = re.compile(r'(<div class="ptsm-carte-apercu"[^>]*>).*?' + re.escape(_
 
 def _map_html(m: folium.Map) -> str:
     """The offline map in an iframe laid over a static picture of it (same box)."""
-    frame = map_to_iframe(m, height=MAP_HEIGHT).replace(
-        'style="width:100%;', 'style="position:absolute;top:0;left:0;z-index:1;width:100%;', 1)
-    svg = base64.b64encode(map_preview_svg(m, height=MAP_HEIGHT - 40).encode()).decode()
-    preview = (f'<div class="ptsm-carte-apercu" style="height:{MAP_HEIGHT}px">'
+    return map_block(m)
+
+
+def map_block(m: folium.Map, height: str = f"{MAP_HEIGHT}px", *,
+              iframe_class: str = "ptsm-carte", preview_px: int = MAP_HEIGHT - 40) -> str:
+    """The offline map in an ``<iframe srcdoc>`` laid over a static SVG picture of it.
+
+    JupyterLab drops iframes from an untrusted notebook (one reopened from disk): the
+    picture stays, with a note. The exported report removes the picture
+    (:func:`strip_map_previews`) and keeps the interactive map over an empty box.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    height : str
+        CSS height of the box (``"520px"``, ``"calc(100vh - 9rem)"`` for a slide).
+    iframe_class : str
+        CSS classes of the iframe.
+    preview_px : int
+        Height of the SVG picture drawn, in pixels.
+    """
+    page = html.escape(map_to_html(m), quote=True)
+    frame = (f'<iframe class="{html.escape(iframe_class, quote=True)}" srcdoc="{page}" '
+             f'style="position:absolute;top:0;left:0;z-index:1;width:100%;height:{height};'
+             'border:1px solid #ccc;box-sizing:border-box" allowfullscreen></iframe>')
+    svg = base64.b64encode(map_preview_svg(m, height=preview_px).encode()).decode()
+    preview = (f'<div class="ptsm-carte-apercu" style="height:{height}">'
                f'<img alt="Aperçu statique de la carte" src="data:image/svg+xml;base64,{svg}" '
-               f'style="max-width:100%;height:{MAP_HEIGHT - 40}px;border:1px solid #ccc">'
+               f'style="max-width:100%;height:calc({height} - 40px);border:1px solid #ccc">'
                f'<p style="color:#5b6573;font-size:.9rem;margin:.2rem 0">{html.escape(MAP_NOTE)}'
                f"</p></div>{_PREVIEW_END}")
     return f'<div class="ptsm-carte-bloc" style="position:relative">{preview}{frame}</div>'

@@ -26,6 +26,7 @@ from folium.plugins import FastMarkerCluster
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.diagnostic import Diagnostic, prepare_diagnostic
 from ptsm_diag.io.files import write_atomic_with
+from ptsm_diag.report.display import map_block
 from ptsm_diag.viz.maps import (
     CHAMP_COLOURS,
     RawHtml,
@@ -432,9 +433,9 @@ def rosace_slide(diag: Diagnostic) -> go.Figure:
 
 
 def _large_iframe(m: folium.Map) -> str:
-    page = html.escape(map_to_html(m), quote=True)
-    return (f'<iframe class="ptsm-carte ptsm-carte-atelier" srcdoc="{page}" '
-            'allowfullscreen></iframe>')
+    # over a static picture: an untrusted JupyterLab (reopened notebook) shows the picture
+    return map_block(m, "calc(100vh - 9rem)", iframe_class="ptsm-carte ptsm-carte-atelier",
+                     preview_px=900)
 
 
 def resources_slide(diag: Diagnostic, fond: str | None = None) -> str:
