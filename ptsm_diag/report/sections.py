@@ -33,7 +33,7 @@ from ptsm_diag.report.display import collapsible, format_number, table_html, to_
 from ptsm_diag.report.gaps import basket_section_html, gap_section_html, zones_blanches_map
 from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
 from ptsm_diag.viz.maps import commune_choropleth, resources_map
-from ptsm_diag.viz.rosace import rosace_accessible_table, rosace_comparison_figure, rosace_figure
+from ptsm_diag.viz.rosace import index_evolution_figure, rosace_accessible_table, rosace_figure
 
 DEMO_BANNER = (
     '<div class="ptsm-demo" role="note">Données fictives de démonstration — '
@@ -257,7 +257,8 @@ def rosace_open_data(diag: Diagnostic) -> str:
 
 
 def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
-    """The territory's rosace in its first and last years of data, side by side."""
+    """The index of each rosace indicator in the first and last years of data (dumbbell
+    chart: one line per indicator, readable at any width and in print)."""
     values = diag.indicator_values
     if values.empty or values["annee"].dropna().nunique() < 2:
         return note("Une seule année d'indicateurs : pas encore d'évolution à montrer.")
@@ -266,13 +267,9 @@ def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
     code = diag.territory.code
     tables = [rosace_table_of(values, code, year=y, reference=diag.reference,
                               catalog=diag.catalog) for y in (first, last)]
-    fig = rosace_comparison_figure(
-        *tables, [f"{diag.territory.name} ({first})", f"{diag.territory.name} ({last})"],
-        title=f"Évolution de la rosace, {first} → {last} (référence : {diag.reference_label})")
-    # the page is ~1,100 px wide: let the two rosaces share it instead of scrolling
-    fig.update_layout(width=None, autosize=True, height=820,
-                      title={"y": 0.985, "yanchor": "top"}, margin={"t": 110})
-    return fig
+    return index_evolution_figure(
+        *tables, [str(first), str(last)],
+        title=f"Évolution des indices, {first} → {last} (référence : {diag.reference_label})")
 
 
 def sources(diag: Diagnostic) -> pd.DataFrame:
