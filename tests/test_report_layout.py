@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,40 @@ def test_evolution_is_a_dumbbell_chart_not_a_second_rosace(demo):
     # one line per rosace indicator, labelled with its short label
     rows = list(years[1].y)
     assert "Densité de CMP" in rows and len(rows) == len(set(rows)) == len(demo.rosace)
+
+
+def test_notebook_prose_has_no_backticked_developer_names():
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    shown = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+             and "remove_cell" not in cell.get("metadata", {}).get("tags", [])]
+    prose = "\n".join("".join(cell["source"]) for cell in shown)
+    assert "Coopérations" in prose  # the prose is there
+    assert re.findall(r"`[^`]+`", prose) == []
+    assert "suivi_feuille_de_route.ipynb" not in prose
+
+
+def test_one_diagnostic_date_shown_once(demo):
+    from ptsm_diag.report import cooperation as cv
+    from ptsm_diag.report import roadmap as rs
+
+    day = f"{demo.generated_at:%d/%m/%Y}"
+    title = sections.title_page(demo)
+    assert "Date du diagnostic" in title and title.count(day) == 1
+    assert "Produit le" not in title
+    intro = cv.cooperation_intro(demo)
+    summary = cv.cooperation_summary(demo)
+    follow_up = rs.follow_up_from_data(demo.data, demo.territory.code,
+                                       date_suivi=f"{demo.generated_at:%Y-%m-%d}")
+    roadmap = rs.summary(follow_up, "À la date du diagnostic")
+    figure = rs.status_by_priority_figure(follow_up, "à la date du diagnostic")
+    assert intro.startswith("<p>À la date du diagnostic, le territoire compte")
+    assert "À la date du diagnostic" in summary.columns
+    assert list(roadmap.columns)[0] == "À la date du diagnostic"
+    assert figure.layout.title.text.endswith("à la date du diagnostic")
+    # no other date next to them (neither today's nor the last follow-up's)
+    last_follow_up = "30/06/2025"
+    for text in (intro, " ".join(summary.columns), " ".join(roadmap.columns),
+                 figure.layout.title.text):
+        assert day not in text and last_follow_up not in text
+    # an explicit date is still said
+    assert cv.cooperation_intro(demo, at="2025-06-30").startswith("<p>Au 30/06/2025,")

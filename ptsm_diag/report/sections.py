@@ -56,7 +56,8 @@ def title_page(diag: Diagnostic) -> str:
         "Référence de la rosace": diag.reference_label,
         "Année des indicateurs": diag.year if diag.year is not None else "n.d.",
         "Données": "démonstration (fictives)" if diag.is_demo else diag.data_folder.name,
-        "Produit le": diag.generated_at.strftime("%d/%m/%Y à %H:%M"),
+        # the one date of the report: cooperation and roadmap are shown at this date
+        "Date du diagnostic": diag.generated_at.strftime("%d/%m/%Y"),
         "Outil": f"ptsm-diag {__version__}",
     }
     rows = "".join(
