@@ -66,3 +66,38 @@ def test_one_diagnostic_date_shown_once(demo):
         assert day not in text and last_follow_up not in text
     # an explicit date is still said
     assert cv.cooperation_intro(demo, at="2025-06-30").startswith("<p>Au 30/06/2025,")
+
+
+def _cells(html_table: str) -> list[list[str]]:
+    return [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)
+            for row in re.findall(r"<tr>(.*?)</tr>", html_table)]
+
+
+def test_densities_table_counts_lits_and_places_apart_and_says_sans_objet(demo):
+    page = sections.densities(demo)
+    head, *rows = _cells(page)
+    assert "Lits" in head and "Places" in head
+    assert not any(c.startswith("Capacité") for c in head)
+    by_type = {row[0]: dict(zip(head, row, strict=True)) for row in rows}
+    cmp = by_type["CMP adultes"]  # consultation: no beds, no places
+    assert cmp["Lits"] == cmp["Places"] == cmp["Lits et places pour 100 000 hab."] \
+        == "sans objet"
+    chs = by_type["Établissement spécialisé en psychiatrie (CHS/EPSM)"]
+    assert chs["Lits"] == "923" and chs["Places"] == "sans objet"
+    esat = by_type["ESAT"]
+    assert esat["Lits"] == "sans objet" and re.sub(r"\s", "", esat["Places"]) == "1002"
+    assert not any(cell == "n.d." for row in rows for cell in row[5:7])
+    assert "« sans objet » : ce type de ressource n'a ni lits ni places" in page.replace(
+        "&#x27;", "'")
+
+
+def test_each_density_says_its_population(demo):
+    head, *rows = _cells(sections.densities(demo))
+    population = {row[0]: row[head.index("Population de référence")] for row in rows}
+    assert population["CMP adultes"] == "adultes (18 ans et plus)"
+    assert population["CMP infanto-juvénile"] == "enfants (0-17 ans)"
+    assert population["CATTP"] == "population totale"
+    assert "Pour 100 000 hab. (population totale)" in sections.resources_by_type(demo).columns
+    rosace = sections.rosace_table(demo).set_index("Axe")
+    assert ("Centres médico-psychologiques (CMP) pour 100 000 habitants — population totale"
+            in set(rosace["Indicateur"]))
