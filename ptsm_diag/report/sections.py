@@ -308,13 +308,13 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
     def count(values: pd.Series) -> list[str]:
         """Lits or places: « sans objet » when the type has neither, 0 without resource."""
         other = table["Lits et places"].notna().to_numpy()
-        return [SANS_OBJET if na or (pd.isna(v) and known) else
+        return [_CELL_SANS_OBJET if na or (pd.isna(v) and known) else
                 "0" if pd.isna(v) and zero else format_number(v, 0)
                 for v, na, known, zero in zip(values, not_applicable, other, none,
                                               strict=True)]
 
     def density(values: pd.Series, capacity: bool = False) -> list[str]:
-        return [SANS_OBJET if capacity and na else
+        return [_CELL_SANS_OBJET if capacity and na else
                 "0" if capacity and zero and pd.isna(v) else format_number(v, None)
                 for v, na, zero in zip(values, not_applicable, none, strict=True)]
 
@@ -322,13 +322,13 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
         cells = []
         for v, gap, na in zip(values, gaps, not_applicable, strict=True):
             if capacity and na:
-                cells.append(SANS_OBJET)
+                cells.append(_CELL_SANS_OBJET)
             elif pd.isna(v):
                 cells.append("n.d.")
             else:
                 sign = "+" if pd.notna(gap) and round(gap) > 0 else ""
                 cells.append(format_number(v, None) + ("" if pd.isna(gap) else
-                             f" ({sign}{format_number(gap, 0)} %)"))
+                             f"\u00a0({sign}{format_number(gap, 0)}\u00a0%)"))
         return cells
 
     compact = pd.DataFrame({
@@ -370,6 +370,7 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
 
 
 SANS_OBJET = "sans objet"
+_CELL_SANS_OBJET = "sans\u00a0objet"  # never cut in two in a narrow column
 DENSITY_POPULATIONS = ("enfants (0-17 ans) pour les ressources de l'enfance, adultes (18 ans "
                        "et plus) pour celles des adultes, personnes âgées (65 ans et plus), "
                        "population totale pour les ressources tous publics.")
