@@ -14,6 +14,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from ptsm_diag.catalog import (
@@ -352,18 +353,41 @@ def densities_table(diagnostic: Diagnostic, reference: str | None = None,
         "Champ": table["champ"].map(vocab.champs).to_numpy(),
         "Public": table["public"].map(vocab.publics).to_numpy(),
         "Tranche d'âge": table["tranche_age"].to_numpy(),
+        "Population de référence": table["tranche_age"].map(
+            lambda band: POPULATION_WORDS.get(band, f"{band} ans")).to_numpy(),
         "Nombre": table["nombre"].to_numpy(),
-        "Capacité (lits + places)": table["capacite"].to_numpy(),
+        "Lits": table["lits"].to_numpy(),
+        "Places": table["places"].to_numpy(),
+        "Lits et places": table["capacite"].to_numpy(),
+        "Capacité sans objet": capacity_not_applicable(table),
         "Nombre pour 100 000 hab.": table["densite_nombre"].round(2).to_numpy(),
         f"Nombre pour 100 000 hab. ({label})": table["densite_nombre_reference"]
         .round(2).to_numpy(),
         "Écart nombre (%)": table["ecart_nombre_pct"].round(1).to_numpy(),
-        "Capacité pour 100 000 hab.": table["densite_capacite"].round(1).to_numpy(),
-        f"Capacité pour 100 000 hab. ({label})": table["densite_capacite_reference"]
+        "Lits et places pour 100 000 hab.": table["densite_capacite"].round(1).to_numpy(),
+        f"Lits et places pour 100 000 hab. ({label})": table["densite_capacite_reference"]
         .round(1).to_numpy(),
-        "Écart capacité (%)": table["ecart_capacite_pct"].round(1).to_numpy(),
+        "Écart lits et places (%)": table["ecart_capacite_pct"].round(1).to_numpy(),
         "Remarque": table["note"].to_numpy(),
     })
+
+
+# The population each density is counted against, by age band (densities.PUBLIC_BANDS).
+POPULATION_WORDS = {
+    "ensemble": "population totale",
+    "18+": "adultes (18 ans et plus)",
+    "0-17": "enfants (0-17 ans)",
+    "65+": "personnes âgées (65 ans et plus)",
+}
+
+
+def capacity_not_applicable(densities: pd.DataFrame) -> np.ndarray:
+    """True for the rows of :func:`diagnostic_densities` whose type has no lits nor places
+    (CMP, GEM, CPTS...): none in the territory's resources, none in the reference."""
+    reference = pd.to_numeric(densities["capacite_reference"], errors="coerce")
+    return (densities["lits"].isna() & densities["places"].isna()
+            & densities["capacite"].isna()
+            & (reference.isna() | (reference == 0))).to_numpy(dtype=bool)
 
 
 # --------------------------------------------------------------------------- accessibility

@@ -58,9 +58,9 @@ UNKNOWN_COLOUR = "#999999"
 SLIDE_FONT_SCALE = 1.6
 
 NO_DATA_NOTE = (
-    '<p class="ptsm-note">Aucune table <code>partenariats</code> dans le dossier de données : '
-    "les coopérations entre acteurs ne sont pas décrites. Le modèle "
-    "<code>data_templates/partenariats.csv</code> permet de les recenser (conventions, "
+    '<p class="ptsm-note">Aucun fichier partenariats.csv dans le dossier de données : '
+    "les coopérations entre acteurs ne sont pas décrites. Le modèle de fichier "
+    "partenariats.csv (dossier data_templates) permet de les recenser (conventions, "
     "échanges de pratiques, stages d'immersion, équipes mobiles...).</p>"
 )
 
@@ -71,6 +71,15 @@ def _day(at: str | dt.date | pd.Timestamp | None) -> pd.Timestamp:
 
 def _french_date(at: str | dt.date | pd.Timestamp | None) -> str:
     return _day(at).strftime("%d/%m/%Y")
+
+
+DIAGNOSTIC_DAY = "à la date du diagnostic"
+
+
+def _when(at: str | dt.date | pd.Timestamp | None) -> str:
+    """« à la date du diagnostic » (the report's one date, on its title page) when ``at``
+    is None, else « au JJ/MM/AAAA »."""
+    return DIAGNOSTIC_DAY if at is None else f"au {_french_date(at)}"
 
 
 # --------------------------------------------------------------------------- map
@@ -85,7 +94,7 @@ def _legend_box(day: str, not_drawn: int, font_scale: float) -> RawHtml:
         "z-index:1000;background:rgba(255,255,255,.94);padding:8px 10px;border:1px solid "
         f"#999;border-radius:4px;font:{size}px/1.35 sans-serif;"
         f'max-width:{round(330 * font_scale)}px">'
-        f"<b>Liens de coopération actifs au {safe_html(day)}</b><br>"
+        f"<b>Liens de coopération actifs {safe_html(day)}</b><br>"
         "Trait : nature du lien ; couleur du point : champ de la structure.<br>"
         "● point plein : au moins un lien actif ; ○ point vide : aucun lien actif."
         f"{note}</div>"
@@ -158,7 +167,8 @@ def network_map(
     font_scale : float
         Multiplier of the font sizes (1.6 for a projector).
     day : str
-        French date of the links, for the legend.
+        When the links are active, for the legend: « au 30/06/2025 » or « à la date du
+        diagnostic ».
     panel : bool
         Put the layer control and the legend in a column beside the map (projection).
     """
@@ -285,7 +295,8 @@ def cooperation_map(
     font_scale: float = 1.0,
     panel: bool = False,
 ) -> folium.Map | str:
-    """The network map of the territory's cooperation (links active at ``at``, today).
+    """The network map of the territory's cooperation (links active at ``at``, by
+    default today: the diagnostic date).
 
     ``font_scale`` and ``panel`` are those of :func:`network_map` (projection: 1.6, True).
     """
@@ -294,7 +305,7 @@ def cooperation_map(
     links, actors = network_links(diag, at)
     fond = None if fond in (None, "", "aucun") else fond
     return network_map(links, actors, diag.territory.communes, fond=fond,
-                       font_scale=font_scale, day=_french_date(at), panel=panel)
+                       font_scale=font_scale, day=_when(at), panel=panel)
 
 
 def cooperation_intro(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None = None) -> str:
@@ -312,7 +323,7 @@ def cooperation_intro(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None 
                 f"{int(row['denominateur'])})")
 
     return (
-        f"<p>Au {html.escape(_french_date(at))}, le territoire compte "
+        f"<p>{html.escape(_when(at)).capitalize()}, le territoire compte "
         f"<b>{int(values.loc['liens_actifs', 'numerateur'])}</b> lien(s) de coopération "
         f"actif(s), dont {int(values.loc['liens_intersectoriels', 'numerateur'])} entre deux "
         "champs différents. Structures médico-sociales et sociales liées à un service de "
@@ -342,7 +353,7 @@ def cooperation_summary(diag: Diagnostic, at: str | dt.date | pd.Timestamp | Non
 
     return pd.DataFrame({
         "Indicateur (processus)": table["libelle"],
-        f"Au {_french_date(at)}": table.apply(value, axis=1),
+        _when(at).capitalize(): table.apply(value, axis=1),
         "Détail": table.apply(detail, axis=1),
     })
 
@@ -354,7 +365,7 @@ def sector_matrix_figure(diag: Diagnostic, at: str | dt.date | pd.Timestamp | No
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
     matrix = sector_matrix(partenariats, every, local, at)
-    return sector_heatmap(matrix, f"Liens actifs entre champs au {_french_date(at)}",
+    return sector_heatmap(matrix, f"Liens actifs entre champs {_when(at)}",
                           font_scale=font_scale)
 
 

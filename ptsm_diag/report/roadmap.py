@@ -189,8 +189,12 @@ def _percent(value: float) -> str:
     return "n.d." if pd.isna(value) else f"{format_number(value, 0)} %"
 
 
-def summary(f: FollowUp) -> str | pd.DataFrame:
-    """Key figures at the follow-up date (table), or a note when there is no action."""
+def summary(f: FollowUp, when: str | None = None) -> str | pd.DataFrame:
+    """Key figures at the follow-up date (table), or a note when there is no action.
+
+    ``when`` replaces « Au JJ/MM/AAAA » in the heading (the diagnostic report says « À la
+    date du diagnostic », its one date being on its title page).
+    """
     if not has_actions(f):
         return _no_actions(f)
     figures = rm.key_figures(f.actions, f.date)
@@ -201,7 +205,7 @@ def summary(f: FollowUp) -> str | pd.DataFrame:
         ("Avancement moyen déclaré", _percent(figures["avancement_moyen"])),
         ("Actions en retard (échéance dépassée)", format_number(figures["en_retard"])),
     ]
-    return pd.DataFrame(rows, columns=[f"Au {_date(f.date)}", "Valeur"])
+    return pd.DataFrame(rows, columns=[when or f"Au {_date(f.date)}", "Valeur"])
 
 
 def _status_table(f: FollowUp, by: str, labels: dict) -> pd.DataFrame | str:
@@ -222,12 +226,14 @@ def status_by_theme(f: FollowUp) -> pd.DataFrame | str:
     return _status_table(f, "theme", rm.theme_labels())
 
 
-def status_by_priority_figure(f: FollowUp) -> go.Figure | str:
-    """Stacked bars of the actions by priority and status."""
+def status_by_priority_figure(f: FollowUp, when: str | None = None) -> go.Figure | str:
+    """Stacked bars of the actions by priority and status (``when``: as in :func:`summary`,
+    lower case)."""
     if not has_actions(f):
         return ""  # the table next to it says why
     table = rm.status_table(rm.status_at(f.actions, f.date), "priorite", rm.priority_labels())
-    return rf.status_bars(table, f"Statut des actions par priorité au {_date(f.date)}")
+    return rf.status_bars(table, "Statut des actions par priorité "
+                          + (when or f"au {_date(f.date)}"))
 
 
 def evolution_figure(f: FollowUp) -> go.Figure | str:

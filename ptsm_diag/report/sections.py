@@ -23,6 +23,7 @@ from ptsm_diag.compute.indicators import rosace_table as rosace_table_of
 from ptsm_diag.compute.opendata_indicators import ORIGIN_OPEN, ORIGIN_USER, value_origin
 from ptsm_diag.compute.resources import summarise_by_type
 from ptsm_diag.diagnostic import (
+    POPULATION_WORDS,
     Diagnostic,
     accessibility_summary,
     data_sources,
@@ -33,7 +34,7 @@ from ptsm_diag.report.display import collapsible, format_number, table_html, to_
 from ptsm_diag.report.gaps import basket_section_html, gap_section_html, zones_blanches_map
 from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
 from ptsm_diag.viz.maps import commune_choropleth, resources_map
-from ptsm_diag.viz.rosace import rosace_accessible_table, rosace_comparison_figure, rosace_figure
+from ptsm_diag.viz.rosace import index_evolution_figure, rosace_accessible_table, rosace_figure
 
 DEMO_BANNER = (
     '<div class="ptsm-demo" role="note">Données fictives de démonstration — '
@@ -56,7 +57,8 @@ def title_page(diag: Diagnostic) -> str:
         "Référence de la rosace": diag.reference_label,
         "Année des indicateurs": diag.year if diag.year is not None else "n.d.",
         "Données": "démonstration (fictives)" if diag.is_demo else diag.data_folder.name,
-        "Produit le": diag.generated_at.strftime("%d/%m/%Y à %H:%M"),
+        # the one date of the report: cooperation and roadmap are shown at this date
+        "Date du diagnostic": diag.generated_at.strftime("%d/%m/%Y"),
         "Outil": f"ptsm-diag {__version__}",
     }
     rows = "".join(
@@ -111,12 +113,14 @@ def population_by_age(diag: Diagnostic) -> pd.DataFrame | str:
 
 
 def resources_by_type(diag: Diagnostic) -> pd.DataFrame:
-    """Resources of the territory by type: count, capacity, rate per 100,000 inhabitants."""
+    """Resources of the territory by type: count, capacity, rate per 100,000 inhabitants
+    (of the whole population, which the column says: :func:`densities` uses each public's
+    age band)."""
     summary = summarise_by_type(diag.resources, diag.territory.population_total)
     summary = summary[["libelle", "champ", "nombre", "lits", "places", "pour_100000_hab"]]
-    summary.columns = ["Type de ressource", "Champ", "Nombre", "Lits", "Places",
-                       "Pour 100 000 hab."]
-    summary["Pour 100 000 hab."] = summary["Pour 100 000 hab."].round(2)
+    per = "Pour 100 000 hab. (population totale)"
+    summary.columns = ["Type de ressource", "Champ", "Nombre", "Lits", "Places", per]
+    summary[per] = summary[per].round(2)
     return summary
 
 
@@ -175,7 +179,9 @@ def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
              for v, u, st in zip(full["Valeur"], full["Unité"], full["Statut"], strict=True)]
     return pd.DataFrame({
         "Axe": full["Axe"].str.split(" – ").str[0],
-        "Indicateur": full["Indicateur"],
+        "Indicateur": [f"{label} — {population}" if population else label
+                       for label, population in zip(
+                           full["Indicateur"], _populations(diag), strict=True)],
         "Année": full["Année"],
         "Valeur": value,
         "IC 95 %": interval,
@@ -192,6 +198,17 @@ def rosace_table(diag: Diagnostic) -> pd.DataFrame | str:
             else ORIGIN_USER
             for status, source in zip(full["Statut"], full["Source"], strict=True)],
     })
+
+
+def _populations(diag: Diagnostic) -> list[str]:
+    """The population each rosace indicator is counted against, in words (« population
+    totale », « adultes (18 ans et plus) »...), empty when the catalogue gives none."""
+    words = []
+    for code in diag.rosace["indicateur"]:
+        indicator = diag.catalog.get(code)
+        band = getattr(indicator, "population", None)
+        words.append("" if not band else POPULATION_WORDS.get(band, f"population {band} ans"))
+    return words
 
 
 MISSING_REASONS = {  # (statut, masking) → why the petal is grey
@@ -257,7 +274,8 @@ def rosace_open_data(diag: Diagnostic) -> str:
 
 
 def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
-    """The territory's rosace in its first and last years of data, side by side."""
+    """The index of each rosace indicator in the first and last years of data (dumbbell
+    chart: one line per indicator, readable at any width and in print)."""
     values = diag.indicator_values
     if values.empty or values["annee"].dropna().nunique() < 2:
         return note("Une seule année d'indicateurs : pas encore d'évolution à montrer.")
@@ -266,13 +284,9 @@ def rosace_evolution(diag: Diagnostic) -> go.Figure | str:
     code = diag.territory.code
     tables = [rosace_table_of(values, code, year=y, reference=diag.reference,
                               catalog=diag.catalog) for y in (first, last)]
-    fig = rosace_comparison_figure(
-        *tables, [f"{diag.territory.name} ({first})", f"{diag.territory.name} ({last})"],
-        title=f"Évolution de la rosace, {first} → {last} (référence : {diag.reference_label})")
-    # the page is ~1,100 px wide: let the two rosaces share it instead of scrolling
-    fig.update_layout(width=None, autosize=True, height=820,
-                      title={"y": 0.985, "yanchor": "top"}, margin={"t": 110})
-    return fig
+    return index_evolution_figure(
+        *tables, [str(first), str(last)],
+        title=f"Évolution des indices, {first} → {last} (référence : {diag.reference_label})")
 
 
 def sources(diag: Diagnostic) -> pd.DataFrame:
@@ -288,17 +302,59 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
     """
     table = densities_table(diag, densities=diag.densities)
     ref = "Réf. région" if diag.reference == "region" else "Réf. France"
+    not_applicable = table["Capacité sans objet"].to_numpy(dtype=bool)
+    none = (pd.to_numeric(table["Nombre"], errors="coerce") == 0).to_numpy()
+
+    def count(values: pd.Series) -> list[str]:
+        """Lits or places: « sans objet » when the type has neither, 0 without resource."""
+        other = table["Lits et places"].notna().to_numpy()
+        return [_CELL_SANS_OBJET if na or (pd.isna(v) and known) else
+                "0" if pd.isna(v) and zero else format_number(v, 0)
+                for v, na, known, zero in zip(values, not_applicable, other, none,
+                                              strict=True)]
+
+    def density(values: pd.Series, capacity: bool = False) -> list[str]:
+        return [_CELL_SANS_OBJET if capacity and na else
+                "0" if capacity and zero and pd.isna(v) else format_number(v, None)
+                for v, na, zero in zip(values, not_applicable, none, strict=True)]
+
+    def versus(values: pd.Series, gaps: pd.Series, capacity: bool = False) -> list[str]:
+        cells = []
+        for v, gap, na in zip(values, gaps, not_applicable, strict=True):
+            if capacity and na:
+                cells.append(_CELL_SANS_OBJET)
+            elif pd.isna(v):
+                cells.append("n.d.")
+            else:
+                sign = "+" if pd.notna(gap) and round(gap) > 0 else ""
+                cells.append(format_number(v, None) + ("" if pd.isna(gap) else
+                             f"\u00a0({sign}{format_number(gap, 0)}\u00a0%)"))
+        return cells
+
     compact = pd.DataFrame({
         "Type de ressource": table["Type de ressource"],
-        "Âges": table["Tranche d'âge"],
+        "Population de référence": table["Population de référence"],
         "Nombre": table["Nombre"],
-        "Pour 100 000 hab.": table["Nombre pour 100 000 hab."],
-        ref: table[_reference_column(table, "Nombre pour 100 000 hab. (")],
-        "Écart (%)": table["Écart nombre (%)"],
-        "Capacité pour 100 000 hab.": table["Capacité pour 100 000 hab."],
-        f"{ref} (capacité)": table[_reference_column(table, "Capacité pour 100 000 hab. (")],
-        "Écart capacité (%)": table["Écart capacité (%)"],
+        "Nombre pour 100 000 hab.": density(table["Nombre pour 100 000 hab."]),
+        f"{ref} (écart)": versus(table[_reference_column(table, "Nombre pour 100 000 hab. (")],
+                                 table["Écart nombre (%)"]),
+        "Lits": count(table["Lits"]),
+        "Places": count(table["Places"]),
+        "Lits et places pour 100 000 hab.": density(table["Lits et places pour 100 000 hab."],
+                                                    capacity=True),
+        f"{ref} lits et places (écart)": versus(
+            table[_reference_column(table, "Lits et places pour 100 000 hab. (")],
+            table["Écart lits et places (%)"], capacity=True),
     })
+    legend = note(f"Chaque densité est rapportée à la population de référence de sa ligne : "
+                  f"{DENSITY_POPULATIONS} Lits et places sont comptés séparément puis "
+                  f"additionnés ; « {SANS_OBJET} » : ce type de ressource n'a ni lits ni "
+                  "places (consultation, coordination...) ; « n.d. » : valeur non "
+                  "disponible ; écart en % de la référence. Un même type peut donc avoir "
+                  "trois densités dans ce rapport : celle de l'état des ressources (population "
+                  "totale), celle de ce tableau (population de son public) et celle de la "
+                  "rosace (population indiquée dans son tableau ; la densité de CMP de la "
+                  "rosace compte les CMP adultes et enfants pour la population totale).")
     remarks = sorted({str(part) for r in table["Remarque"] if isinstance(r, str)
                       for part in r.split(" ; ") if part.strip()})
     # One line for every type the national table does not cover (GEM, CLSM...).
@@ -309,9 +365,15 @@ def densities(diag: Diagnostic) -> pd.DataFrame | str:
         remarks.append("référence non disponible pour les types absents de la table "
                        "nationale (structures hors FINESS, recensées localement) : "
                        + ", ".join(labels.get(code, code) for code in absent))
-    return (table_html(compact) + note(national_sources(diag))
+    return (table_html(compact) + legend + note(national_sources(diag))
             + "".join(note(r) for r in remarks))
 
+
+SANS_OBJET = "sans objet"
+_CELL_SANS_OBJET = "sans\u00a0objet"  # never cut in two in a narrow column
+DENSITY_POPULATIONS = ("enfants (0-17 ans) pour les ressources de l'enfance, adultes (18 ans "
+                       "et plus) pour celles des adultes, personnes âgées (65 ans et plus), "
+                       "population totale pour les ressources tous publics.")
 
 _TYPE_ABSENT = re.compile(r"référence non disponible : type « (.+) » absent de la table "
                           r"nationale")

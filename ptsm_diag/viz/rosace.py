@@ -138,6 +138,71 @@ def rosace_comparison_figure(
     return fig
 
 
+def index_evolution_figure(
+    table_first: pd.DataFrame, table_last: pd.DataFrame, labels: Sequence[str], *,
+    title: str | None = None,
+) -> go.Figure:
+    """The index of every rosace indicator in two years, as a dumbbell chart.
+
+    One line per indicator (rosace order, top to bottom): a hollow dot for the first
+    year, a filled dot for the last, joined by a segment; the reference is the vertical
+    line at 100. Indicators without an index in either year are listed without dots.
+    Reads at any width, unlike two small rosaces side by side.
+
+    Parameters
+    ----------
+    table_first, table_last : DataFrame
+        Outputs of :func:`ptsm_diag.compute.indicators.rosace_table` for the two years.
+    labels : sequence of two str
+        Legend labels of the two years, plain text, e.g. ``["2022", "2024"]``.
+    title : str, optional
+        Figure title, plain text.
+    """
+    if len(labels) != 2:
+        raise ValueError("labels : deux libellés attendus")
+    first = table_first.set_index("indicateur")
+    last = table_last.set_index("indicateur")
+    order = list(dict.fromkeys([*table_first["indicateur"], *table_last["indicateur"]]))
+    short = {**first["short_label"].to_dict(), **last["short_label"].to_dict()}
+    names = [_plain(short.get(code, code)) for code in order]
+
+    def index(table: pd.DataFrame, code: str) -> float:
+        if code not in table.index or table.loc[code, "statut"] != "ok":
+            return float("nan")
+        return float(np.clip(float(table.loc[code, "index"]), 0, RADIAL_MAX))
+
+    a = np.array([index(first, c) for c in order])
+    b = np.array([index(last, c) for c in order])
+    xs, ys = [], []
+    for name, x0, x1 in zip(names, a, b, strict=True):
+        if np.isfinite(x0) and np.isfinite(x1):
+            xs += [x0, x1, None]
+            ys += [name, name, None]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#999999", "width": 3},
+                             hoverinfo="skip", showlegend=False, meta={"role": "segment"}))
+    for values, label, symbol in ((a, labels[0], "circle-open"), (b, labels[1], "circle")):
+        fig.add_trace(go.Scatter(
+            x=values, y=names, mode="markers", name=_plain(label),
+            marker={"symbol": symbol, "size": 12, "color": "#1f3a68",
+                    "line": {"width": 2, "color": "#1f3a68"}},
+            hovertemplate="%{y}<br>" + _plain(label) + " : indice %{x:.0f}<extra></extra>",
+            meta={"role": "year", "label": str(label)}))
+    reference = _plain(_first(table_last, "reference_label") or "la référence")
+    fig.add_vline(x=100, line={"color": "#222222", "dash": "dash", "width": 2})
+    fig.update_layout(
+        title={"text": _plain(title or "Évolution des indices de la rosace")},
+        xaxis={"range": [0, RADIAL_MAX + 5], "title": f"Indice (100 = {reference} ; "
+               "plus élevé = plus favorable, tronqué à 200)", "gridcolor": "#DDDDDD"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        height=max(320, 28 * len(order) + 160), width=None, autosize=True,
+        margin={"l": 20, "r": 20, "t": 60, "b": 60}, plot_bgcolor="white",
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        separators=", ", font={"size": 12},
+    )
+    return fig
+
+
 def rosace_accessible_table(table: pd.DataFrame) -> pd.DataFrame:
     """What the rosace shows, as a table with French column names (screen reader, print).
 
