@@ -289,15 +289,14 @@ def cmd_insuffisances(args: argparse.Namespace) -> int:
     """``ptsm-diag insuffisances``: the ranked gaps of a territory as XLSX and CSV."""
     from ptsm_diag.diagnostic import prepare_diagnostic
     from ptsm_diag.report import sections
-    from ptsm_diag.report.execute import safe_file_stem
-    from ptsm_diag.report.gaps import export_gaps_csv, export_gaps_xlsx
+    from ptsm_diag.report.gaps import export_gaps_csv, export_gaps_xlsx, gaps_export_name
 
     folder = _data_folder(args.donnees)
     _output_folder(args.sortie, folder)
     with console.status("Analyse des insuffisances…"):
         diag = prepare_diagnostic(args.territoire, folder, reference=args.reference)
         analysis = sections.gap_analysis(diag)
-    stem = args.sortie / f"insuffisances_{safe_file_stem(diag.territory.code)}"
+    stem = args.sortie / gaps_export_name(diag.territory.code)  # the name the report cites
     xlsx = export_gaps_xlsx(analysis.gaps, stem.with_suffix(".xlsx"), analysis.config)
     csv = export_gaps_csv(analysis.gaps, stem.with_suffix(".csv"))
     console.print(f"{len(analysis.gaps)} insuffisance(s) ; classeur pour l'atelier "

@@ -416,7 +416,6 @@ _RESERVED_STEMS = {"synthese": "la synthèse du lot"}
 # The notebook whose reports get a gaps workbook beside them (insuffisances_<code>.xlsx,
 # the name ptsm_diag.report.gaps.gaps_export_name gives and the report cites).
 GAPS_NOTEBOOK = "diagnostic_territorial"
-GAPS_EXPORT_PREFIX = "insuffisances"
 
 
 def report_prefix(notebook: str) -> str:
@@ -482,6 +481,8 @@ def plan_jobs(
     snapshot = state_dir / f"{notebook.stem}-{hashlib.sha256(content).hexdigest()[:12]}.ipynb"
     if not snapshot.is_file():
         write_atomic(snapshot, content)
+    from ptsm_diag.report.gaps import gaps_export_name  # folium: loaded only here
+
     jobs = []
     for code, name in territories:
         stem = stems[code]
@@ -495,7 +496,7 @@ def plan_jobs(
             notebook=str(snapshot), parameters=dict(options.parameters),
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
             reuse_kernel=options.reuse_kernel,
-            gaps_export=(f"{GAPS_EXPORT_PREFIX}_{stem}.xlsx"
+            gaps_export=(gaps_export_name(code)
                          if Path(options.notebook).stem == GAPS_NOTEBOOK else None),
             reference=str(options.parameters.get("reference", "france")),
         )
