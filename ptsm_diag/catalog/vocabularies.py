@@ -3,8 +3,9 @@ prestations, resource types), loaded from the YAML files of this folder."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_yaml(text: str) -> Any:
-    """Parse YAML text safely (no Python objects), with libyaml when available."""
+    """Parse YAML text safely (no Python objects), with libyaml when available.
+
+    The same text is parsed once per process (the catalogues are read by every section
+    of every report of a batch): each call gets its own deep copy of the result.
+    """
+    return copy.deepcopy(_parse_yaml_once(text))
+
+
+@lru_cache(maxsize=32)
+def _parse_yaml_once(text: str) -> Any:
     return yaml.load(text, Loader=_SAFE_LOADER)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import folium
 
 from ptsm_diag.errors import PtsmError
+from ptsm_diag.viz.fast_render import literal_templates
 
 # folium asset name → vendored file; names absent from this table are dropped.
 VENDORED_ASSETS: dict[str, str] = {
@@ -90,7 +91,8 @@ def map_to_html(m: folium.Map) -> str:
         When an asset would still be fetched from the network.
     """
     _localise(m)
-    page = _inline_local_assets(m.get_root().render())
+    with literal_templates():
+        page = _inline_local_assets(m.get_root().render())
     leftovers = remote_assets(page)
     if leftovers:
         raise PtsmError(
