@@ -30,7 +30,9 @@ from ptsm_diag.compute.accessibility import (
     SPEED_KMH,
     beyond_threshold,
     nearest_resources,
+    slice_nearest,
 )
+from ptsm_diag.compute.cooperation import link_table
 from ptsm_diag.compute.densities import REFERENCE_LABELS, resource_densities
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
 from ptsm_diag.compute.opendata_indicators import merge_user_first, opendata_indicators
@@ -70,6 +72,7 @@ class Diagnostic:
     national: pd.DataFrame | None = None
     national_origin: str = ""
     opendata: pd.DataFrame = field(default_factory=pd.DataFrame)
+    national_work: NationalWork | None = field(default=None, repr=False, compare=False)
 
     @property
     def reference_label(self) -> str:
@@ -85,6 +88,64 @@ class Diagnostic:
     def nearest(self) -> pd.DataFrame:
         """Time and distance from each commune to the nearest resource of each type."""
         return diagnostic_nearest(self)
+
+
+class NationalWork:
+    """What is computed once for every territory of one data folder (a batch's cache).
+
+    A batch's kernel reuses the validated tables of its cache for report after report
+    (:func:`load_data`); the nearest resource of every commune of France and the densities
+    of every territory are computed once for all of them, on first use, and each report
+    takes its territory's slice, equal to what the territory alone would compute
+    (``tests/test_national_work.py``).
+
+    Parameters
+    ----------
+    data : DataFolder
+        The validated tables (of a batch cache).
+    """
+
+    def __init__(self, data: DataFolder) -> None:
+        self.data = data
+
+    @cached_property
+    def located(self) -> gpd.GeoDataFrame:
+        """Every resource of the folder, located (WGS84)."""
+        return _located(self.data)
+
+    @cached_property
+    def nearest(self) -> pd.DataFrame:
+        """:func:`nearest_resources` of every bundled commune (default time estimate)."""
+        return nearest_resources(self.located, self.data.population)
+
+    @cached_property
+    def densities(self) -> pd.DataFrame:
+        """:func:`resource_densities` of every territory of ``territoires.csv``."""
+        territoires = self.data.territoires
+        members = territory_communes(territoires)[["code_territoire", "code_commune"]]
+        return resource_densities(
+            _resources_or_empty(self.data), members, self.data.population,
+            national=national_table(self.data)[0], regions=main_regions(territoires))
+
+    @cached_property
+    def links(self) -> pd.DataFrame:
+        """:func:`link_table` of the folder's partnerships (all territories)."""
+        return link_table(self.data.partenariats, self.data.ressources)
+
+    def nearest_of(self, communes: pd.Series) -> pd.DataFrame:
+        """Rows of :attr:`nearest` for ``communes``, as ``nearest_resources(communes=…)``."""
+        return slice_nearest(self.nearest, communes)
+
+    def densities_of(self, code: str) -> pd.DataFrame:
+        """Rows of :attr:`densities` for territory ``code``, as if computed alone."""
+        table = self.densities
+        return table[table["code_territoire"] == code].reset_index(drop=True)
+
+
+@lru_cache(maxsize=2)
+def _national_work(path: str, mtime_ns: int, size: int) -> NationalWork:
+    """One :class:`NationalWork` per batch cache file and kernel."""
+    return NationalWork(_load_batch_cache(path, mtime_ns, size))
 
 
 def load_data(donnees: str | Path | None) -> DataFolder:
@@ -196,8 +257,8 @@ def prepare_diagnostic(
         code=code, region=territory.region_codes[0], catalog=catalog,
         national_population=getattr(data, "population_nationale", None))
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
+    key = _batch_cache_key(Path(donnees)) if donnees else None
     if indicateurs is not None and not indicateurs.empty:
-        key = _batch_cache_key(Path(donnees)) if donnees else None
         if key is not None and not opendata_notes["utilise"].any():
             values = _batch_indicator_values(key, secrecy_threshold).copy()
         else:
@@ -225,6 +286,8 @@ def prepare_diagnostic(
         national=national,
         national_origin=national_origin,
         opendata=opendata_notes,
+        national_work=(_national_work(*key) if key is not None and references_nationales is None
+                       else None),
     )
 
 
@@ -314,13 +377,13 @@ def diagnostic_densities(diagnostic: Diagnostic) -> pd.DataFrame:
     folder: « référence non disponible » without one.
     """
     territory = diagnostic.territory
+    if diagnostic.national_work is not None:
+        return diagnostic.national_work.densities_of(territory.code)
     members = pd.DataFrame({"code_territoire": territory.code,
                             "code_commune": list(territory.communes["code_commune"])})
-    resources = diagnostic.data.ressources
-    if resources is None:
-        resources = pd.DataFrame(columns=["type_ressource", "code_commune"])
     return resource_densities(
-        resources, members, diagnostic.data.population, national=diagnostic.national,
+        _resources_or_empty(diagnostic.data), members, diagnostic.data.population,
+        national=diagnostic.national,
         regions={territory.code: territory.region_codes[0]},
     )
 
@@ -393,9 +456,22 @@ def capacity_not_applicable(densities: pd.DataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- accessibility
 
 
+def _resources_or_empty(data: DataFolder) -> pd.DataFrame:
+    """The ``ressources`` table, or an empty one with the columns densities read."""
+    if data.ressources is None:
+        return pd.DataFrame(columns=["type_ressource", "code_commune"])
+    return data.ressources
+
+
 def located_resources(diagnostic: Diagnostic) -> gpd.GeoDataFrame:
     """Every resource of the diagnostic's data folder, located (WGS84)."""
-    table = diagnostic.data.ressources
+    if diagnostic.national_work is not None:
+        return diagnostic.national_work.located
+    return _located(diagnostic.data)
+
+
+def _located(data: DataFolder) -> gpd.GeoDataFrame:
+    table = data.ressources
     if table is None or table.empty:
         return gpd.GeoDataFrame(
             columns=["id_ressource", "type_ressource", "code_commune", "geometry"],
@@ -414,6 +490,10 @@ def diagnostic_nearest(
 
     The nearest resource is searched in the whole data folder.
     """
+    work = diagnostic.national_work
+    if (work is not None and distancier is None and detour == DETOUR_FACTOR
+            and speed_kmh == SPEED_KMH):
+        return work.nearest_of(diagnostic.territory.communes["code_commune"])
     return nearest_resources(
         located_resources(diagnostic), diagnostic.data.population,
         communes=diagnostic.territory.communes["code_commune"],
@@ -491,6 +571,15 @@ def diagnostic_cooperation_tables(
         if column not in local:
             local[column] = pd.Series(dtype=object)
     return diag.data.partenariats, every, local
+
+
+def diagnostic_links(diag: Diagnostic) -> pd.DataFrame:
+    """:func:`link_table` of the diagnostic's data folder (every link, actors resolved),
+    computed once for all the territories of a batch."""
+    if diag.national_work is not None:
+        return diag.national_work.links
+    partenariats, every, _local = diagnostic_cooperation_tables(diag)
+    return link_table(partenariats, every)
 
 
 # --------------------------------------------------------------------------- regional synthesis

@@ -33,14 +33,14 @@ def _rendered_maps(monkeypatch: pytest.MonkeyPatch, fast: bool) -> list[str]:
     monkeypatch.setattr("branca.element.Element._generate_id",
                         classmethod(lambda cls: f"{next(counter):032x}"))
     if not fast:
-        monkeypatch.setattr(offline, "literal_templates", _no_change)
+        monkeypatch.setattr(offline, "literal_templates", _NoChange)
     diag = prepare_diagnostic("35")
     maps = [s.resource_map(diag, None), s.commune_density_map(diag, None),
             cv.cooperation_map(diag, None)]
     return [offline.map_to_html(m) for m in maps if hasattr(m, "get_root")]
 
 
-class _no_change:
+class _NoChange:
     def __enter__(self) -> None:
         return None
 

@@ -615,3 +615,32 @@ def floating_catchment(
     if not frames:
         return pd.DataFrame(columns=FCA_COLUMNS)
     return pd.concat(frames, ignore_index=True)[FCA_COLUMNS]
+
+
+def slice_nearest(nearest: pd.DataFrame, communes: Iterable[str]) -> pd.DataFrame:
+    """The rows of :func:`nearest_resources` (all communes) for some communes only.
+
+    Equal to ``nearest_resources(..., communes=communes)`` with the same arguments: the
+    same rows in the same order (type by type, communes in the order given) and
+    ``code_commune`` categories limited to ``communes``; each commune's row depends on
+    that commune alone, so a batch computes every commune of France once and slices.
+
+    Parameters
+    ----------
+    nearest : DataFrame
+        :func:`nearest_resources` over every commune (type-major blocks, as it returns).
+    communes : iterable of str
+        The communes wanted (duplicates ignored).
+    """
+    all_communes = nearest["code_commune"].cat.categories
+    wanted = pd.Index(list(dict.fromkeys(communes)), name=all_communes.name)
+    n = len(all_communes)
+    n_types = len(nearest) // n if n else 0
+    positions = all_communes.get_indexer(wanted)
+    if (positions < 0).any():
+        raise KeyError(list(wanted[positions < 0]))
+    rows = (np.arange(n_types)[:, None] * n + positions[None, :]).ravel()
+    table = nearest.iloc[rows].reset_index(drop=True)
+    table["code_commune"] = pd.Categorical.from_codes(
+        np.tile(np.arange(len(wanted)), n_types), categories=wanted)
+    return table

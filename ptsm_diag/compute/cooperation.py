@@ -151,6 +151,8 @@ def cooperation_indicators(
     ressources: pd.DataFrame,
     territory_resources: pd.DataFrame | None = None,
     at: str | dt.date | pd.Timestamp | None = None,
+    *,
+    links: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The cooperation indicators of a territory at a date.
 
@@ -164,6 +166,9 @@ def cooperation_indicators(
         The resources of the territory (denominators); all ``ressources`` by default.
     at : date, optional
         Date at which links must be active; today by default.
+    links : DataFrame, optional
+        :func:`link_table` of ``partenariats`` and ``ressources`` already computed (a batch
+        computes it once for every territory); computed here by default.
 
     Returns
     -------
@@ -173,7 +178,8 @@ def cooperation_indicators(
         NaN when the denominator is 0) and ``unite``.
     """
     local = ressources if territory_resources is None else territory_resources
-    links = link_table(partenariats, ressources)
+    if links is None:
+        links = link_table(partenariats, ressources)
     return _indicators(links, local, at)
 
 
@@ -232,6 +238,7 @@ def sector_matrix(
     at: str | dt.date | pd.Timestamp | None = None,
     *,
     labels: bool = True,
+    links: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Active links by pair of champs: a symmetric matrix of counts.
 
@@ -243,10 +250,14 @@ def sector_matrix(
     ----------
     labels : bool
         French champ labels as index and columns (default); codes otherwise.
+    links : DataFrame, optional
+        :func:`link_table` of ``partenariats`` and ``ressources`` already computed (a batch
+        computes it once for every territory); computed here by default.
     """
     local = ressources if territory_resources is None else territory_resources
-    links = territory_links(active_links(link_table(partenariats, ressources), at),
-                            local["id_ressource"])
+    if links is None:
+        links = link_table(partenariats, ressources)
+    links = territory_links(active_links(links, at), local["id_ressource"])
     links = links[(links["acteur_1"] != links["acteur_2"]).to_numpy()]
     names = champ_labels(include_unknown=bool(
         (links[["champ_1", "champ_2"]] == UNKNOWN_CHAMP).any().any()))
@@ -266,8 +277,16 @@ def isolated_actors(
     ressources: pd.DataFrame,
     territory_resources: pd.DataFrame | None = None,
     at: str | dt.date | pd.Timestamp | None = None,
+    *,
+    links: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Structures of the territory without any active link at ``at``.
+
+    Parameters
+    ----------
+    links : DataFrame, optional
+        :func:`link_table` of ``partenariats`` and ``ressources`` already computed (a batch
+        computes it once for every territory); computed here by default.
 
     Returns
     -------
@@ -277,7 +296,8 @@ def isolated_actors(
         by champ, type and name.
     """
     local = ressources if territory_resources is None else territory_resources
-    links = link_table(partenariats, ressources)
+    if links is None:
+        links = link_table(partenariats, ressources)
     links = links[(links["acteur_1"] != links["acteur_2"]).to_numpy()]
     active = set(_ends(active_links(links, at))["acteur"])
     every = _ends(links)["acteur"].value_counts()
@@ -308,6 +328,8 @@ def cooperation_evolution(
     ressources: pd.DataFrame,
     territory_resources: pd.DataFrame | None = None,
     dates: Sequence[str | dt.date | pd.Timestamp] | None = None,
+    *,
+    links: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The indicators at successive dates (long format: one row per date and indicator).
 
@@ -315,6 +337,9 @@ def cooperation_evolution(
     ----------
     dates : sequence of dates, optional
         By default :func:`default_dates` (each 1 January since the first link, and today).
+    links : DataFrame, optional
+        :func:`link_table` of ``partenariats`` and ``ressources`` already computed (a batch
+        computes it once for every territory); computed here by default.
 
     Returns
     -------
@@ -322,7 +347,8 @@ def cooperation_evolution(
         ``date`` then the columns of :func:`cooperation_indicators`.
     """
     local = ressources if territory_resources is None else territory_resources
-    links = link_table(partenariats, ressources)
+    if links is None:
+        links = link_table(partenariats, ressources)
     days = [_as_timestamp(d) for d in dates] if dates is not None else default_dates(links)
     frames = [_indicators(links, local, day).assign(date=day) for day in days]
     if not frames:

@@ -31,12 +31,16 @@ from ptsm_diag.compute.cooperation import (
     cooperation_evolution,
     cooperation_indicators,
     isolated_actors,
-    link_table,
     sector_matrix,
     territory_links,
 )
 from ptsm_diag.compute.resources import locate_resources
-from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
+from ptsm_diag.diagnostic import (
+    Diagnostic,
+    diagnostic_cooperation_tables,
+    diagnostic_links,
+    has_partnerships,
+)
 from ptsm_diag.io.sources.vocab import vocabulary_labels
 from ptsm_diag.report.display import format_number, map_block
 from ptsm_diag.viz.maps import CHAMP_COLOURS, RawHtml, add_commune_background, base_map, safe_html
@@ -273,9 +277,9 @@ def sector_heatmap(matrix: pd.DataFrame, title: str, *, font_scale: float = 1.0)
 def network_links(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None = None
                   ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """The territory's active links at ``at`` and the located actors to draw."""
-    partenariats, every, _local = diagnostic_cooperation_tables(diag)
-    links = link_table(partenariats, every)
-    links = territory_links(active_links(links, at), diag.resources["id_ressource"])
+    _partenariats, every, _local = diagnostic_cooperation_tables(diag)
+    links = territory_links(active_links(diagnostic_links(diag), at),
+                            diag.resources["id_ressource"])
     links = links[(links["acteur_1"] != links["acteur_2"]).to_numpy()]
     inside = set(diag.resources["id_ressource"])
     partners = (set(links["acteur_1"]) | set(links["acteur_2"])) - inside
@@ -313,7 +317,8 @@ def cooperation_intro(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None 
     if not has_partnerships(diag):
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
-    values = cooperation_indicators(partenariats, every, local, at).set_index("indicateur")
+    values = cooperation_indicators(partenariats, every, local, at,
+        links=diagnostic_links(diag)).set_index("indicateur")
 
     def share(code: str) -> str:
         row = values.loc[code]
@@ -339,7 +344,8 @@ def cooperation_summary(diag: Diagnostic, at: str | dt.date | pd.Timestamp | Non
     if not has_partnerships(diag):
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
-    table = cooperation_indicators(partenariats, every, local, at)
+    table = cooperation_indicators(partenariats, every, local, at,
+        links=diagnostic_links(diag))
 
     def value(row: pd.Series) -> str:
         if row["unite"] != "%":
@@ -364,7 +370,8 @@ def sector_matrix_figure(diag: Diagnostic, at: str | dt.date | pd.Timestamp | No
     if not has_partnerships(diag):
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
-    matrix = sector_matrix(partenariats, every, local, at)
+    matrix = sector_matrix(partenariats, every, local, at,
+        links=diagnostic_links(diag))
     return sector_heatmap(matrix, f"Liens actifs entre champs {_when(at)}",
                           font_scale=font_scale)
 
@@ -374,7 +381,8 @@ def cooperation_evolution_figure(diag: Diagnostic) -> go.Figure | str:
     if not has_partnerships(diag):
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
-    evolution = cooperation_evolution(partenariats, every, local)
+    evolution = cooperation_evolution(partenariats, every, local,
+        links=diagnostic_links(diag))
     fig = go.Figure()
     for code, name in (
         ("part_ms_social_lien_psy", "Médico-social et social liés à la psychiatrie"),
@@ -405,7 +413,8 @@ def isolated_actors_table(diag: Diagnostic, at: str | dt.date | pd.Timestamp | N
     if not has_partnerships(diag):
         return NO_DATA_NOTE
     partenariats, every, local = diagnostic_cooperation_tables(diag)
-    table = isolated_actors(partenariats, every, local, at)
+    table = isolated_actors(partenariats, every, local, at,
+        links=diagnostic_links(diag))
     types = {code: t.label for code, t in load_resource_types().items()}
     champs = champ_labels(include_unknown=True)
     names = diag.territory.communes.set_index("code_commune")["nom"]

@@ -48,7 +48,12 @@ from ptsm_diag.compute.gaps import (
     prestation_basket,
     white_zone_communes,
 )
-from ptsm_diag.diagnostic import Diagnostic, diagnostic_cooperation_tables, has_partnerships
+from ptsm_diag.diagnostic import (
+    Diagnostic,
+    diagnostic_cooperation_tables,
+    diagnostic_links,
+    has_partnerships,
+)
 from ptsm_diag.io.exports import save_workbook, set_cell, write_csv
 from ptsm_diag.report.display import collapsible, format_number, table_html
 from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
@@ -125,7 +130,8 @@ def gap_inputs(
         resources = pd.DataFrame(diag.resources.drop(columns="geometry", errors="ignore"))
     cooperation = None
     if has_partnerships(diag):
-        cooperation = cooperation_indicators(*diagnostic_cooperation_tables(diag), at)
+        cooperation = cooperation_indicators(*diagnostic_cooperation_tables(diag), at,
+                                             links=diagnostic_links(diag))
     return GapInputs(
         territory=territory.code,
         population_total=territory.population_total,

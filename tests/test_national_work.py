@@ -1,0 +1,59 @@
+"""What a batch computes once for France equals what each territory computes alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ptsm_diag.demo import demo_data_dir
+from ptsm_diag.diagnostic import diagnostic_densities, diagnostic_nearest, prepare_diagnostic
+from ptsm_diag.io.data_cache import write_data_cache
+from ptsm_diag.io.sources import read_folder
+
+# Mainland, Corsica, overseas (971 has the communes attached to it), Paris, small, large.
+CODES = ["35", "2A", "971", "974", "75", "48", "59"]
+
+
+@pytest.fixture(scope="module")
+def batch_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lot") / "demo.donnees.zip"
+    write_data_cache(read_folder(demo_data_dir()), path)
+    return path
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_slices_equal_the_territory_alone(batch_cache: Path, code: str) -> None:
+    diag = prepare_diagnostic(code, batch_cache)
+    assert diag.national_work is not None
+    alone = replace(diag, national_work=None)
+    pd.testing.assert_frame_equal(diagnostic_nearest(diag), diagnostic_nearest(alone))
+    pd.testing.assert_frame_equal(diagnostic_densities(diag), diagnostic_densities(alone))
+    assert len(diag.nearest) > 0 and (diag.densities["code_territoire"] == code).all()
+
+
+def test_national_work_is_shared_by_the_reports_of_one_cache(batch_cache: Path) -> None:
+    first = prepare_diagnostic("35", batch_cache)
+    second = prepare_diagnostic("29", batch_cache)
+    assert first.national_work is second.national_work
+
+
+def test_a_folder_report_computes_its_territory_alone() -> None:
+    assert prepare_diagnostic("35", demo_data_dir()).national_work is None
+
+
+def test_a_given_distancier_is_not_replaced_by_the_national_estimate(batch_cache: Path) -> None:
+    diag = prepare_diagnostic("35", batch_cache)
+    slow = diagnostic_nearest(diag, speed_kmh=30.0)
+    assert (slow["temps_min"].dropna() > diag.nearest["temps_min"].dropna()).any()
+
+
+def test_batch_links_equal_the_folder_links(batch_cache: Path) -> None:
+    from ptsm_diag.diagnostic import diagnostic_links
+
+    diag = prepare_diagnostic("35", batch_cache)
+    alone = replace(diag, national_work=None)
+    assert len(diagnostic_links(diag)) > 0
+    pd.testing.assert_frame_equal(diagnostic_links(diag), diagnostic_links(alone))
