@@ -33,7 +33,11 @@ from ptsm_diag.compute.accessibility import (
     slice_nearest,
 )
 from ptsm_diag.compute.cooperation import link_table
-from ptsm_diag.compute.densities import REFERENCE_LABELS, resource_densities
+from ptsm_diag.compute.densities import (
+    REFERENCE_LABELS,
+    commune_population,
+    resource_densities,
+)
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
 from ptsm_diag.compute.opendata_indicators import merge_user_first, opendata_indicators
 from ptsm_diag.compute.regional import Synthesis, parse_codes, select_territories
@@ -41,6 +45,7 @@ from ptsm_diag.compute.resources import locate_resources, resources_in_territory
 from ptsm_diag.compute.territory import (
     Territory,
     main_regions,
+    normalise_population,
     territories_from_table,
     territory_communes,
 )
@@ -107,6 +112,17 @@ class NationalWork:
 
     def __init__(self, data: DataFolder) -> None:
         self.data = data
+
+    @cached_property
+    def population(self) -> pd.DataFrame | None:
+        """The ``population`` table cleaned once (:func:`normalise_population`)."""
+        table = self.data.population
+        return None if table is None else normalise_population(table)
+
+    @cached_property
+    def commune_population(self) -> pd.DataFrame:
+        """:func:`commune_population` of the folder's population table (latest year)."""
+        return commune_population(self.population)
 
     @cached_property
     def located(self) -> gpd.GeoDataFrame:
@@ -241,7 +257,10 @@ def prepare_diagnostic(
             "territoire", [code],
             hint=f"Territoires du dossier : {', '.join(sorted(set(codes)))}",
         )
-    territory = territories_from_table(data.territoires[codes == code], data.population)[code]
+    key = _batch_cache_key(Path(donnees)) if donnees else None
+    work = _national_work(*key) if key is not None and references_nationales is None else None
+    population = work.population if work is not None else data.population
+    territory = territories_from_table(data.territoires[codes == code], population)[code]
     catalog = load_indicator_catalog()
 
     if data.ressources is not None and not data.ressources.empty:
@@ -253,11 +272,11 @@ def prepare_diagnostic(
 
     national, national_origin = national_table(data, references_nationales)
     opendata = opendata_indicators(
-        data.ressources, list(territory.communes["code_commune"]), data.population, national,
+        data.ressources, list(territory.communes["code_commune"]), population, national,
         code=code, region=territory.region_codes[0], catalog=catalog,
-        national_population=getattr(data, "population_nationale", None))
+        national_population=getattr(data, "population_nationale", None),
+        commune_pop=work.commune_population if work is not None else None)
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
-    key = _batch_cache_key(Path(donnees)) if donnees else None
     if indicateurs is not None and not indicateurs.empty:
         if key is not None and not opendata_notes["utilise"].any():
             values = _batch_indicator_values(key, secrecy_threshold).copy()
@@ -286,8 +305,7 @@ def prepare_diagnostic(
         national=national,
         national_origin=national_origin,
         opendata=opendata_notes,
-        national_work=(_national_work(*key) if key is not None and references_nationales is None
-                       else None),
+        national_work=work,
     )
 
 

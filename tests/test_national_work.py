@@ -57,3 +57,18 @@ def test_batch_links_equal_the_folder_links(batch_cache: Path) -> None:
     alone = replace(diag, national_work=None)
     assert len(diagnostic_links(diag)) > 0
     pd.testing.assert_frame_equal(diagnostic_links(diag), diagnostic_links(alone))
+
+
+@pytest.mark.parametrize("code", ["35", "971", "2A"])
+def test_batch_diagnostic_equals_the_folder_diagnostic(batch_cache: Path, code: str) -> None:
+    batch = prepare_diagnostic(code, batch_cache)
+    folder = prepare_diagnostic(code, demo_data_dir())
+    assert batch.national_work is not None and folder.national_work is None
+    pd.testing.assert_frame_equal(batch.rosace, folder.rosace)
+    pd.testing.assert_frame_equal(batch.opendata, folder.opendata)
+    assert batch.territory.population_total == folder.territory.population_total
+    assert batch.territory.population_year == folder.territory.population_year
+    pd.testing.assert_frame_equal(batch.territory.population_by_age,
+                                  folder.territory.population_by_age)
+    pd.testing.assert_frame_equal(batch.densities, folder.densities)
+    pd.testing.assert_frame_equal(batch.nearest, folder.nearest)

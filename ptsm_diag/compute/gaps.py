@@ -40,6 +40,7 @@ from ptsm_diag.catalog import (
     load_resource_types,
     load_vocabularies,
 )
+from ptsm_diag.catalog.vocabularies import parse_yaml
 from ptsm_diag.compute.cooperation import INDICATORS as COOPERATION_INDICATORS
 from ptsm_diag.errors import CatalogError
 from ptsm_diag.fmt import format_number
@@ -327,9 +328,9 @@ def _read(path: str | Path | None) -> tuple[Any, str]:
     if path is None:
         text = resources.files("ptsm_diag.catalog").joinpath(PACKAGED_FILE).read_text(
             encoding="utf-8")
-        return yaml.safe_load(text), PACKAGED_FILE
+        return parse_yaml(text), PACKAGED_FILE
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")), str(path)
+        return parse_yaml(Path(path).read_text(encoding="utf-8")), str(path)
     except yaml.YAMLError as exc:
         raise CatalogError(str(path), "(fichier)", "(syntaxe)", f"YAML illisible : {exc}") from exc
 

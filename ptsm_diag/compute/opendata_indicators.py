@@ -99,6 +99,7 @@ def opendata_indicators(
     catalog: Mapping[str, Indicator] | None = None,
     year: int | None = None,
     national_population: pd.DataFrame | None = None,
+    commune_pop: pd.DataFrame | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -125,6 +126,9 @@ def opendata_indicators(
         The national population table (``code_departement, annee, tranche_age,
         population``); its latest year is used for the units the ``population`` table
         does not cover.
+    commune_pop : DataFrame, optional
+        ``commune_population(population, year=year)`` already computed (a batch computes
+        it once for every territory); computed here by default.
     """
     catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
     wanted = {k: v for k, v in OPEN_DATA_INDICATORS.items() if k in catalog}
@@ -138,7 +142,7 @@ def opendata_indicators(
                 "références région et France non calculables")))
         return OpenDataIndicators(empty, pd.DataFrame(notes, columns=NOTE_COLUMNS))
 
-    pop = commune_population(population, year=year)
+    pop = commune_population(population, year=year) if commune_pop is None else commune_pop
     counts = national_counts(national)
     dep_pop = departement_population(pop)
     departements = cached_layer("departements")
