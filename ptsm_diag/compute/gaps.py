@@ -1168,10 +1168,11 @@ def merge_supply_gaps(gaps: pd.DataFrame, config: GapConfig) -> pd.DataFrame:
     common = sorted(set(density["code_objet"]) & set(white["code_objet"]))
     if not common:
         return gaps
+    first_density = _first_record_by_subject(density)
+    first_white = _first_record_by_subject(white)
     merged = []
     for code in common:
-        d = density[density["code_objet"] == code].iloc[0].to_dict()
-        w = white[white["code_objet"] == code].iloc[0].to_dict()
+        d, w = first_density[code], first_white[code]
         score = max(float(d["severite"]), float(w["severite"]))
         merged.append({**d, "nature": MERGED_NATURE, "constat": f"{d['constat']} {w['constat']}",
                        "nombre_communes": w["nombre_communes"],
@@ -1181,6 +1182,14 @@ def merge_supply_gaps(gaps: pd.DataFrame, config: GapConfig) -> pd.DataFrame:
     rest = gaps[~(gaps["nature"].isin(["densite", "zone_blanche"])
                   & gaps["code_objet"].isin(common))]
     return gap_frame([*rest.to_dict("records"), *merged])
+
+
+def _first_record_by_subject(gaps: pd.DataFrame) -> dict[Any, dict[str, Any]]:
+    """The first row of each ``code_objet``, as a dict (one pass over the table)."""
+    records: dict[Any, dict[str, Any]] = {}
+    for record in gaps.to_dict("records"):
+        records.setdefault(record["code_objet"], record)
+    return records
 
 
 def rank_gaps(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -1220,9 +1229,11 @@ def compute_gaps(
     parts: list[pd.DataFrame] = []
     skipped: dict[str, str] = {}
     run: list[str] = []
+    found, found_parts = gap_frame(), 0  # the gaps found so far, merged when they change
     for name, source in sources.items():
-        found = merge_supply_gaps(pd.concat(parts, ignore_index=True), config) if parts \
-            else gap_frame()
+        if len(parts) != found_parts:
+            found = merge_supply_gaps(pd.concat(parts, ignore_index=True), config)
+            found_parts = len(parts)
         result = source(replace(inputs, found=found), config)
         if result is None:
             skipped[name] = SKIP_REASONS.get(name, "donnée d'entrée absente")
@@ -1230,8 +1241,8 @@ def compute_gaps(
         run.append(name)
         if not result.empty:
             parts.append(result)
-    gaps = merge_supply_gaps(pd.concat(parts, ignore_index=True), config) if parts \
-        else gap_frame()
+    gaps = found if len(parts) == found_parts else merge_supply_gaps(
+        pd.concat(parts, ignore_index=True), config)
     return GapAnalysis(gaps=rank_gaps(gap_frame(gaps.to_dict("records"))), skipped=skipped,
                        config=config, sources_run=tuple(run),
                        informed_priorities=informed_priorities(inputs, config))
