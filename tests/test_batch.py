@@ -375,3 +375,30 @@ def test_batch_writes_the_gaps_workbook_beside_each_diagnostic_report(data_folde
         synthesis=False))
     assert other.outcomes[0].status == OK
     assert not list((tmp_path / "autre").glob("*.xlsx"))
+
+
+@pytest.mark.slow
+def test_diagnostic_notebook_writes_its_own_gaps_workbook(tmp_path, monkeypatch):
+    """The batch does not compute the diagnostic a second time for the workbook: the
+    notebook writes it from the analysis the report shows."""
+    from openpyxl import load_workbook
+
+    from ptsm_diag import report
+    from ptsm_diag.demo import demo_data_dir
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report.sections import gap_analysis
+
+    def twice(*args, **kwargs):
+        raise AssertionError("diagnostic recomputed for the workbook")
+
+    monkeypatch.setattr(report.batch, "write_gaps_export", twice)
+    out = tmp_path / "lot"
+    result = run_batch(demo_data_dir(), out, codes=["2A"],
+                       options=BatchOptions(jobs=1, synthesis=False))
+    assert [o.status for o in result.outcomes] == [OK], result.outcomes
+    workbook = load_workbook(out / "insuffisances_2A.xlsx", read_only=True)
+    rows = [row for name in workbook.sheetnames if name.startswith(("Priorité", "Sans"))
+            for row in workbook[name].iter_rows(min_row=2, values_only=True) if row[0]]
+    expected = gap_analysis(prepare_diagnostic("2A")).gaps
+    assert len(rows) == len(expected) > 0
+    assert "insuffisances_2A.xlsx" in (out / "diagnostic_2A.html").read_text(encoding="utf-8")

@@ -49,6 +49,7 @@ from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.report.execute import (
     ReportOptions,
     WarmKernel,
+    notebook_parameters,
     notebook_path,
     render_report,
     safe_file_stem,
@@ -163,6 +164,7 @@ class TerritoryJob:
     pdf: bool = False
     reuse_kernel: bool = True
     gaps_export: str | None = None  # gaps workbook written beside the report
+    gaps_in_notebook: bool = False  # the notebook writes it (parameter insuffisances_xlsx)
     reference: str = "france"
 
 
@@ -277,7 +279,7 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             from ptsm_diag.report.browser import html_to_pdf
 
             html_to_pdf(path)
-        if job.gaps_export:
+        if job.gaps_export and not job.gaps_in_notebook:
             write_gaps_export(job.code, job.data_cache, path.with_name(job.gaps_export),
                               job.reference)
         seconds = time.perf_counter() - started
@@ -416,6 +418,7 @@ _RESERVED_STEMS = {"synthese": "la synthèse du lot"}
 # The notebook whose reports get a gaps workbook beside them (insuffisances_<code>.xlsx,
 # the name ptsm_diag.report.gaps.gaps_export_name gives and the report cites).
 GAPS_NOTEBOOK = "diagnostic_territorial"
+GAPS_PARAMETER = "insuffisances_xlsx"  # its parameter: where the notebook writes the workbook
 
 
 def report_prefix(notebook: str) -> str:
@@ -483,9 +486,17 @@ def plan_jobs(
         write_atomic(snapshot, content)
     from ptsm_diag.report.gaps import gaps_export_name  # folium: loaded only here
 
+    # The diagnostic notebook writes its gaps workbook from the analysis it shows (one
+    # computation); an older notebook without that parameter gets it written after.
+    gaps_in_notebook = GAPS_PARAMETER in notebook_parameters(snapshot)
     jobs = []
     for code, name in territories:
         stem = stems[code]
+        gaps_export = (gaps_export_name(code) if Path(options.notebook).stem == GAPS_NOTEBOOK
+                       else None)
+        parameters = dict(options.parameters)
+        if gaps_export and gaps_in_notebook:
+            parameters[GAPS_PARAMETER] = str(out_dir / gaps_export)
         job = TerritoryJob(
             code=code, name=name, data_cache=cache, out_dir=out_dir,
             report_name=f"{prefix}_{stem}.html",
@@ -493,11 +504,11 @@ def plan_jobs(
             state_path=state_dir / f"{stem}.json",
             error_path=out_dir / "erreurs" / f"{stem}.html",
             fingerprint=_job_fingerprint(data_hash, notebook, code, options),
-            notebook=str(snapshot), parameters=dict(options.parameters),
+            notebook=str(snapshot), parameters=parameters,
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
             reuse_kernel=options.reuse_kernel,
-            gaps_export=(gaps_export_name(code)
-                         if Path(options.notebook).stem == GAPS_NOTEBOOK else None),
+            gaps_export=gaps_export,
+            gaps_in_notebook=gaps_export is not None and gaps_in_notebook,
             reference=str(options.parameters.get("reference", "france")),
         )
         for path in (job.log_path, job.state_path, job.error_path, out_dir / job.report_name):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from importlib import resources
+from pathlib import Path
 
 import folium
 import pandas as pd
@@ -31,7 +32,12 @@ from ptsm_diag.diagnostic import (
     national_sources,
 )
 from ptsm_diag.report.display import collapsible, format_number, table_html, to_html
-from ptsm_diag.report.gaps import basket_section_html, gap_section_html, zones_blanches_map
+from ptsm_diag.report.gaps import (
+    basket_section_html,
+    export_gaps_xlsx,
+    gap_section_html,
+    zones_blanches_map,
+)
 from ptsm_diag.report.gaps import gap_analysis as run_gap_analysis
 from ptsm_diag.viz.maps import commune_choropleth, resources_map
 from ptsm_diag.viz.rosace import index_evolution_figure, rosace_accessible_table, rosace_figure
@@ -420,6 +426,17 @@ def gap_analysis(diag: Diagnostic) -> GapAnalysis:
     return run_gap_analysis(diag, densities=diag.densities, accessibility=diag.nearest)
 
 
+def export_gaps(analysis: GapAnalysis, path: str | Path | None) -> Path | None:
+    """Write every gap of ``analysis`` to the XLSX workbook ``path`` (nothing when empty).
+
+    The batch passes the path of ``insuffisances_<code>.xlsx`` beside each report, so the
+    workbook comes from the very analysis the report shows, computed once.
+    """
+    if not path:
+        return None
+    return export_gaps_xlsx(analysis.gaps, path, analysis.config)
+
+
 GAPS_SHOWN = 25  # ranked gaps shown unfolded in the report; the others are folded below
 
 
@@ -465,7 +482,8 @@ def key_figure(label: str, value: float | int | None, decimals: int = 0) -> str:
 
 
 __all__ = [
-    "access_map", "accessibility", "commune_density_map", "densities", "gap_analysis", "gaps",
+    "access_map", "accessibility", "commune_density_map", "densities", "export_gaps",
+    "gap_analysis", "gaps",
     "glossary", "identity_card", "key_figure", "note", "population_by_age",
     "prestation_basket", "resource_map",
     "resources_by_type", "resources_list", "rosace", "rosace_evolution", "rosace_not_shown",
