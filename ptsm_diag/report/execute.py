@@ -228,7 +228,8 @@ class WarmKernel:
             client = self._manager.client()
             client.start_channels()
             try:
-                client.wait_for_ready(timeout=60)
+                # No wait_for_ready: the kernel is alive, the request waits in its queue,
+                # and papermill's own client waits for it (each wait drains IOPub 0.2 s).
                 client.execute_interactive("%reset -f", timeout=60, store_history=False)
             finally:
                 client.stop_channels()
