@@ -72,3 +72,27 @@ def test_batch_diagnostic_equals_the_folder_diagnostic(batch_cache: Path, code: 
                                   folder.territory.population_by_age)
     pd.testing.assert_frame_equal(batch.densities, folder.densities)
     pd.testing.assert_frame_equal(batch.nearest, folder.nearest)
+
+
+@pytest.mark.parametrize("reference", ["france", "region"])
+def test_rosace_verdicts_of_all_territories_equal_each_rosace_table(reference: str) -> None:
+    from ptsm_diag.catalog import load_indicator_catalog
+    from ptsm_diag.compute.indicators import (
+        compute_indicator_values,
+        rosace_table,
+        rosace_verdicts,
+    )
+    from ptsm_diag.compute.territory import main_regions
+
+    data = read_folder(demo_data_dir())
+    values = compute_indicator_values(data.indicateurs, load_indicator_catalog(),
+                                      main_regions(data.territoires))
+    codes = sorted(set(values["code_territoire"]))
+    together = rosace_verdicts(values, codes + ["absent"], reference)
+    assert set(together["code_territoire"]) == set(codes)
+    assert together["verdict"].isin(["moins bon", "meilleur"]).any()
+    for code in codes:
+        alone = rosace_table(values, code, reference=reference)
+        mine = together[together["code_territoire"] == code]
+        assert list(mine["indicateur"]) == list(alone["indicateur"])
+        assert list(mine["verdict"]) == list(alone["verdict"]), code

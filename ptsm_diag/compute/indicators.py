@@ -36,7 +36,7 @@ Rules (see also ``catalog/indicators.yaml``):
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -313,6 +313,42 @@ def rosace_table(
     table = table.reindex(columns=columns)
     table["annee"] = table["annee"].astype("Int64")
     return table
+
+
+def rosace_verdicts(
+    values: pd.DataFrame,
+    territories: Sequence[str],
+    reference: str = "france",
+    *,
+    catalog: Mapping[str, Indicator] | None = None,
+) -> pd.DataFrame:
+    """The ``verdict`` column of :func:`rosace_table` for many territories at once.
+
+    Same rows as ``rosace_table(values, code, reference=reference)`` for each code (each
+    rosace indicator at the territory's latest year with a value), in one pass over the
+    table instead of one per territory: what a batch index needs for a whole country.
+
+    Returns
+    -------
+    DataFrame
+        ``code_territoire, indicateur, verdict`` for the territories present in
+        ``values`` (``non évaluable`` where the rosace table would say so).
+    """
+    catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
+    column = f"verdict_{reference}"
+    if column not in values.columns:
+        raise UnknownCodeError("de référence", [reference])
+    rosace = [ind.id for ind in catalog.values() if ind.in_rosace]
+    wanted = [str(t) for t in territories]
+    rows = values[values["code_territoire"].isin(wanted) & values["indicateur"].isin(rosace)]
+    rows = rows.assign(_has=rows["statut"] != STATUT_MANQUANT).sort_values(
+        ["code_territoire", "indicateur", "_has", "annee"]).drop_duplicates(
+        ["code_territoire", "indicateur"], keep="last")
+    present = [t for t in dict.fromkeys(wanted) if t in set(values["code_territoire"])]
+    grid = pd.MultiIndex.from_product([present, rosace],
+                                      names=["code_territoire", "indicateur"])
+    verdicts = rows.set_index(["code_territoire", "indicateur"])[column].reindex(grid)
+    return verdicts.fillna("non évaluable").rename("verdict").reset_index()
 
 
 def wrap_label(text: str, width: int = 15) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 from ptsm_diag import __version__
 from ptsm_diag.catalog import load_indicator_catalog
 from ptsm_diag.catalog.geography import load_regions
-from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
+from ptsm_diag.compute.indicators import compute_indicator_values, rosace_verdicts
 from ptsm_diag.compute.territory import main_regions, territory_communes
 from ptsm_diag.io.sources import DataFolder
 from ptsm_diag.report.display import format_number
@@ -72,17 +72,16 @@ def territory_signals(data: DataFolder, codes: Sequence[str],
         return pd.DataFrame(columns=columns)
     values = compute_indicator_values(data.indicateurs, load_indicator_catalog(),
                                       main_regions(data.territoires))
-    present = set(values["code_territoire"])
-    rows = {}
-    for code in codes:
-        if code not in present:
-            continue
-        verdicts = rosace_table(values, code, reference=reference)["verdict"]
-        rows[code] = {"moins_bons": int((verdicts == "moins bon").sum()),
-                      "meilleurs": int((verdicts == "meilleur").sum()),
-                      "evalues": int(verdicts.isin(["moins bon", "meilleur",
-                                                    "comparable"]).sum())}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    verdicts = rosace_verdicts(values, codes, reference)
+    by_code = verdicts.groupby("code_territoire", sort=False)["verdict"]
+    table = pd.DataFrame({
+        "moins_bons": by_code.agg(lambda v: int((v == "moins bon").sum())),
+        "meilleurs": by_code.agg(lambda v: int((v == "meilleur").sum())),
+        "evalues": by_code.agg(lambda v: int(v.isin(["moins bon", "meilleur",
+                                                     "comparable"]).sum())),
+    }, columns=columns)
+    table.index.name = None
+    return table.astype(int)
 
 
 def _signal(signals: pd.DataFrame | None, code: str) -> tuple[str | None, str]:
