@@ -708,15 +708,18 @@ def _run_batch_locked(
     for outcome in outcomes.values():
         if on_done:
             on_done(outcome)
+    pool: list[TerritoryJob | SynthesisJob] = list(todo)
+    if options.synthesis and jobs:  # the longest job: first, alongside the reports
+        pool.insert(0, SynthesisJob(jobs[0].data_cache, out_dir,
+                                    tuple(c for c, _ in territories), data_hash, options))
     try:
-        for outcome in execute_jobs(todo, options):
-            outcomes[outcome.code] = outcome
+        for outcome in execute_jobs(pool, options):
+            if outcome.code == SYNTHESIS_CODE and outcome.code not in outcomes:
+                synthesis = outcome
+            else:
+                outcomes[outcome.code] = outcome
             if on_done:
                 on_done(outcome)
-        synthesis = (run_synthesis(jobs[0].data_cache, out_dir, [c for c, _ in territories],
-                                   data_hash, options) if options.synthesis and jobs else None)
-        if synthesis is not None and on_done:
-            on_done(synthesis)
     finally:
         ordered = [outcomes[j.code] for j in jobs if j.code in outcomes]
         index = out_dir / "index.html"
@@ -751,10 +754,37 @@ def _with_default_reference(options: BatchOptions, region: str | None) -> BatchO
     return replace(options, parameters={**options.parameters, "reference": reference})
 
 
+@dataclass(frozen=True)
+class SynthesisJob:
+    """The synthesis of a batch's territories: a job of the pool like a report (picklable),
+    submitted first so that it runs alongside the reports instead of after them."""
+
+    data_cache: Path
+    out_dir: Path
+    codes: tuple[str, ...]
+    data_hash: str
+    options: BatchOptions
+    code: str = SYNTHESIS_CODE
+
+    @property
+    def fingerprint(self) -> str:
+        """Key of the job (Dask)."""
+        return self.data_hash[:16]
+
+
+def run_job(job: TerritoryJob | SynthesisJob) -> TerritoryOutcome:
+    """Run a report or the synthesis (in a worker process); never raises."""
+    if isinstance(job, SynthesisJob):
+        return run_synthesis(job.data_cache, job.out_dir, list(job.codes), job.data_hash,
+                             job.options)
+    return run_territory(job)
+
+
 def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: str,
                   options: BatchOptions) -> TerritoryOutcome:
     """The synthesis of the batch's territories, with the same guarantees as a report:
-    skipped when unchanged, an error page instead of an exception."""
+    skipped when unchanged, an error page instead of an exception. In a batch worker it
+    runs in the worker's reused kernel."""
     from ptsm_diag.report.regional import render_synthesis
 
     started = time.perf_counter()
@@ -781,7 +811,8 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                          parameters=parameters,
                          options=ReportOptions(notebook="synthese_regionale.ipynb",
                                                timeout=options.timeout,
-                                               shared_assets=options.shared_assets))
+                                               shared_assets=options.shared_assets),
+                         warm_kernel=_worker_kernel() if options.reuse_kernel else None)
         seconds = time.perf_counter() - started
         made_at = datetime.now().isoformat(timespec="seconds")
         write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": seconds,
@@ -806,7 +837,8 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
             log.removeHandler(handler)
 
 
-def execute_jobs(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+def execute_jobs(jobs: list[TerritoryJob | SynthesisJob], options: BatchOptions
+                 ) -> Iterable[TerritoryOutcome]:
     """Run jobs on the executor the options ask for; yield outcomes as they finish."""
     if not jobs:
         return iter(())
@@ -814,19 +846,20 @@ def execute_jobs(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[Te
     return executor(jobs, options)
 
 
-def _execute_local(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+def _execute_local(jobs: list[TerritoryJob | SynthesisJob], options: BatchOptions
+                   ) -> Iterable[TerritoryOutcome]:
     """Worker processes of this machine (or this process for one worker)."""
     workers = options.jobs
     if workers <= 1 or len(jobs) == 1:
         for job in jobs:
-            yield run_territory(job)
+            yield run_job(job)
         return
     context = get_context("spawn")  # no fork of a process holding threads (progress bar)
     # Workers (and, through GuardedKernelManager, their kernels) die with this process,
     # even when it is killed with SIGKILL.
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
                              initializer=guard_worker, initargs=(os.getpid(),)) as pool:
-        pending: set[Future[TerritoryOutcome]] = {pool.submit(run_territory, j) for j in jobs}
+        pending: set[Future[TerritoryOutcome]] = {pool.submit(run_job, j) for j in jobs}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -839,7 +872,8 @@ def _execute_local(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[
             raise
 
 
-def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[TerritoryOutcome]:
+def _execute_dask(jobs: list[TerritoryJob | SynthesisJob], options: BatchOptions
+                  ) -> Iterable[TerritoryOutcome]:
     """A Dask distributed cluster; its workers must see the data cache and output folder
     (shared file system) and have ptsm-diag installed."""
     try:
@@ -848,7 +882,7 @@ def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[T
         raise PtsmError("L'option --scheduler demande Dask : pip install 'ptsm-diag[dask]'"
                         ) from exc
     with Client(options.scheduler) as client:
-        futures = [client.submit(run_territory, job, key=f"ptsm-{job.code}-{job.fingerprint}",
+        futures = [client.submit(run_job, job, key=f"ptsm-{job.code}-{job.fingerprint}",
                                  pure=False) for job in jobs]
         try:
             for future in as_completed(futures):
@@ -858,7 +892,7 @@ def _execute_dask(jobs: list[TerritoryJob], options: BatchOptions) -> Iterable[T
             raise
 
 
-EXECUTORS: dict[str, Callable[[list[TerritoryJob], BatchOptions],
+EXECUTORS: dict[str, Callable[[list[TerritoryJob | SynthesisJob], BatchOptions],
                               Iterable[TerritoryOutcome]]] = {
     "local": _execute_local,
     "dask": _execute_dask,
