@@ -72,6 +72,11 @@ def test_batch_diagnostic_equals_the_folder_diagnostic(batch_cache: Path, code: 
                                   folder.territory.population_by_age)
     pd.testing.assert_frame_equal(batch.densities, folder.densities)
     pd.testing.assert_frame_equal(batch.nearest, folder.nearest)
+    from ptsm_diag.report.sections import gap_analysis
+
+    gaps = gap_analysis(batch).gaps
+    assert len(gaps) > 0
+    pd.testing.assert_frame_equal(gaps, gap_analysis(folder).gaps)
 
 
 @pytest.mark.parametrize("reference", ["france", "region"])

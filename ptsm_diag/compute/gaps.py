@@ -1111,6 +1111,10 @@ GapSource = Callable[[GapInputs, GapConfig], "pd.DataFrame | None"]
 
 # Registry of evidence sources, run in this order; the feuille de route check comes last
 # because it reads the gaps found by the others.
+for _source in (indicator_gaps, density_gaps, prestation_gaps, accessibility_gaps,
+                cooperation_gaps, knowledge_gaps):
+    _source.reads_found = False  # type: ignore[attr-defined]
+
 SOURCES: dict[str, GapSource] = {
     "indicateurs": indicator_gaps,
     "densites": density_gaps,
@@ -1216,7 +1220,9 @@ def compute_gaps(
     config : GapConfig, dict of overrides, path or None
         Thresholds and weights (packaged ``gaps.yaml`` by default).
     sources : dict, optional
-        Evidence sources to run (:data:`SOURCES` by default).
+        Evidence sources to run (:data:`SOURCES` by default). Each gets the gaps found by
+        the sources before it (``inputs.found``, density and white-zone gaps merged)
+        unless it has an attribute ``reads_found = False`` (then merging waits).
 
     Returns
     -------
@@ -1231,7 +1237,9 @@ def compute_gaps(
     run: list[str] = []
     found, found_parts = gap_frame(), 0  # the gaps found so far, merged when they change
     for name, source in sources.items():
-        if len(parts) != found_parts:
+        # Only a source that reads the gaps found before it (roadmap_gaps; any source of
+        # the user's unless it says otherwise) waits for them to be merged.
+        if len(parts) != found_parts and getattr(source, "reads_found", True):
             found = merge_supply_gaps(pd.concat(parts, ignore_index=True), config)
             found_parts = len(parts)
         result = source(replace(inputs, found=found), config)
