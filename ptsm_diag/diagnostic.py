@@ -28,9 +28,9 @@ from ptsm_diag.compute.accessibility import (
     DETOUR_FACTOR,
     SOURCE_DISTANCIER,
     SPEED_KMH,
+    NearestSearch,
     beyond_threshold,
     nearest_resources,
-    slice_nearest,
 )
 from ptsm_diag.compute.cooperation import link_table
 from ptsm_diag.compute.densities import (
@@ -99,9 +99,10 @@ class NationalWork:
     """What is computed once for every territory of one data folder (a batch's cache).
 
     A batch's kernel reuses the validated tables of its cache for report after report
-    (:func:`load_data`); the nearest resource of every commune of France and the densities
-    of every territory are computed once for all of them, on first use, and each report
-    takes its territory's slice, equal to what the territory alone would compute
+    (:func:`load_data`); the search of the nearest resources (trees of every type and
+    zone), the densities of every territory, the partnership links and the cleaned
+    population are prepared once for all of them, on first use, and each report takes
+    its territory's part, equal to what the territory alone would compute
     (``tests/test_national_work.py``).
 
     Parameters
@@ -130,9 +131,10 @@ class NationalWork:
         return _located(self.data)
 
     @cached_property
-    def nearest(self) -> pd.DataFrame:
-        """:func:`nearest_resources` of every bundled commune (default time estimate)."""
-        return nearest_resources(self.located, self.data.population)
+    def nearest_search(self) -> NearestSearch:
+        """:func:`nearest_resources` prepared once (default time estimate): the trees of
+        every type and zone, the population; each territory then queries its communes."""
+        return NearestSearch(self.located, self.population)
 
     @cached_property
     def densities(self) -> pd.DataFrame:
@@ -150,7 +152,7 @@ class NationalWork:
 
     def nearest_of(self, communes: pd.Series) -> pd.DataFrame:
         """Rows of :attr:`nearest` for ``communes``, as ``nearest_resources(communes=…)``."""
-        return slice_nearest(self.nearest, communes)
+        return self.nearest_search.query(communes)
 
     def densities_of(self, code: str) -> pd.DataFrame:
         """Rows of :attr:`densities` for territory ``code``, as if computed alone."""

@@ -255,3 +255,30 @@ def test_distancier_times_define_the_catchment():
     assert BREST in got.index and got.at[BREST, "source_temps"] == "distancier"
     assert VITRE not in got.index  # 90 min in the distancier, though estimated at ~45
     assert got.at["35047", "source_temps"] == "estimé"
+
+
+def test_a_prepared_search_answers_each_territory_as_the_whole_country():
+    """A batch prepares the search once and queries each territory: the rows of a
+    territory are those of the whole country, distancier times included."""
+    from ptsm_diag.compute.accessibility import NearestSearch
+
+    resources = _resources([("cmp_adultes", RENNES, -1.6778, 48.1173),
+                            ("cmp_adultes", "97411", 55.45, -20.88),
+                            ("chs", BREST, -4.486, 48.390)])
+    distancier = check_distancier(pd.DataFrame({
+        "code_commune_origine": [VITRE, VITRE], "code_commune_destination": [RENNES, BREST],
+        "minutes": ["42,5", "150"]}))
+    search = NearestSearch(resources, types=["cmp_adultes", "chs"], distancier=distancier)
+    country = search.query()
+    some = [BREST, "97411", VITRE]
+    part = search.query(some)
+    assert list(part["code_commune"].cat.categories) == some
+    expected = country[country["code_commune"].isin(some)].copy()
+    expected["code_commune"] = pd.Categorical(expected["code_commune"].astype(str),
+                                              categories=pd.Index(some, name="code_commune"))
+    expected = expected.sort_values(["type_ressource", "code_commune"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, expected)
+    assert part.set_index(["type_ressource", "code_commune"]).at[
+        ("cmp_adultes", VITRE), "temps_min"] == 42.5
+    pd.testing.assert_frame_equal(part, nearest_resources(
+        resources, communes=some, types=["cmp_adultes", "chs"], distancier=distancier))

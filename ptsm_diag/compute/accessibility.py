@@ -262,91 +262,143 @@ def nearest_resources(
         (straight line), NaN when the commune has no point or its zone has no resource of
         the type.
     """
-    catalog = load_resource_types()
-    type_codes = list(catalog) if types is None else list(types)
-    points = commune_points(origins)
-    if communes is not None:
-        points = points.loc[pd.Index(list(dict.fromkeys(communes)))]
-    res = resource_points(resources)
-    pop = commune_population(population)
-    lookup = _Lookup(distancier)
-    origin_pos = lookup.codes.get_indexer(points.index)
-    zone_names, zones = np.unique(points["zone"].to_numpy(dtype=str), return_inverse=True)
-    res_zones = pd.Index(zone_names).get_indexer(res["zone"].to_numpy(dtype=str))
-    res_types = res["type_ressource"].to_numpy(dtype=str)
-    res_xy = res[["x", "y"]].to_numpy()
-    valid = np.isfinite(points[["x", "y"]].to_numpy()).all(axis=1)
-    xy = points[["x", "y"]].to_numpy()
-    res_communes = pd.Categorical(res["code_commune"])
-    res_ids = pd.Categorical(res["id_ressource"])
-    n = len(points)
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "distance", "minutes", "source", "fallback", "nearest", "population", "band")}
-    bands: list[str] = []
-    for code in type_codes:
-        of_type = res_types == code
-        distance = np.full(n, np.nan)
-        nearest = np.full(n, -1)
-        for zone in range(len(zone_names)):
-            here = np.flatnonzero(of_type & (res_zones == zone))
-            mask = (zones == zone) & valid
-            if len(here) == 0 or not mask.any():
-                continue
-            d, i = cKDTree(res_xy[here]).query(xy[mask])
-            distance[mask] = d / 1000.0
-            nearest[mask] = here[i]
-        found = nearest >= 0
-        minutes = estimated_minutes(distance, detour, speed_kmh)
-        source = np.where(found, 0, -1)  # category codes: 0 estimé, 1 distancier
-        fallback = np.zeros(n, dtype=bool)
-        if lookup.series is not None:
-            dest_pos = lookup.codes.get_indexer(
-                np.asarray(res_communes.categories)[res_communes.codes[np.maximum(nearest, 0)]])
-            direct = lookup.get(origin_pos, np.where(found, dest_pos, -1))
-            dests = lookup.codes.get_indexer(res.loc[of_type, "code_commune"].unique())
-            rows = lookup.table[lookup.table["d"].isin(dests)]
-            best = rows.groupby("o")["minutes"].min()
-            best_any = best.reindex(origin_pos).to_numpy(float)
-            use_direct = np.isfinite(direct)
-            use_best = ~use_direct & np.isfinite(best_any) & ~(best_any > minutes)
-            real = np.where(use_direct, np.fmin(direct, best_any), best_any)
-            from_distancier = use_direct | use_best
-            minutes = np.where(from_distancier, real, minutes)
-            source = np.where(from_distancier, 1, source)
-            fallback = found & ~from_distancier
-        public = catalog[code].public if code in catalog else "tous"
-        values, band = _type_population(pop, PUBLIC_BANDS.get(public, "ensemble"),
-                                        points.index)
-        for key, value in (("distance", distance), ("minutes", minutes), ("source", source),
-                           ("fallback", fallback), ("nearest", nearest),
-                           ("population", values)):
-            columns[key].append(value)
-        bands.append(band)
-    if not type_codes:
-        return pd.DataFrame(columns=NEAREST_COLUMNS)
-    nearest = np.concatenate(columns["nearest"])
-    band_names = list(dict.fromkeys(bands))
-    table = pd.DataFrame({
-        "code_commune": pd.Categorical.from_codes(
-            np.tile(np.arange(n), len(type_codes)), categories=points.index),
-        "type_ressource": pd.Categorical.from_codes(
-            np.repeat(np.arange(len(type_codes)), n), categories=type_codes),
-        "distance_km": np.concatenate(columns["distance"]),
-        "temps_min": np.concatenate(columns["minutes"]),
-        "source_temps": pd.Categorical.from_codes(
-            np.concatenate(columns["source"]), categories=[SOURCE_ESTIMATE, SOURCE_DISTANCIER]),
-        "repli_estimation": np.concatenate(columns["fallback"]),
-        "id_ressource": pd.Categorical.from_codes(
-            np.where(nearest >= 0, res_ids.codes[np.maximum(nearest, 0)], -1),
-            categories=res_ids.categories),
-        "code_commune_ressource": pd.Categorical.from_codes(
-            np.where(nearest >= 0, res_communes.codes[np.maximum(nearest, 0)], -1),
-            categories=res_communes.categories),
-        "tranche_age": pd.Categorical.from_codes(
-            np.repeat([band_names.index(b) for b in bands], n), categories=band_names),
-        "population": np.concatenate(columns["population"]),
-    })
-    return table[NEAREST_COLUMNS]
+    search = NearestSearch(resources, population, types=types, detour=detour,
+                           speed_kmh=speed_kmh, distancier=distancier, origins=origins)
+    return search.query(communes)
+
+
+class NearestSearch:
+    """:func:`nearest_resources` prepared once, queried for any set of communes.
+
+    What does not depend on the origin communes is built here once: the commune points,
+    the located resources, the search tree of each type in each zone, the population
+    table, the distancier lookups. :meth:`query` then costs little per territory, and
+    gives exactly what ``nearest_resources(..., communes=communes)`` gives (the same
+    code computes both). A batch prepares one search for every report of a worker.
+
+    Parameters
+    ----------
+    resources, population, types, detour, speed_kmh, distancier, origins
+        As for :func:`nearest_resources`.
+    """
+
+    def __init__(
+        self,
+        resources: pd.DataFrame,
+        population: pd.DataFrame | None = None,
+        *,
+        types: Mapping[str, ResourceType] | Iterable[str] | None = None,
+        detour: float = DETOUR_FACTOR,
+        speed_kmh: float = SPEED_KMH,
+        distancier: pd.DataFrame | None = None,
+        origins: pd.DataFrame | None = None,
+    ) -> None:
+        catalog = load_resource_types()
+        self.type_codes = list(catalog) if types is None else list(types)
+        self.detour, self.speed_kmh = detour, speed_kmh
+        self.points = commune_points(origins)
+        res = resource_points(resources)
+        self.pop = commune_population(population)
+        self.lookup = _Lookup(distancier)
+        self.zone_names = np.unique(self.points["zone"].to_numpy(dtype=str))
+        res_zones = pd.Index(self.zone_names).get_indexer(res["zone"].to_numpy(dtype=str))
+        res_types = res["type_ressource"].to_numpy(dtype=str)
+        res_xy = res[["x", "y"]].to_numpy()
+        self.res_communes = pd.Categorical(res["code_commune"])
+        self.res_ids = pd.Categorical(res["id_ressource"])
+        # per type: (resource positions, tree) by zone, best distancier times, age band
+        self.trees: dict[str, dict[int, tuple[np.ndarray, cKDTree]]] = {}
+        self.best: dict[str, pd.Series] = {}
+        self.public: dict[str, str] = {}
+        for code in self.type_codes:
+            of_type = res_types == code
+            self.trees[code] = {}
+            for zone in range(len(self.zone_names)):
+                here = np.flatnonzero(of_type & (res_zones == zone))
+                if len(here):
+                    self.trees[code][zone] = (here, cKDTree(res_xy[here]))
+            if self.lookup.series is not None:
+                dests = self.lookup.codes.get_indexer(res.loc[of_type, "code_commune"].unique())
+                rows = self.lookup.table[self.lookup.table["d"].isin(dests)]
+                self.best[code] = rows.groupby("o")["minutes"].min()
+            self.public[code] = catalog[code].public if code in catalog else "tous"
+
+    def query(self, communes: Iterable[str] | None = None) -> pd.DataFrame:
+        """:func:`nearest_resources` for ``communes`` (every commune by default)."""
+        type_codes = self.type_codes
+        points = self.points
+        if communes is not None:
+            points = points.loc[pd.Index(list(dict.fromkeys(communes)))]
+        lookup, pop = self.lookup, self.pop
+        res_communes, res_ids = self.res_communes, self.res_ids
+        origin_pos = lookup.codes.get_indexer(points.index)
+        zones = pd.Index(self.zone_names).get_indexer(points["zone"].to_numpy(dtype=str))
+        valid = np.isfinite(points[["x", "y"]].to_numpy()).all(axis=1)
+        xy = points[["x", "y"]].to_numpy()
+        n = len(points)
+        columns: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "distance", "minutes", "source", "fallback", "nearest", "population", "band")}
+        bands: list[str] = []
+        for code in type_codes:
+            distance = np.full(n, np.nan)
+            nearest = np.full(n, -1)
+            for zone, (here, tree) in self.trees[code].items():
+                mask = (zones == zone) & valid
+                if not mask.any():
+                    continue
+                d, i = tree.query(xy[mask])
+                distance[mask] = d / 1000.0
+                nearest[mask] = here[i]
+            found = nearest >= 0
+            minutes = estimated_minutes(distance, self.detour, self.speed_kmh)
+            source = np.where(found, 0, -1)  # category codes: 0 estimé, 1 distancier
+            fallback = np.zeros(n, dtype=bool)
+            if lookup.series is not None:
+                dest_pos = lookup.codes.get_indexer(
+                    np.asarray(res_communes.categories)[
+                        res_communes.codes[np.maximum(nearest, 0)]])
+                direct = lookup.get(origin_pos, np.where(found, dest_pos, -1))
+                best_any = self.best[code].reindex(origin_pos).to_numpy(float)
+                use_direct = np.isfinite(direct)
+                use_best = ~use_direct & np.isfinite(best_any) & ~(best_any > minutes)
+                real = np.where(use_direct, np.fmin(direct, best_any), best_any)
+                from_distancier = use_direct | use_best
+                minutes = np.where(from_distancier, real, minutes)
+                source = np.where(from_distancier, 1, source)
+                fallback = found & ~from_distancier
+            values, band = _type_population(
+                pop, PUBLIC_BANDS.get(self.public[code], "ensemble"), points.index)
+            for key, value in (("distance", distance), ("minutes", minutes),
+                               ("source", source), ("fallback", fallback),
+                               ("nearest", nearest), ("population", values)):
+                columns[key].append(value)
+            bands.append(band)
+        if not type_codes:
+            return pd.DataFrame(columns=NEAREST_COLUMNS)
+        nearest = np.concatenate(columns["nearest"])
+        band_names = list(dict.fromkeys(bands))
+        table = pd.DataFrame({
+            "code_commune": pd.Categorical.from_codes(
+                np.tile(np.arange(n), len(type_codes)), categories=points.index),
+            "type_ressource": pd.Categorical.from_codes(
+                np.repeat(np.arange(len(type_codes)), n), categories=type_codes),
+            "distance_km": np.concatenate(columns["distance"]),
+            "temps_min": np.concatenate(columns["minutes"]),
+            "source_temps": pd.Categorical.from_codes(
+                np.concatenate(columns["source"]),
+                categories=[SOURCE_ESTIMATE, SOURCE_DISTANCIER]),
+            "repli_estimation": np.concatenate(columns["fallback"]),
+            "id_ressource": pd.Categorical.from_codes(
+                np.where(nearest >= 0, res_ids.codes[np.maximum(nearest, 0)], -1),
+                categories=res_ids.categories),
+            "code_commune_ressource": pd.Categorical.from_codes(
+                np.where(nearest >= 0, res_communes.codes[np.maximum(nearest, 0)], -1),
+                categories=res_communes.categories),
+            "tranche_age": pd.Categorical.from_codes(
+                np.repeat([band_names.index(b) for b in bands], n), categories=band_names),
+            "population": np.concatenate(columns["population"]),
+        })
+        return table[NEAREST_COLUMNS]
 
 
 def beyond_threshold(
@@ -616,31 +668,3 @@ def floating_catchment(
         return pd.DataFrame(columns=FCA_COLUMNS)
     return pd.concat(frames, ignore_index=True)[FCA_COLUMNS]
 
-
-def slice_nearest(nearest: pd.DataFrame, communes: Iterable[str]) -> pd.DataFrame:
-    """The rows of :func:`nearest_resources` (all communes) for some communes only.
-
-    Equal to ``nearest_resources(..., communes=communes)`` with the same arguments: the
-    same rows in the same order (type by type, communes in the order given) and
-    ``code_commune`` categories limited to ``communes``; each commune's row depends on
-    that commune alone, so a batch computes every commune of France once and slices.
-
-    Parameters
-    ----------
-    nearest : DataFrame
-        :func:`nearest_resources` over every commune (type-major blocks, as it returns).
-    communes : iterable of str
-        The communes wanted (duplicates ignored).
-    """
-    all_communes = nearest["code_commune"].cat.categories
-    wanted = pd.Index(list(dict.fromkeys(communes)), name=all_communes.name)
-    n = len(all_communes)
-    n_types = len(nearest) // n if n else 0
-    positions = all_communes.get_indexer(wanted)
-    if (positions < 0).any():
-        raise KeyError(list(wanted[positions < 0]))
-    rows = (np.arange(n_types)[:, None] * n + positions[None, :]).ravel()
-    table = nearest.iloc[rows].reset_index(drop=True)
-    table["code_commune"] = pd.Categorical.from_codes(
-        np.tile(np.arange(len(wanted)), n_types), categories=wanted)
-    return table
