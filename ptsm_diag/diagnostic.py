@@ -36,6 +36,7 @@ from ptsm_diag.compute.cooperation import link_table
 from ptsm_diag.compute.densities import (
     REFERENCE_LABELS,
     commune_population,
+    departement_population,
     resource_densities,
 )
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
@@ -124,6 +125,11 @@ class NationalWork:
     def commune_population(self) -> pd.DataFrame:
         """:func:`commune_population` of the folder's population table (latest year)."""
         return commune_population(self.population)
+
+    @cached_property
+    def departement_population(self) -> pd.DataFrame:
+        """:func:`departement_population` of :attr:`commune_population`."""
+        return departement_population(self.commune_population)
 
     @cached_property
     def located(self) -> gpd.GeoDataFrame:
@@ -277,7 +283,8 @@ def prepare_diagnostic(
         data.ressources, list(territory.communes["code_commune"]), population, national,
         code=code, region=territory.region_codes[0], catalog=catalog,
         national_population=getattr(data, "population_nationale", None),
-        commune_pop=work.commune_population if work is not None else None)
+        commune_pop=work.commune_population if work is not None else None,
+        departement_pop=work.departement_population if work is not None else None)
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
     if indicateurs is not None and not indicateurs.empty:
         if key is not None and not opendata_notes["utilise"].any():

@@ -350,6 +350,8 @@ def cooperation_evolution(
     if links is None:
         links = link_table(partenariats, ressources)
     days = [_as_timestamp(d) for d in dates] if dates is not None else default_dates(links)
+    # Only the territory's links count at any date: filtered once, not at every date.
+    links = territory_links(links, local["id_ressource"])
     frames = [_indicators(links, local, day).assign(date=day) for day in days]
     if not frames:
         return pd.DataFrame(columns=["date", *INDICATOR_COLUMNS])

@@ -100,6 +100,7 @@ def opendata_indicators(
     year: int | None = None,
     national_population: pd.DataFrame | None = None,
     commune_pop: pd.DataFrame | None = None,
+    departement_pop: pd.DataFrame | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -129,6 +130,8 @@ def opendata_indicators(
     commune_pop : DataFrame, optional
         ``commune_population(population, year=year)`` already computed (a batch computes
         it once for every territory); computed here by default.
+    departement_pop : DataFrame, optional
+        ``departement_population(commune_pop)`` already computed; computed here by default.
     """
     catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
     wanted = {k: v for k, v in OPEN_DATA_INDICATORS.items() if k in catalog}
@@ -144,7 +147,7 @@ def opendata_indicators(
 
     pop = commune_population(population, year=year) if commune_pop is None else commune_pop
     counts = national_counts(national)
-    dep_pop = departement_population(pop)
+    dep_pop = departement_population(pop) if departement_pop is None else departement_pop
     departements = cached_layer("departements")
     all_deps = [d for d in departements["code_departement"].astype(str)
                 if d in dep_pop.index and dep_pop.at[d, "bundled"] > 0]
