@@ -402,3 +402,37 @@ def test_diagnostic_notebook_writes_its_own_gaps_workbook(tmp_path, monkeypatch)
     expected = gap_analysis(prepare_diagnostic("2A")).gaps
     assert len(rows) == len(expected) > 0
     assert "insuffisances_2A.xlsx" in (out / "diagnostic_2A.html").read_text(encoding="utf-8")
+
+
+def _kernel_pid(manager) -> int:
+    return manager.provisioner.process.pid
+
+
+def _run(manager, code: str) -> None:
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.execute_interactive(code, timeout=60)
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.slow
+def test_warm_kernel_is_reused_with_an_empty_namespace_and_restarted_when_too_big(tmp_path):
+    from ptsm_diag.report.execute import WarmKernel
+
+    kernel = WarmKernel()
+    try:
+        first = kernel.acquire(tmp_path)
+        pid = _kernel_pid(first)
+        _run(first, f"open({str(tmp_path / 'a')!r}, 'w').write('x')\nleftover = 1")
+        second = kernel.acquire(tmp_path)
+        assert _kernel_pid(second) == pid  # reused
+        _run(second, f"open({str(tmp_path / 'b')!r}, 'w').write(str('leftover' in dir()))")
+        assert (tmp_path / "b").read_text() == "False"  # the namespace was cleared
+        assert kernel.resident_mb() is None or kernel.resident_mb() > 10
+        if kernel.resident_mb() is not None:  # Linux: above the limit, a fresh kernel
+            kernel.max_rss_mb = 1.0
+            assert _kernel_pid(kernel.acquire(tmp_path)) != pid
+    finally:
+        kernel.discard()

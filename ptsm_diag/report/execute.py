@@ -199,17 +199,21 @@ class WarmKernel:
 
     Starting a kernel and importing pandas, geopandas, plotly and folium in it costs
     seconds per report; a worker that produces many reports keeps its kernel, clears the
-    user namespace (``%reset -f``) before each notebook, and restarts it after a failure
-    or every ``max_uses`` reports (bounded memory). Module caches (the bundled geography)
-    stay loaded: that is the point. ``manager_class`` may be a subclass of
-    ``KernelManager`` (the batch's kernels die with their worker).
+    user namespace (``%reset -f``) before each notebook, and restarts it after a failure,
+    every ``max_uses`` reports, or when its resident memory is above ``max_rss_mb``
+    (read from ``/proc`` on Linux: the memory a kernel keeps grows with the reports,
+    unevenly). Module caches (the bundled geography, a batch's national work) stay
+    loaded: that is the point. ``manager_class`` may be a subclass of ``KernelManager``
+    (the batch's kernels die with their worker).
     """
 
     manager_class: type[KernelManager] = KernelManager
 
-    def __init__(self, kernel_name: str = "python3", max_uses: int = 20) -> None:
+    def __init__(self, kernel_name: str = "python3", max_uses: int = 100,
+                 max_rss_mb: float = 560.0) -> None:
         self.kernel_name = kernel_name
         self.max_uses = max_uses
+        self.max_rss_mb = max_rss_mb
         self.uses = 0
         self._manager: KernelManager | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
@@ -217,7 +221,8 @@ class WarmKernel:
     def acquire(self, cwd: Path) -> KernelManager:
         """A running kernel with an empty namespace."""
         if self._manager is not None and (self.uses >= self.max_uses
-                                          or not self._manager.is_alive()):
+                                          or not self._manager.is_alive()
+                                          or (self.resident_mb() or 0.0) > self.max_rss_mb):
             self.discard()
         if self._manager is None:
             self._manager = self.manager_class(kernel_name=self.kernel_name, transport="ipc",
@@ -235,6 +240,21 @@ class WarmKernel:
                 client.stop_channels()
         self.uses += 1
         return self._manager
+
+    def resident_mb(self) -> float | None:
+        """Resident memory of the kernel in MB (None when unknown: no kernel, no /proc)."""
+        process = getattr(getattr(self._manager, "provisioner", None), "process", None)
+        pid = getattr(process, "pid", None)
+        if pid is None:
+            return None
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except (OSError, ValueError):
+            return None
+        return None
 
     def discard(self) -> None:
         """Shut the kernel down (next :meth:`acquire` starts a fresh one)."""
