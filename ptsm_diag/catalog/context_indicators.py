@@ -57,13 +57,13 @@ CONTEXT_INDICATORS: dict[str, ContextIndicator] = {
         ContextIndicator("taux_chomage", "Taux de chômage des 15-64 ans (recensement)",
                          "chômeurs de 15 à 64 ans", "actifs de 15 à 64 ans", "Précarité",
                          "INSEE, recensement (P_CHOM1564 / P_ACT1564)"),
+        ContextIndicator("part_population_qpv", "Part de la population vivant en quartier "
+                         "prioritaire (QPV)", "habitants des quartiers prioritaires",
+                         "habitants", "Précarité", "INSEE / ANCT, population des QPV"),
         ContextIndicator("part_allocataires_aah", "Allocataires de l'AAH pour 100 adultes de "
                          "20-64 ans", "allocataires de l'allocation aux adultes handicapés",
                          "habitants de 20 à 64 ans", "Handicap",
                          "CAF (allocataires AAH par commune), INSEE"),
-        ContextIndicator("part_population_qpv", "Part de la population vivant en quartier "
-                         "prioritaire (QPV)", "habitants des quartiers prioritaires",
-                         "habitants", "Précarité", "INSEE / ANCT, population des QPV"),
         ContextIndicator("part_menages_une_personne", "Part des ménages d'une personne "
                          "(isolement)", "ménages d'une personne", "ménages", "Isolement",
                          "INSEE, recensement (C_MENPSEUL / C_MEN)"),
