@@ -48,6 +48,7 @@ convert_equipements = _lazy("converters", "convert_equipements")
 convert_finess_csv = _lazy("converters", "convert_finess_csv")
 convert_population = _lazy("converters", "convert_population")
 convert_finess_plus = _lazy("finess_plus", "convert_finess_plus")
+convert_age_structure = _lazy("context", "convert_age_structure")
 
 DATAGOUV_API = "https://www.data.gouv.fr/api/1/datasets/{dataset}/"
 DATAGOUV_PAGE = "https://www.data.gouv.fr/fr/datasets/{dataset}/"
@@ -170,6 +171,23 @@ SOURCES: dict[str, SourceAdapter] = {
             table="population",
             url="https://www.insee.fr/fr/statistiques/fichier/8647014/"
                 "base-ic-evol-struct-pop-2022_csv.zip",
+        ),
+        SourceAdapter(
+            name="structure_age",
+            title="INSEE — estimation de population par département, sexe et âge "
+                  "quinquennal (structure par âge de la carte d'identité)",
+            producer="INSEE, estimations de population, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/1893198",
+            format="classeur XLSX estim-pop-dep-sexe-aq : lignes de titre, « Année AAAA », "
+                   "en-têtes Ensemble / Hommes / Femmes puis « 0 à 4 ans » … « 95 ans et "
+                   "plus », « Total » ; une ligne par département, puis « France "
+                   "métropolitaine et DOM » (une feuille par année : la plus récente est lue)",
+            mirror_name="estim-pop-dep-sexe-aq.xlsx",
+            converter=convert_age_structure,
+            table="contexte",
+            url="https://www.insee.fr/fr/statistiques/fichier/1893198/"
+                "estim-pop-dep-sexe-aq-1975-2025.xlsx",
+            default=False,
         ),
         SourceAdapter(
             name="geographie",
