@@ -269,3 +269,57 @@ def test_age_structure_of_the_real_insee_sheet_matches_a_hand_computation(
     france = table[(table["niveau"] == "france") & (table["indicateur"] == "part_0_19")]
     deps = table[(table["niveau"] == "departement") & (table["indicateur"] == "part_0_19")]
     assert int(france["numerateur"].iloc[0]) == int(deps["numerateur"].sum())
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@pytest.fixture(scope="module")
+def folder_29(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("donnees_29")
+    (folder / "territoires.csv").write_text(
+        "code_territoire;nom_territoire;code_region;niveau;code\n"
+        "29;PTSM du Finistère;53;departement;29\n", encoding="utf-8")
+    return folder
+
+
+def test_card_says_not_available_without_a_contexte_table(folder_29: Path) -> None:
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+
+    diag = prepare_diagnostic("29", folder_29)
+    card = sections.context_card(diag)
+    levels = [c for c in card.columns if c.startswith(("Territoire", "Département", "Région"))
+              or c == "France"]
+    assert levels[1] == "Département (Finistère)" and levels[2] == "Région (Bretagne)"
+    assert (card[levels] == "non disponible").all().all()
+    assert "Aucune table contexte" in sections.context_card_note(diag)
+
+
+def test_card_shows_pooled_values_with_year_and_escaped_source(folder_29: Path,
+                                                              tmp_path: Path) -> None:
+    import shutil
+
+    from ptsm_diag.diagnostic import prepare_diagnostic
+    from ptsm_diag.report import sections
+    from ptsm_diag.report.display import to_html
+
+    folder = tmp_path / "donnees"
+    shutil.copytree(folder_29, folder)
+    (folder / "contexte.csv").write_text(
+        "niveau;code;indicateur;annee;numerateur;denominateur;valeur;source\n"
+        "departement;29;taux_chomage;2021;40000;400000;;<img src=x onerror=alert(1)>\n"
+        "departement;22;taux_chomage;2021;30000;280000;;INSEE\n"
+        "departement;29;part_population_qpv;2020;8;915000;;ANCT\n",
+        encoding="utf-8")
+    diag = prepare_diagnostic("29", folder)
+    card = sections.context_card(diag).set_index("Indicateur")
+    line = card.loc["Taux de chômage des 15-64 ans (recensement)"]
+    assert line["Territoire (PTSM du Finistère)"] == "10,0 %"
+    assert line["Région (Bretagne)"] == "non disponible"  # 35 and 56 missing
+    assert "couverture partielle : 2 départements sur 4" in line["Remarque"]
+    assert line["Année"] == "2021"
+    qpv = card.loc["Part de la population vivant en quartier prioritaire (QPV)"]
+    assert qpv["Territoire (PTSM du Finistère)"] == "secret statistique"
+    page = to_html(sections.context_card(diag))
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

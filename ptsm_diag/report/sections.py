@@ -136,8 +136,9 @@ def context_card(diag: Diagnostic, secrecy_threshold: int | None = 10) -> pd.Dat
                                                              else "non précisée")
         row["Remarque"] = " ; ".join(notes)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["Thème", "Indicateur", *headers.values(), "Année",
+    card = pd.DataFrame(rows, columns=["Thème", "Indicateur", *headers.values(), "Année",
                                        "Source", "Remarque"])
+    return card if card["Remarque"].astype(bool).any() else card.drop(columns="Remarque")
 
 
 def load_departements_names() -> dict[str, str]:
