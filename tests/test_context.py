@@ -323,3 +323,39 @@ def test_card_shows_pooled_values_with_year_and_escaped_source(folder_29: Path,
     assert qpv["Territoire (PTSM du Finistère)"] == "secret statistique"
     page = to_html(sections.context_card(diag))
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_donnees_telecharger_writes_a_valid_contexte_table(tmp_path: Path) -> None:
+    """``ptsm-diag donnees telecharger --sources structure_age`` through a local mirror."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from ptsm_diag.io.opendata.cache import OpenDataCache
+    from ptsm_diag.io.opendata.pipeline import Options, telecharger
+
+    mirror = tmp_path / "miroir"
+    mirror.mkdir()
+    _insee_age_workbook(mirror / "estim-pop-dep-sexe-aq.xlsx", REAL_ROWS,
+                        total_row=FRANCE_ALL)
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(mirror))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        report = telecharger(
+            "structure_age", sortie=tmp_path / "out", departements="01",
+            options=Options(url_base=f"http://127.0.0.1:{httpd.server_address[1]}",
+                            timeout=10),
+            cache=OpenDataCache(tmp_path / "cache"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (tmp_path / "out" / "contexte.csv") in report.files
+    check = validate_folder(tmp_path / "out")
+    assert not check.has_errors, check.to_french_text()
+    table = check.results["contexte"].data
+    assert len(table) == 8 and set(table["code"]) == {"01", "FRANCE"}
