@@ -134,6 +134,8 @@ def context_card(diag: Diagnostic, secrecy_threshold: int | None = 10) -> pd.Dat
         sources = [s for s in dict.fromkeys(group["source"]) if s]
         row["Source"] = " ; ".join(sources) if sources else ("" if pd.isna(first["annee"])
                                                              else "non précisée")
+        if not notes and not group["disponible"].any():
+            notes.append("aucune ligne pour cet indicateur dans contexte.csv")
         row["Remarque"] = " ; ".join(notes)
         rows.append(row)
     card = pd.DataFrame(rows, columns=["Thème", "Indicateur", *headers.values(), "Année",
