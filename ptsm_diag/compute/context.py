@@ -137,6 +137,8 @@ class _Resolver:
                 whole.append(str(dep))
             else:
                 loose += sorted(group["code_commune"])
+        if not whole and not loose:
+            return _Value(reason="aucune commune du territoire dans la géographie")
         if whole and not loose:
             return self.departements(whole)
         if loose and not whole:
