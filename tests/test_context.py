@@ -138,6 +138,15 @@ def test_published_rows_are_used_for_their_own_unit() -> None:
     assert card.loc["france", "valeur"] == pytest.approx(7.3)  # published, used as such
 
 
+def test_a_territory_of_a_whole_departement_and_loose_communes() -> None:
+    """D2 entire (its published row) plus commune a of D1 (its commune row)."""
+    published = pd.DataFrame([{"niveau": "departement", "code": "D2",
+                               "indicateur": "taux_chomage", "annee": 2021, "numerateur": 300,
+                               "denominateur": 2000, "valeur": np.nan, "source": "publiée"}])
+    card = _card(pd.concat([_rows({"a": COUNTS["a"]}), published]), ["a", "d", "e"])
+    assert card.loc["territoire", "valeur"] == pytest.approx(100 * (120 + 300) / (1000 + 2000))
+
+
 def test_a_rate_without_denominator_cannot_be_summed() -> None:
     rows = _rows({k: v for k, v in COUNTS.items() if k not in "abc"})
     rows = pd.concat([rows, pd.DataFrame([{
