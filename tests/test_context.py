@@ -13,6 +13,12 @@ Fixture provenance (real published layout, real figures):
   converter skips it) and « France métropolitaine et DOM », and its source note — figures
   copied from that sheet.
   The « Hommes » and « Femmes » blocks are left out (the converter reads the first block).
+- ``FILOSOFI_2013`` is the header and eight rows, verbatim, of ``fr-dpt-pauvrete-2013.csv``
+  (INSEE Filosofi 2013 by département, labelled columns, ``,``-separated, decimal commas in
+  quotes), GitHub ``AtelierCartographie/Khartis``, ``public/data/examples/``, commit
+  ``d168bfe4473735e6338753186ca35c094b478b1b``, found with the ``pages`` search.
+  One row (``SECRET_ROW``) is added by the test, not from the file: an empty rate, as a
+  suppressed cell.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pandas as pd
 import pytest
 
 from ptsm_diag.compute.context import context_card_table
-from ptsm_diag.io.opendata.context import convert_age_structure
+from ptsm_diag.io.opendata.context import convert_age_structure, convert_poverty
 from ptsm_diag.io.opendata.converters import Context
 from ptsm_diag.io.opendata.download import FormatChangedError
 from ptsm_diag.io.sources import read_table, validate_folder
@@ -368,3 +374,73 @@ def test_donnees_telecharger_writes_a_valid_contexte_table(tmp_path: Path) -> No
     assert not check.has_errors, check.to_french_text()
     table = check.results["contexte"].data
     assert len(table) == 8 and set(table["code"]) == {"01", "FRANCE"}
+
+
+FILOSOFI_2013 = (
+    "Code géographique,Libellé géographique,Nombre de ménages fiscaux,Nombre de personnes "
+    "dans les ménages fiscaux,Part des ménages fiscaux imposés (%),Taux de pauvreté-Ensemble "
+    "(% pop totale),Taux de pauvreté selon l’âge du référent fiscal (% des moins de 30 ans),"
+    "Taux de pauvreté selon l’âge du référent fiscal (% des 30 à 39 ans) ,Taux de pauvreté "
+    "selon l’âge du référent fiscal (% des 40 à 49 ans),Taux de pauvreté selon l’âge du "
+    "référent fiscal (% des 50 à 59 ans),Taux de pauvreté selon l’âge du référent fiscal (% "
+    "des 60 à 74 ans),Taux de pauvreté selon l’âge du référent fiscal (% des 75 ans ou plus),"
+    "Taux de pauvreté selon le statut d’occupation du logement (propriétaires),Taux de "
+    "pauvreté selon le statut d’occupation du logement (locataires),Revenu disponible par "
+    "unité de consommation (Médiane),Revenu disponible par unité de consommation (Rapport "
+    "inter-décile 9e décile/1er decile),Revenu disponible par unité de consommation (1er "
+    "décile),Revenu disponible par unité de consommation (9e décile du niveau de vie)\n"
+    '01,Ain,245638,"601507,0","60,2","10,6","15,5","11,7","11,8","10,2","7,4","7,1","5,6",'
+    '"20,8","21489,7","3,4","11881,8","40696,5"\n'
+    '04,Alpes-de-Haute-Provence,71306,"154509,5","53,0","16,5","26,3","19,7","20,2","16,2",'
+    '"11,0","11,8","9,6","27,4","19003,3","3,3","10155,2","33417,0"\n'
+    '22,Côtes-d\'Armor,263924,"588545,5","54,0","11,6","19,5","13,2","14,1","11,5","6,2",'
+    '"9,7","7,1","25,2","19844,0","2,9","11586,4","33560,0"\n'
+    '29,Finistère,399909,"884150,0","55,9","10,3","19,0","11,4","12,1","10,1","5,4","7,9",'
+    '"5,8","23,9","20267,3","2,8","12020,4","34112,9"\n'
+    '2A,Corse-du-Sud,56961,"127518,0","55,9","17,6","23,7","18,5","19,3","17,9","14,6",'
+    '"16,7","10,3","26,7","19490,5","3,7","9842,8","36149,3"\n'
+    '35,Ille-et-Vilaine,419197,"980620,0","58,1","10,1","20,8","11,1","10,9","8,7","5,2",'
+    '"7,1","5,0","22,6","20688,3","2,9","12080,0","35577,8"\n'
+    '56,Morbihan,324617,"732042,0","55,8","11,1","18,7","13,2","13,6","10,8","5,8","8,2",'
+    '"6,3","24,1","20117,9","2,9","11735,0","34288,7"\n'
+    '93,Seine-Saint-Denis,566884,"1556417,0","54,0","27,8","30,6","30,4","32,7","27,5",'
+    '"21,2","12,0","12,7","37,8","16744,6","4,0","8123,8","32268,5"\n'
+)
+SECRET_ROW = '29019,Brest,,,,,,,,,,,,,,,,\n'  # added by the test (see the module docstring)
+
+
+def test_poverty_adapter_reads_the_labelled_filosofi_export(tmp_path: Path) -> None:
+    path = tmp_path / "fr-dpt-pauvrete-2013.csv"
+    path.write_text(FILOSOFI_2013 + SECRET_ROW, encoding="utf-8")
+    converted = convert_poverty(path, Context("pauvrete"))
+    table = converted.table.set_index("code")
+    assert list(table.index) == ["01", "04", "22", "29", "2A", "35", "56", "93"]
+    assert table.loc["01", "denominateur"] == 601507.0 and table.loc["01", "valeur"] == 10.6
+    assert table.loc["04", "denominateur"] == 154509.5  # INSEE's half persons kept
+    assert (table["annee"] == 2013).all() and (table["niveau"] == "departement").all()
+    assert "Filosofi 2013" in table.loc["29", "source"]
+    assert converted.problems and "29019" in converted.problems[0].message
+    # the region is pooled from rates × persons, never the mean of the rates
+    card = context_card_table(converted.table, [], "29", "53")
+    card = card[card["indicateur"] == "taux_pauvrete"].set_index("niveau")
+    bretagne = {"22": (11.6, 588545.5), "29": (10.3, 884150.0), "35": (10.1, 980620.0),
+                "56": (11.1, 732042.0)}
+    pooled = sum(r * n for r, n in bretagne.values()) / sum(n for _, n in bretagne.values())
+    assert card.loc["region", "valeur"] == pytest.approx(pooled)
+    assert card.loc["departement", "valeur"] == pytest.approx(10.3)
+    assert not card.loc["france", "disponible"]  # 8 départements only
+    # what the converter writes validates as a contexte table
+    out = tmp_path / "contexte.csv"
+    converted.table.to_csv(out, sep=";", index=False)
+    assert read_table("contexte", out).problems == []
+
+
+def test_poverty_adapter_names_a_missing_column_and_a_missing_year(tmp_path: Path) -> None:
+    path = tmp_path / "fr-dpt-pauvrete-2013.csv"
+    path.write_text(FILOSOFI_2013.replace("Taux de pauvreté-Ensemble", "Taux"), encoding="utf-8")
+    with pytest.raises(FormatChangedError, match="Taux de pauvreté-Ensemble"):
+        convert_poverty(path, Context("pauvrete"))
+    undated = tmp_path / "pauvrete.csv"
+    undated.write_text(FILOSOFI_2013, encoding="utf-8")
+    with pytest.raises(Exception, match="millésime"):
+        convert_poverty(undated, Context("pauvrete"))

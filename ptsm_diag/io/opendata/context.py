@@ -9,11 +9,17 @@ Only the layouts of which a real published file was seen are read here:
   ans » … « 95 ans et plus » and « Total »), one row per département (the code is an
   integer for 971-976), then the rows « France métropolitaine », « DOM » and « France
   métropolitaine et DOM », and a source note.
+- :func:`convert_poverty` — INSEE Filosofi as exported with labelled columns (« Code
+  géographique », « Libellé géographique », « Nombre de personnes dans les ménages
+  fiscaux », « Taux de pauvreté-Ensemble (% pop totale) »…), ``,``-separated, decimal
+  commas in quotes, one row per département or commune; the year is in the file name
+  (``fr-dpt-pauvrete-2013.csv``).
 
-Poverty (Filosofi), unemployment and one-person households (census base-cc), AAH
-recipients (CAF) and QPV population have no converter: no real published sample of those
-files could be checked, so their lines stay « non disponible » unless the user fills
-``contexte.csv`` (see ``data_templates/README.md``).
+The coded Filosofi base (``CODGEO;NBPERSMENFISC21;TP6021…``), unemployment and
+one-person households (census base-cc), AAH recipients (CAF) and QPV population have no
+converter: no real published sample of those files could be checked, so their lines stay
+« non disponible » unless the user fills ``contexte.csv`` (see
+``data_templates/README.md``).
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ from pathlib import Path
 import pandas as pd
 
 from ptsm_diag.catalog.geography import normalize_departement_code
-from ptsm_diag.io.opendata.converters import Context, Converted
+from ptsm_diag.errors import Problem, PtsmError, Severity
+from ptsm_diag.io.opendata.converters import Context, Converted, decode, sniff_separator
 from ptsm_diag.io.opendata.download import FormatChangedError
-from ptsm_diag.io.sources.schemas import DEPARTEMENT_PATTERN, REFERENCE_FRANCE
+from ptsm_diag.io.sources.schemas import COMMUNE_PATTERN, DEPARTEMENT_PATTERN, REFERENCE_FRANCE
 
 CONTEXT_COLUMNS = ["niveau", "code", "indicateur", "annee", "numerateur", "denominateur",
                    "valeur", "source"]
@@ -148,3 +155,100 @@ def convert_age_structure(path: Path, context: Context) -> Converted:
     return Converted(table, notes, [], str(year),
                      {"fichier": path.name, "feuille": sheet, "annee": year,
                       "departements": departements})
+
+
+# Labelled Filosofi export: (start of the column label, what it is).
+POVERTY_COLUMNS = {
+    "code": "Code géographique",
+    "persons": "Nombre de personnes dans les ménages fiscaux",
+    "rate": "Taux de pauvreté-Ensemble",
+}
+
+
+def _number(text: str) -> float | None:
+    """``"601507,0"`` → 601507.0; empty, ``s``, ``nd`` or unreadable → None."""
+    cleaned = text.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def convert_poverty(path: Path, context: Context) -> Converted:
+    """INSEE Filosofi poverty rate (labelled export) → ``contexte`` rows ``taux_pauvrete``.
+
+    Each row gives the published rate (``valeur``, %) and the persons of the fiscal
+    households (``denominateur``); the report derives the poor persons from them, so that
+    départements and communes add up (the rate being rounded to 0.1 point, so is the
+    derived count). Rows without a rate or a count (secret statistique: empty cell,
+    ``s``, ``nd``) are left out and counted in a warning. Every row is kept whatever
+    ``context.departements``: they give the région and France references.
+
+    Raises
+    ------
+    FormatChangedError
+        When a column is missing.
+    PtsmError
+        When the file name gives no year.
+    """
+    import csv
+    import io
+
+    text = decode(path.read_bytes())
+    header_line = text.split("\n", 1)[0].strip("\r")
+    sep = sniff_separator(header_line)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = [h.strip() for h in next(reader, [])]
+    positions = {}
+    for key, label in POVERTY_COLUMNS.items():
+        found = [i for i, h in enumerate(header) if h.startswith(label)]
+        if found:
+            positions[key] = found[0]
+    missing = [label for key, label in POVERTY_COLUMNS.items() if key not in positions]
+    if missing:
+        raise FormatChangedError(
+            context.source, path.name,
+            [f"colonne « {label}… » absente" for label in missing]
+            + [f"ligne d'en-tête lue : « {header_line[:120]}… »"], context.hint)
+    match = _YEAR.search(path.stem)
+    if match is None:
+        raise PtsmError(f"Fichier {path.name} : l'année de Filosofi n'est pas dans le fichier ; "
+                        "nommez-le avec son millésime (ex. fr-dpt-pauvrete-2013.csv).")
+    year = int(match.group(1))
+    source = f"INSEE, Filosofi {year} ({path.name})"
+    rows, secret = [], []
+    for number, fields in enumerate(reader, start=2):
+        if not any(f.strip() for f in fields):
+            continue
+        raw = fields[positions["code"]].strip().upper() if len(fields) > positions["code"] else ""
+        code = normalize_departement_code(raw) if len(raw) <= 3 else raw.zfill(5)
+        if re.fullmatch(DEPARTEMENT_PATTERN, code):
+            level = "departement"
+        elif re.fullmatch(COMMUNE_PATTERN, code):
+            level = "commune"
+        else:
+            continue  # France, régions or EPCI rows of a wider export: not used
+        persons = _number(fields[positions["persons"]]) if len(fields) > positions["persons"] \
+            else None
+        rate = _number(fields[positions["rate"]]) if len(fields) > positions["rate"] else None
+        if persons is None or rate is None or persons <= 0 or not 0 <= rate <= 100:
+            secret.append(f"{number} ({code})")
+            continue
+        rows.append({"niveau": level, "code": code, "indicateur": "taux_pauvrete",
+                     "annee": year, "numerateur": None, "denominateur": persons,
+                     "valeur": rate, "source": source})
+    if not rows:
+        raise FormatChangedError(context.source, path.name,
+                                 ["aucune ligne de département ou de commune lue"], context.hint)
+    problems = []
+    if secret:
+        shown = ", ".join(secret[:10]) + ("…" if len(secret) > 10 else "")
+        problems.append(Problem(
+            path.name, None, POVERTY_COLUMNS["rate"], None, "un taux et un nombre de personnes",
+            f"{len(secret)} ligne(s) sans taux ou sans nombre de personnes (secret "
+            f"statistique ?), non reprises : lignes {shown}", Severity.AVERTISSEMENT))
+    table = pd.DataFrame(rows, columns=CONTEXT_COLUMNS)
+    notes = [f"Taux de pauvreté Filosofi {year} ({path.name}) : "
+             f"{len(table)} unité(s) géographique(s)."]
+    return Converted(table, notes, problems, str(year),
+                     {"fichier": path.name, "annee": year, "lignes": len(table)})

@@ -49,6 +49,7 @@ convert_finess_csv = _lazy("converters", "convert_finess_csv")
 convert_population = _lazy("converters", "convert_population")
 convert_finess_plus = _lazy("finess_plus", "convert_finess_plus")
 convert_age_structure = _lazy("context", "convert_age_structure")
+convert_poverty = _lazy("context", "convert_poverty")
 
 DATAGOUV_API = "https://www.data.gouv.fr/api/1/datasets/{dataset}/"
 DATAGOUV_PAGE = "https://www.data.gouv.fr/fr/datasets/{dataset}/"
@@ -187,6 +188,22 @@ SOURCES: dict[str, SourceAdapter] = {
             table="contexte",
             url="https://www.insee.fr/fr/statistiques/fichier/1893198/"
                 "estim-pop-dep-sexe-aq-1975-2025.xlsx",
+            default=False,
+        ),
+        SourceAdapter(
+            name="pauvrete",
+            title="INSEE — Filosofi, taux de pauvreté par département ou commune (export à "
+                  "colonnes libellées)",
+            producer="INSEE, Filosofi, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/3560121",
+            format="CSV « , » (ou « ; ») : Code géographique, Libellé géographique, Nombre de "
+                   "ménages fiscaux, Nombre de personnes dans les ménages fiscaux, …, Taux de "
+                   "pauvreté-Ensemble (% pop totale), … ; virgule décimale ; le millésime est "
+                   "dans le nom du fichier (fr-dpt-pauvrete-2013.csv). Pas d'adresse fixe : "
+                   "PTSM_DIAG_URL_PAUVRETE=file:///chemin/fr-dpt-pauvrete-2013.csv",
+            mirror_name="filosofi-pauvrete.csv",
+            converter=convert_poverty,
+            table="contexte",
             default=False,
         ),
         SourceAdapter(
