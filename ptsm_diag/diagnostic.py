@@ -704,3 +704,28 @@ def _territory_resources(
     located = locate_resources(ressources, communes)
     merged = located.merge(members, on="code_commune")
     return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
+
+
+def main_departement(territory: Territory) -> str:
+    """The département holding the largest population of the territory (the first one
+    when no population is known)."""
+    communes = territory.communes
+    population = pd.to_numeric(communes["population"], errors="coerce").fillna(0)
+    by_dep = population.groupby(communes["code_departement"].astype(str)).sum()
+    if by_dep.empty:
+        return territory.departement_codes[0]
+    return str(by_dep.sort_index().idxmax())
+
+
+def context_table(diag: Diagnostic, secrecy_threshold: int | None = 10) -> pd.DataFrame:
+    """The identity card with context of the territory: each context indicator for the
+    territory, its main département, its main région and France (see
+    :func:`ptsm_diag.compute.context.context_card_table`); « non disponible » everywhere
+    without a ``contexte`` table."""
+    from ptsm_diag.compute.context import context_card_table
+
+    return context_card_table(
+        getattr(diag.data, "contexte", None),
+        list(diag.territory.communes["code_commune"].astype(str)),
+        main_departement(diag.territory), diag.territory.region_codes[0],
+        secrecy_threshold=secrecy_threshold)

@@ -87,6 +87,12 @@ def _write_data(folder: Path) -> Path:
     write_csv(pd.DataFrame(values, columns=["code_territoire", "indicateur", "annee",
                                             "numerateur", "denominateur", "valeur", "source"]),
               folder / "indicateurs.csv")
+    context = [("commune", c, "taux_chomage", 2021, 100 + i, 1000, "",
+                f"source {HOSTILE[i % len(HOSTILE)]}")
+               for i, c in enumerate(HX_COMMUNES + HY_COMMUNES)]
+    write_csv(pd.DataFrame(context, columns=["niveau", "code", "indicateur", "annee",
+                                             "numerateur", "denominateur", "valeur", "source"]),
+              folder / "contexte.csv")
     actions = [(f"HX-A{i}", "HX", 1 + i % 6, 1 + i % 5, f"Action {text}", f"Pilote {text}",
                 f"{text}|Partenaire {text}", "Suspendue" if i % 2 else "En cours",
                 "2024-01-15", "2026-12-31", "2025-06-30", 20, f"motif {text}",

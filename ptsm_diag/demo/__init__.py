@@ -42,7 +42,8 @@ DEMO_TERRITORY = "35"
 INDICATOR_YEARS = (2022, 2023)
 FOLLOW_UP_DATES = ("2024-06-30", "2025-01-31", "2025-06-30")
 # Bump when the generator changes: the cached demo folder is then regenerated.
-DEMO_REVISION = 6  # 4: populations légales 2023; 5: declared prestations; 6: national table
+DEMO_REVISION = 7  # 4: populations légales 2023; 5: declared prestations; 6: national table
+# 7: contexte.csv
 
 # Resource types: (density per 100,000 inhabitants, minimum per département,
 # capacity column, capacity range). Orders of magnitude, not statistics.
@@ -169,6 +170,63 @@ def demo_population(communes: pd.DataFrame, rng: np.random.Generator, year: int)
         for band, values in bands.items()
     ]
     return pd.concat(frames).sort_values(["code_commune", "tranche_age"]).reset_index(drop=True)
+
+
+# Context indicators: (mean share, spread) of the fictional rates, and the denominator as
+# a share of the population. Orders of magnitude, not statistics.
+CONTEXT_YEAR = 2021
+CONTEXT_RATES: dict[str, tuple[float, float, float]] = {
+    "taux_pauvrete": (0.145, 0.035, 0.97),       # persons of fiscal households
+    "taux_chomage": (0.115, 0.03, 0.46),          # active population 15-64
+    "part_allocataires_aah": (0.022, 0.006, 0.56),  # population 20-64
+    "part_menages_une_personne": (0.37, 0.06, 0.47),  # households
+}
+QPV_MIN_POPULATION = 10_000  # fictional QPV only in towns of this size or more
+
+
+def demo_context(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Fictional ``contexte`` rows: one row per département and indicator, except the demo
+    territory's département, given commune by commune (so that the demo card shows the
+    aggregation of communes)."""
+    frame = communes[pd.to_numeric(communes["population"], errors="coerce") > 0]
+    units = [("commune", frame.loc[frame["code_departement"] == DEMO_TERRITORY,
+                                   ["code_commune", "population"]].to_numpy())]
+    deps = frame[frame["code_departement"] != DEMO_TERRITORY].groupby(
+        "code_departement")["population"].sum()
+    units.append(("departement", np.column_stack([deps.index.to_numpy(), deps.to_numpy()])))
+    source = "données fictives de démonstration"
+    rows = []
+    for level, items in units:
+        codes = items[:, 0].astype(str)
+        pop = items[:, 1].astype(float)
+        n = len(codes)
+        young = np.clip(rng.normal(0.23, 0.025, n), 0.12, 0.35)
+        old = np.clip(rng.normal(0.21, 0.04, n), 0.08, 0.40)
+        very_old = old * np.clip(rng.normal(0.48, 0.04, n), 0.35, 0.6)
+        counts = {"part_0_19": np.round(pop * young), "part_65_plus": np.round(pop * old),
+                  "part_75_plus": np.round(pop * very_old)}
+        counts["part_20_64"] = np.maximum(pop - counts["part_0_19"] - counts["part_65_plus"], 0)
+        for indicator, numerator in counts.items():
+            rows += [{"niveau": level, "code": c, "indicateur": indicator,
+                      "annee": CONTEXT_YEAR + 2, "numerateur": int(k), "denominateur": int(d),
+                      "source": source} for c, k, d in zip(codes, numerator, pop, strict=True)]
+        for indicator, (mean, spread, base) in CONTEXT_RATES.items():
+            denominator = np.maximum(np.round(pop * base), 1)
+            rate = np.clip(rng.normal(mean, spread, n), 0, 0.9)
+            numerator = np.minimum(np.round(denominator * rate), denominator)
+            rows += [{"niveau": level, "code": c, "indicateur": indicator,
+                      "annee": CONTEXT_YEAR, "numerateur": int(k), "denominateur": int(d),
+                      "source": source}
+                     for c, k, d in zip(codes, numerator, denominator, strict=True)]
+        share = np.clip(rng.normal(0.08, 0.04, n), 0, 0.3)
+        if level == "commune":
+            share = np.where(pop >= QPV_MIN_POPULATION, np.clip(share * 2, 0, 0.4), 0)
+        rows += [{"niveau": level, "code": c, "indicateur": "part_population_qpv",
+                  "annee": CONTEXT_YEAR - 1, "numerateur": int(round(d * r)),
+                  "denominateur": int(d), "source": source}
+                 for c, r, d in zip(codes, share, pop, strict=True)]
+    return pd.DataFrame(rows, columns=["niveau", "code", "indicateur", "annee", "numerateur",
+                                       "denominateur", "valeur", "source"])
 
 
 def demo_resources(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -576,8 +634,11 @@ def generate_demo_data(
     _write_csv(demo_actions(territories, rng), out / "actions.csv")
     _write_csv(demo_targets(indicators), out / "cibles.csv")
 
-    say("partenariats")  # last: the other tables stay as they were before it existed
+    say("partenariats")  # the other tables stay as they were before it existed
     _write_csv(demo_partnerships(resources, communes, rng), out / "partenariats.csv")
+
+    say("contexte")  # its own generator: the tables above do not change
+    _write_csv(demo_context(communes, np.random.default_rng(seed + 14)), out / "contexte.csv")
 
     (out / DEMO_MARKER).write_text(
         "Données fictives de démonstration produites par ptsm-diag "

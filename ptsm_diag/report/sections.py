@@ -27,6 +27,7 @@ from ptsm_diag.diagnostic import (
     POPULATION_WORDS,
     Diagnostic,
     accessibility_summary,
+    context_table,
     data_sources,
     densities_table,
     national_sources,
@@ -95,6 +96,81 @@ def identity_card(diag: Diagnostic) -> pd.DataFrame:
         ("Ressources recensées", format_number(len(diag.resources))),
     ]
     return pd.DataFrame(rows, columns=["Caractéristique", "Valeur"])
+
+
+CONTEXT_MISSING = "non disponible"
+CONTEXT_SECRET = "secret statistique"
+_CONTEXT_LEVEL_WORDS = {"territoire": "Territoire", "departement": "Département",
+                        "region": "Région", "france": "France"}
+
+
+def context_card(diag: Diagnostic, secrecy_threshold: int | None = 10) -> pd.DataFrame:
+    """The identity card with context: age structure, poverty, unemployment, AAH
+    recipients, population in QPV and one-person households of the territory against its
+    département, région and France, with the year and source of each line.
+
+    Values are shares in % recomputed from numerators and denominators (never averaged);
+    a level without data reads « non disponible », a small count « secret statistique »,
+    and the « Remarque » column says why. The table is plain text: the report's table
+    renderer escapes it.
+    """
+    long = context_table(diag, secrecy_threshold=secrecy_threshold)
+    departements = load_departements_names()
+    dep = long.loc[long["niveau"] == "departement", "code"].iloc[0]
+    region = long.loc[long["niveau"] == "region", "code"].iloc[0]
+    headers = {
+        "territoire": f"Territoire ({diag.territory.name})",
+        "departement": f"Département ({departements.get(dep, dep)})",
+        "region": f"Région ({_region_names((region,))})",
+        "france": "France",
+    }
+    rows = []
+    for _indicator, group in long.groupby("indicateur", sort=False):
+        first = group.iloc[0]
+        row = {"Thème": first["groupe"], "Indicateur": first["libelle"]}
+        notes = []
+        for item in group.itertuples(index=False):
+            if item.disponible:
+                row[headers[item.niveau]] = format_number(item.valeur, 1) + " %"
+            else:
+                row[headers[item.niveau]] = CONTEXT_SECRET if item.masque else CONTEXT_MISSING
+                if item.raison and item.raison != "absent de la table contexte":
+                    notes.append(f"{_CONTEXT_LEVEL_WORDS[item.niveau]} : {item.raison}")
+        row["Année"] = "" if pd.isna(first["annee"]) else str(int(first["annee"]))
+        sources = [s for s in dict.fromkeys(group["source"]) if s]
+        row["Source"] = " ; ".join(sources) if sources else ("" if pd.isna(first["annee"])
+                                                             else "non précisée")
+        if not notes and not group["disponible"].any():
+            notes.append("aucune ligne pour cet indicateur dans contexte.csv")
+        row["Remarque"] = " ; ".join(notes)
+        rows.append(row)
+    card = pd.DataFrame(rows, columns=["Thème", "Indicateur", *headers.values(), "Année",
+                                       "Source", "Remarque"])
+    return card if card["Remarque"].astype(bool).any() else card.drop(columns="Remarque")
+
+
+def load_departements_names() -> dict[str, str]:
+    """Département code → name (bundled geography)."""
+    from ptsm_diag.catalog.geography import cached_layer
+
+    frame = cached_layer("departements")
+    return dict(zip(frame["code_departement"].astype(str), frame["nom"].astype(str),
+                    strict=True))
+
+
+def context_card_note(diag: Diagnostic) -> str:
+    """A French note under the card: where the figures come from, or how to add them."""
+    table = getattr(diag.data, "contexte", None)
+    if table is None or table.empty:
+        return note("Aucune table contexte dans le dossier de données : les indicateurs de "
+                    "contexte sont « non disponible ». Ajoutez un fichier contexte.csv "
+                    "(voir data_templates/README.md).")
+    text = ("Parts en % recalculées à chaque niveau en additionnant numérateurs et "
+            "dénominateurs des communes et départements (jamais en moyennant des taux) ; "
+            "« non disponible » quand la table ne couvre pas tout le niveau.")
+    if diag.is_demo:
+        text = "Valeurs fictives de démonstration. " + text
+    return note(text)
 
 
 def commune_density_map(diag: Diagnostic, fond: str | None = None) -> folium.Map:

@@ -443,6 +443,10 @@ def telecharger(
                 f"Population nationale ({POPULATION_FILE}) : "
                 f"{national_population['code_departement'].nunique()} départements, tranches "
                 f"{bands}, pour les dénominateurs région et France des indicateurs calculés.")
+    contexts = [o.converted.table for o in outcomes.values()
+                if o.adapter.table == "contexte" and o.converted.table is not None]
+    if contexts:
+        texts["contexte.csv"] = _csv(pd.concat(contexts, ignore_index=True))
     provenance = {
         "genere_le": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "departements": chosen or "tous",

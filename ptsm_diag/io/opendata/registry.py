@@ -48,6 +48,8 @@ convert_equipements = _lazy("converters", "convert_equipements")
 convert_finess_csv = _lazy("converters", "convert_finess_csv")
 convert_population = _lazy("converters", "convert_population")
 convert_finess_plus = _lazy("finess_plus", "convert_finess_plus")
+convert_age_structure = _lazy("context", "convert_age_structure")
+convert_poverty = _lazy("context", "convert_poverty")
 
 DATAGOUV_API = "https://www.data.gouv.fr/api/1/datasets/{dataset}/"
 DATAGOUV_PAGE = "https://www.data.gouv.fr/fr/datasets/{dataset}/"
@@ -170,6 +172,39 @@ SOURCES: dict[str, SourceAdapter] = {
             table="population",
             url="https://www.insee.fr/fr/statistiques/fichier/8647014/"
                 "base-ic-evol-struct-pop-2022_csv.zip",
+        ),
+        SourceAdapter(
+            name="structure_age",
+            title="INSEE — estimation de population par département, sexe et âge "
+                  "quinquennal (structure par âge de la carte d'identité)",
+            producer="INSEE, estimations de population, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/1893198",
+            format="classeur XLSX estim-pop-dep-sexe-aq : lignes de titre, « Année AAAA », "
+                   "en-têtes Ensemble / Hommes / Femmes puis « 0 à 4 ans » … « 95 ans et "
+                   "plus », « Total » ; une ligne par département, puis « France "
+                   "métropolitaine et DOM » (une feuille par année : la plus récente est lue)",
+            mirror_name="estim-pop-dep-sexe-aq.xlsx",
+            converter=convert_age_structure,
+            table="contexte",
+            url="https://www.insee.fr/fr/statistiques/fichier/1893198/"
+                "estim-pop-dep-sexe-aq-1975-2025.xlsx",
+            default=False,
+        ),
+        SourceAdapter(
+            name="pauvrete",
+            title="INSEE — Filosofi, taux de pauvreté par département ou commune (export à "
+                  "colonnes libellées)",
+            producer="INSEE, Filosofi, Licence Ouverte",
+            page="https://www.insee.fr/fr/statistiques/3560121",
+            format="CSV « , » (ou « ; ») : Code géographique, Libellé géographique, Nombre de "
+                   "ménages fiscaux, Nombre de personnes dans les ménages fiscaux, …, Taux de "
+                   "pauvreté-Ensemble (% pop totale), … ; virgule décimale ; le millésime est "
+                   "dans le nom du fichier (fr-dpt-pauvrete-2013.csv). Pas d'adresse fixe : "
+                   "PTSM_DIAG_URL_PAUVRETE=file:///chemin/fr-dpt-pauvrete-2013.csv",
+            mirror_name="filosofi-pauvrete.csv",
+            converter=convert_poverty,
+            table="contexte",
+            default=False,
         ),
         SourceAdapter(
             name="geographie",

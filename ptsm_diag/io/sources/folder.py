@@ -177,6 +177,7 @@ class DataFolder:
     partenariats: pd.DataFrame | None = None
     references_nationales: pd.DataFrame | None = None
     population_nationale: pd.DataFrame | None = None
+    contexte: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
     counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNT_COLUMNS))
 

@@ -23,6 +23,7 @@ from ptsm_diag.io.sources.schemas import (
     DEPARTEMENT_PATTERN,
     REFERENCE_FRANCE,
     REFERENCE_REGION_PATTERN,
+    REGION_PATTERN,
 )
 from ptsm_diag.io.sources.vocab import resource_types
 
@@ -135,6 +136,52 @@ def _territoires_rules(refs: Referentials) -> list[RowRule]:
         RowRule("territoires_code_reserve", "code_territoire", ("code_territoire",),
                 not_reserved, "code de territoire réservé aux valeurs de référence",
                 "un code différent de « FRANCE » et de « R » + 2 chiffres"),
+    ]
+
+
+def _contexte_rules(refs: Referentials) -> list[RowRule]:
+    def level(df: pd.DataFrame, name: str) -> pd.Series:
+        return (df["niveau"] == name).fillna(False).astype(bool)
+
+    def format_ok(df: pd.DataFrame) -> pd.Series:
+        code = df["code"]
+        bad = (level(df, "departement") & ~matches(code, DEPARTEMENT_PATTERN)) \
+            | (level(df, "commune") & ~matches(code, COMMUNE_PATTERN)) \
+            | (level(df, "region") & ~matches(code, REGION_PATTERN)) \
+            | (level(df, "france") & (code != REFERENCE_FRANCE).fillna(True))
+        return ~(bad & code.notna())
+
+    def known_ok(df: pd.DataFrame) -> pd.Series:
+        bad = pd.Series(False, index=df.index)
+        code = df["code"]
+        for name, known in (("departement", refs.departements), ("commune", refs.communes),
+                            ("region", refs.regions)):
+            if known is not None:
+                bad |= level(df, name) & code.notna() & ~is_known(code, known)
+        return ~bad
+
+    def has_value(df: pd.DataFrame) -> pd.Series:
+        return (df["numerateur"].notna() & df["denominateur"].notna()) | df["valeur"].notna()
+
+    def num_le_den(df: pd.DataFrame) -> pd.Series:
+        return _fine(df["numerateur"] <= df["denominateur"]) | df["denominateur"].isna() \
+            | df["numerateur"].isna()
+
+    return [
+        RowRule("contexte_code_format", "code", ("niveau", "code"), format_ok,
+                "code au mauvais format pour ce niveau",
+                "commune : code INSEE à 5 caractères (01001) ; département : 01, 2A, 971 ; "
+                "région : 2 chiffres (53) ; france : FRANCE"),
+        RowRule("contexte_code_connu", "code", ("niveau", "code"), known_ok,
+                "code inconnu de la géographie embarquée (COG)",
+                "un code commune, département ou région existant du Code officiel "
+                "géographique"),
+        RowRule("contexte_valeur_absente", "valeur", ("numerateur", "denominateur", "valeur"),
+                has_value, "aucune valeur : ni numérateur et dénominateur, ni valeur",
+                "numerateur et denominateur, ou valeur (taux en %)"),
+        RowRule("contexte_num_sup_den", "numerateur", ("numerateur", "denominateur"),
+                num_le_den, "numérateur supérieur au dénominateur",
+                "numerateur ≤ denominateur"),
     ]
 
 
@@ -273,6 +320,7 @@ def _partenariats_rules(refs: Referentials) -> list[RowRule]:
 
 _ERROR_RULES: dict[str, Callable[[Referentials], list[RowRule]]] = {
     "territoires": _territoires_rules,
+    "contexte": _contexte_rules,
     "ressources": _ressources_rules,
     "indicateurs": _indicateurs_rules,
     "actions": _actions_rules,
@@ -285,7 +333,7 @@ def prepare(
     table: str, text: pd.DataFrame, label: str, refs: Referentials
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Repairs that depend on another column: territory ``code`` repaired by ``niveau``."""
-    if table != "territoires" or "code" not in text or "niveau" not in text:
+    if table not in ("territoires", "contexte") or "code" not in text or "niveau" not in text:
         return text, []
     text = text.copy()
     problems: list[Problem] = []

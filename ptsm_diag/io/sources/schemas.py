@@ -477,8 +477,59 @@ POPULATION_NATIONALE = TableSpec(
     ),
 )
 
+CONTEXTE = TableSpec(
+    name="contexte",
+    title="Contexte social et démographique (carte d'identité)",
+    description=(
+        "Facultative. Une ligne par unité géographique (commune, département, ou valeur "
+        "publiée pour une région ou la France), indicateur de contexte et année : structure "
+        "par âge, pauvreté, chômage, allocataires de l'AAH, population en quartier "
+        "prioritaire, ménages d'une personne. Donnez le numérateur et le dénominateur : le "
+        "territoire, son département, sa région et la France sont recalculés en les "
+        "additionnant (jamais en faisant la moyenne des taux). Sans cette table, la carte "
+        "d'identité affiche « non disponible »."
+    ),
+    columns=(
+        ColumnSpec("niveau", "code", True,
+                   "Ce que désigne la colonne « code » : commune, departement, region (valeur "
+                   "publiée pour la région) ou france (valeur publiée pour la France).",
+                   vocabulary="niveaux_contexte"),
+        ColumnSpec("code", "code", True,
+                   "Code INSEE de la commune (01001), du département (01, 2A, 971) ou de la "
+                   "région (53), ou « FRANCE », selon le niveau.",
+                   pattern_text="commune (01001), département (01, 2A, 971), région (53) ou "
+                                "FRANCE, selon le niveau"),
+        ColumnSpec("indicateur", "code", True,
+                   "Identifiant de l'indicateur de contexte (voir la liste des indicateurs "
+                   "de contexte).",
+                   vocabulary="indicateurs_contexte"),
+        _year("annee", True, "Année (millésime) de la donnée (ex. 2021)."),
+        ColumnSpec("numerateur", "float", False,
+                   "Numérateur : effectif concerné (ex. chômeurs de 15 à 64 ans), ≥ 0.",
+                   minimum=0),
+        ColumnSpec("denominateur", "float", False,
+                   "Dénominateur : population de référence (ex. actifs de 15 à 64 ans), > 0.",
+                   minimum=0, strict_minimum=True),
+        ColumnSpec("valeur", "float", False,
+                   "Taux publié en % (0 à 100), quand le numérateur n'est pas publié (ex. "
+                   "TP60 de Filosofi) ; avec le dénominateur, le numérateur en est déduit.",
+                   minimum=0, maximum=100),
+        ColumnSpec("source", "text", False,
+                   "Source et millésime (ex. INSEE, recensement 2021)."),
+    ),
+    key=("niveau", "code", "indicateur", "annee"),
+    rules_text=(
+        "Le code doit être une commune ou un département connu, une région connue, ou "
+        "« FRANCE », selon le niveau.",
+        "Chaque ligne a un numérateur et un dénominateur, ou une valeur (avec ou sans "
+        "dénominateur) ; le numérateur ne peut pas dépasser le dénominateur.",
+        "Une valeur donnée seule (sans dénominateur) ne sert qu'à son unité : elle ne peut "
+        "pas être additionnée avec d'autres.",
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (TERRITOIRES, POPULATION, RESSOURCES, INDICATEURS, ACTIONS, CIBLES,
-                 PARTENARIATS, REFERENCES_NATIONALES, POPULATION_NATIONALE)
+                 PARTENARIATS, REFERENCES_NATIONALES, POPULATION_NATIONALE, CONTEXTE)
 }

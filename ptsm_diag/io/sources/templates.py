@@ -132,6 +132,15 @@ EXAMPLES: dict[str, list[dict[str, str]]] = {
         {"code_departement": "22", "annee": "2022", "tranche_age": "20-64",
          "population": "305000", "source": _EXAMPLE_SOURCE},
     ],
+    "contexte": [
+        {"niveau": "commune", "code": "35238", "indicateur": "taux_chomage", "annee": "2021",
+         "numerateur": "12480", "denominateur": "110250", "source": _EXAMPLE_SOURCE},
+        {"niveau": "departement", "code": "35", "indicateur": "taux_pauvrete", "annee": "2021",
+         "denominateur": "1085000", "valeur": "10,9", "source": _EXAMPLE_SOURCE},
+        {"niveau": "france", "code": REFERENCE_FRANCE, "indicateur": "part_65_plus",
+         "annee": "2023", "numerateur": "14400000", "denominateur": "68040000",
+         "source": _EXAMPLE_SOURCE},
+    ],
 }
 
 KIND_LABELS = {
@@ -245,7 +254,8 @@ def _vocabulary_sections() -> list[str]:
         lines.append(f"| `{code}` | {_cell(t.label)} | {t.champ} | {t.public} | {categories} |")
     lines.append("")
     for name in ("champs", "publics", "prestations", "tranches_age", "statuts_action",
-                 "priorites", "themes_action", "niveaux", "types_lien", "frequences_lien"):
+                 "priorites", "themes_action", "niveaux", "types_lien", "frequences_lien",
+                 "niveaux_contexte", "indicateurs_contexte"):
         lines += [f"### {VOCABULARY_TITLES[name]}", "", "| Code | Libellé |", "|---|---|"]
         for code, label in vocabulary_labels(name).items():
             lines.append(f"| `{code}` | {_cell(label)} |")

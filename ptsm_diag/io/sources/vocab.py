@@ -44,6 +44,14 @@ def vocabulary_labels(name: str) -> dict[str, str]:
         return {code: t.label for code, t in resource_types().items()}
     if name == "niveaux":
         return dict(TERRITORY_LEVELS)
+    if name == "niveaux_contexte":
+        from ptsm_diag.catalog.context_indicators import CONTEXT_LEVELS
+
+        return dict(CONTEXT_LEVELS)
+    if name == "indicateurs_contexte":
+        from ptsm_diag.catalog.context_indicators import CONTEXT_INDICATORS
+
+        return {code: ind.label for code, ind in CONTEXT_INDICATORS.items()}
     if name in ("types_lien", "frequences_lien"):
         return dict(link_vocabularies()[name])
     lists = {
@@ -99,4 +107,6 @@ VOCABULARY_TITLES = {
     "themes_action": "thèmes d'action",
     "types_lien": "types de liens",
     "frequences_lien": "fréquences des liens",
+    "niveaux_contexte": "niveaux géographiques du contexte",
+    "indicateurs_contexte": "indicateurs de contexte",
 }
