@@ -28,8 +28,13 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
 from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
-from ptsm_diag.report.display import strip_map_previews
-from ptsm_diag.viz.offline import externalise_assets, remote_assets
+from ptsm_diag.report.display import strip_map_previews, strip_table_styles
+from ptsm_diag.viz.offline import (
+    externalise_assets,
+    fit_plotly_bundle,
+    remote_assets,
+    share_page_blocks,
+)
 
 NOTEBOOKS_DIR_NAME = "notebooks"
 REMOVE_TAG = "remove_cell"
@@ -182,10 +187,16 @@ def _drop_noise(nb: nbformat.NotebookNode) -> None:
 
 
 def export_html(nb: nbformat.NotebookNode) -> str:
-    """Export an executed notebook to one offline HTML page (no code, with a contents)."""
+    """Export an executed notebook to one offline HTML page (no code, with a contents).
+
+    The page keeps one copy of Leaflet and of the maps' outlines for all its maps, the
+    partial plotly.js unless a figure needs a trace type it lacks, and leaves the tables'
+    look to its style sheet (no per-cell styles).
+    """
     _drop_noise(nb)
     body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
-    page = add_table_of_contents(strip_map_previews(body))
+    body = fit_plotly_bundle(share_page_blocks(strip_table_styles(strip_map_previews(body))))
+    page = add_table_of_contents(body)
     leftovers = remote_assets(page)
     if leftovers:
         raise PtsmError(
