@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,12 @@ from ptsm_diag.cli import main
 from ptsm_diag.demo import DEMO_MARKER
 from ptsm_diag.io.sources import validate_folder
 from ptsm_diag.report.execute import render_report
-from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.testing import (
+    assert_offline,
+    chromium_path,
+    map_frame_pages,
+    open_in_browser,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +79,14 @@ def test_demo_report_opens_in_browser_without_errors(demo_run, tmp_path):
     path, _ = demo_run
     result = open_in_browser(path, screenshot=tmp_path / "rapport.png", height=3000)
     assert result.script_errors == []
-    assert result.plotly_figures >= 1
+    # every figure and map is drawn: 5 plotly figures, 5 Leaflet maps (in their frames)
+    assert result.plotly_figures == 5
+    assert result.leaflet_maps == 5
     assert (tmp_path / "rapport.png").stat().st_size > 10_000
     # maps live in iframes: open the first one on its own
     page = path.read_text(encoding="utf-8")
-    srcdoc = re.search(r'<iframe[^>]*class="ptsm-carte"[^>]*srcdoc="([^"]+)"', page).group(1)
     map_file = tmp_path / "carte.html"
-    map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
+    map_file.write_text(map_frame_pages(page)[0], encoding="utf-8")
     map_result = open_in_browser(map_file)
     assert map_result.script_errors == []
     assert map_result.leaflet_maps == 1

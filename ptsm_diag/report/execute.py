@@ -14,7 +14,7 @@ import html
 import re
 import tempfile
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -186,16 +186,82 @@ def _drop_noise(nb: nbformat.NotebookNode) -> None:
             ]
 
 
+_STYLE_BLOCK = re.compile(r"<style[^>]*>.*?</style>", re.S)
+_LAB_ICON = re.compile(r"--jp-icon-[\w-]+:\s*url\(data:image/svg\+xml;base64,[A-Za-z0-9+/=]*\);")
+
+
+def drop_lab_icons(page: str) -> str:
+    """Remove JupyterLab's toolbar and file icons (190 kB of SVG) from the page's styles:
+    a report has no toolbar."""
+    return _STYLE_BLOCK.sub(lambda block: _LAB_ICON.sub("", block.group(0)), page)
+
+
+_CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
+_CSS_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+# A selector with one of these may match without its classes: its rule is always kept.
+_SELECTOR_FUNCTIONS = (":not(", ":is(", ":where(", ":has(", ":host")
+
+
+def _used_rules(rules: list, classes: frozenset[str]) -> str:
+    import tinycss2
+
+    kept: list[str] = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            selector = tinycss2.serialize(rule.prelude)
+            if any(function in selector for function in _SELECTOR_FUNCTIONS) or any(
+                    set(_CSS_CLASS.findall(part)) <= classes for part in selector.split(",")):
+                kept.append(rule.serialize())
+        elif (rule.type == "at-rule" and rule.lower_at_keyword == "media"
+              and rule.content is not None):
+            inner = _used_rules(tinycss2.parse_rule_list(
+                rule.content, skip_comments=True, skip_whitespace=True), classes)
+            if inner:
+                kept.append(f"@media{tinycss2.serialize(rule.prelude)}{{{inner}}}")
+        elif rule.type != "error":
+            kept.append(rule.serialize())
+    return "\n".join(kept)
+
+
+@lru_cache(maxsize=32)
+def _purged_css(css: str, classes: frozenset[str]) -> str:
+    import tinycss2
+
+    return _used_rules(tinycss2.parse_stylesheet(css, skip_comments=True,
+                                                 skip_whitespace=True), classes)
+
+
+def drop_unused_css(page: str) -> str:
+    """Drop from the page's style sheets the rules whose selectors name a class that no
+    element of the page has (most of JupyterLab's style sheet: toolbars, dialogs, menus...).
+
+    A rule stays when one of its selectors may match: all its classes are in the page, or
+    it uses ``:not()``, ``:is()``, ``:where()`` or ``:has()``. Other at-rules than
+    ``@media`` stay as they are.
+    """
+    outside = _STYLE_BLOCK.sub("", page)
+    classes = frozenset(name for value in _CLASS_ATTRIBUTE.findall(outside)
+                        for name in value.split())
+
+    def purge(block: re.Match[str]) -> str:
+        text = block.group(0)
+        start, end = text.index(">") + 1, text.rindex("</style>")
+        return text[:start] + _purged_css(text[start:end], classes) + text[end:]
+
+    return _STYLE_BLOCK.sub(purge, page)
+
+
 def export_html(nb: nbformat.NotebookNode) -> str:
     """Export an executed notebook to one offline HTML page (no code, with a contents).
 
     The page keeps one copy of Leaflet and of the maps' outlines for all its maps, the
     partial plotly.js unless a figure needs a trace type it lacks, and leaves the tables'
-    look to its style sheet (no per-cell styles).
+    look to its style sheet (no per-cell styles) and JupyterLab's icons out.
     """
     _drop_noise(nb)
     body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
     body = fit_plotly_bundle(share_page_blocks(strip_table_styles(strip_map_previews(body))))
+    body = drop_unused_css(drop_lab_icons(body))
     page = add_table_of_contents(body)
     leftovers = remote_assets(page)
     if leftovers:

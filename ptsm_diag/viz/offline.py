@@ -146,9 +146,11 @@ function ptsmLoad(name) {
   node.textContent = ptsmText('script[""" + ASSET_BLOCK_ATTRIBUTE + """="' + name + '"]');
   document.head.appendChild(node);
 }
-function ptsmGeometries(key, data) {
-  var geometries = JSON.parse(ptsmText('script[""" + GEOMETRY_BLOCK_ATTRIBUTE + """="' + key
-                                       + '"]'));
+function ptsmJson(key) {
+  return JSON.parse(ptsmText('script[""" + GEOMETRY_BLOCK_ATTRIBUTE + """="' + key + '"]'));
+}
+function ptsmGeometries(key, dataKey) {
+  var geometries = ptsmJson(key), data = ptsmJson(dataKey);
   data.features.forEach(function (feature, i) { feature.geometry = geometries[i]; });
   return data;
 }
@@ -223,7 +225,8 @@ def _drawn_geometries(raw: str) -> str:
 
 
 def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
-    """Take the geometries out of the page's GeoJSON layers, as geometry blocks."""
+    """Take the GeoJSON layers' data out of a map page, as blocks of its parent page: the
+    geometries (one block for every layer drawing the same ones) and the properties."""
     decoder = json.JSONDecoder()
     blocks: dict[str, str] = {}
     parts: list[str] = []
@@ -245,8 +248,11 @@ def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
         blocks[key] = _geometry_block(key, text)
         for feature in features:
             feature["geometry"] = None
-        parts += [page[position:match.end()], f'ptsmGeometries("{key}", ',
-                  str(htmlsafe_json_dumps(data, separators=(",", ":"))), ")"]
+        # the layer's properties too: a JSON block is not escaped as a srcdoc is
+        properties = str(htmlsafe_json_dumps(data, separators=(",", ":")))
+        data_key = "p" + hashlib.sha256(properties.encode()).hexdigest()[:20]
+        blocks[data_key] = _geometry_block(data_key, properties)
+        parts += [page[position:match.end()], f'ptsmGeometries("{key}", "{data_key}")']
         position = end
     parts.append(page[position:])
     return "".join(parts), blocks
@@ -285,6 +291,11 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
     shared = [_asset_block(name, _read_asset(str(vendor_dir() / name)))
               for name in dict.fromkeys(names)]
     return FramedMap(frame=page, shared="".join(shared + list(geometries.values())))
+
+
+def page_blocks(page: str) -> str:
+    """The shared blocks of a page (Leaflet and plugins, geometries), one copy of each."""
+    return "".join(dict.fromkeys(m.group(0) for m in _BLOCK.finditer(page)))
 
 
 def share_page_blocks(page: str) -> str:
