@@ -104,9 +104,9 @@ def _compact_line(constructor: str, coordinates: object, options: dict, parent: 
     line = (f"L.{constructor}({json.dumps(coordinates)}, {json.dumps(kept)})"
             f".addTo({parent})")
     if popup is not None:
-        line += f'.bindPopup({js_string(popup)}, {{"maxWidth": {int(popup_max_width)}}})'
+        line += f".bindPopup({js_string(popup)}, {{maxWidth: {int(popup_max_width)}}})"
     if tooltip is not None:
-        line += f'.bindTooltip({js_string(tooltip)}, {{"sticky": true}})'
+        line += f".bindTooltip({js_string(tooltip)}, {{sticky: true}})"
     return line + ";\n"
 
 

@@ -258,6 +258,28 @@ def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
     return "".join(parts), blocks
 
 
+# The options of a compact marker or line (viz.maps.CompactCircleMarker): the same few
+# styles repeat over hundreds of markers.
+_COMPACT_CALL = re.compile(
+    r"(L\.(?:circleMarker|polyline)\(\[[^()]*?\], )(\{[^{}]*\})(\)\.addTo\()")
+
+
+def _share_marker_options(page: str) -> str:
+    """Write each distinct style of the page's compact markers once (``ptsmOptions``):
+    Leaflet copies a marker's options, so markers may share one object."""
+    styles: dict[str, int] = {}
+
+    def shared(match: re.Match[str]) -> str:
+        index = styles.setdefault(match.group(2), len(styles))
+        return f"{match.group(1)}ptsmOptions[{index}]{match.group(3)}"
+
+    page = _COMPACT_CALL.sub(shared, page)
+    if not styles:
+        return page
+    declaration = "<script>var ptsmOptions = [" + ",".join(styles) + "];</script>"
+    return page.replace("</head>", declaration + "</head>", 1)
+
+
 def map_to_framed_html(m: folium.Map) -> FramedMap:
     """The map as a page for an ``<iframe srcdoc>`` that reads Leaflet, its plugins and its
     geometries from the parent page, and the blocks that parent page must hold.
@@ -287,7 +309,7 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
     page, geometries = _share_geometries(page)
     # folium's indentation: a newline ends a statement as well (no raw newline can be in
     # a JSON string; in the HTML of a tooltip, whitespace collapses anyway).
-    page = _INDENT.sub("\n", page)
+    page = _share_marker_options(_INDENT.sub("\n", page))
     shared = [_asset_block(name, _read_asset(str(vendor_dir() / name)))
               for name in dict.fromkeys(names)]
     return FramedMap(frame=page, shared="".join(shared + list(geometries.values())))
