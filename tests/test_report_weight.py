@@ -106,3 +106,33 @@ def test_framed_map_refuses_a_network_asset():
         folium.elements.JavascriptLink("https://cdn.example.org/plugin.js"))
     with pytest.raises(PtsmError, match="Internet"):
         map_to_framed_html(m)
+
+
+def test_unused_style_rules_leave_the_page_and_scripts_stay_untouched():
+    from ptsm_diag.report.execute import drop_lab_icons, drop_unused_css
+
+    page = ('<style>.used{color:red}.toolbar{color:blue}p:not(.x){margin:0}'
+            '@media print{.used{color:black}.menu{color:red}}body{margin:0}'
+            ':root{--jp-icon-add: url(data:image/svg+xml;base64,PHN2Zz4=);--jp-ui: 1px;}'
+            '</style><script>var r = /<script|<style|<link/i, s = ".toolbar{x:y}";</script>'
+            '<p class="used">texte</p>')
+    out = drop_unused_css(drop_lab_icons(page))
+    assert ".used{color:red}" in out and "body{margin:0}" in out
+    assert "p:not(.x){margin:0}" in out  # may match without its class: kept
+    assert ".toolbar{color:blue}" not in out and ".menu" not in out
+    assert "@media print{.used{color:black}}" in out
+    assert "--jp-icon-add" not in out and "--jp-ui" in out
+    assert 'var r = /<script|<style|<link/i, s = ".toolbar{x:y}";' in out  # script untouched
+
+
+def test_exported_tables_lose_the_cell_styles_meant_for_jupyterlab():
+    import pandas as pd
+
+    from ptsm_diag.report.display import inline_table_styles, strip_table_styles, table_html
+
+    styled = inline_table_styles(table_html(pd.DataFrame({"Nom": ["a"], "Lits": [3]})))
+    assert 'style="text-align:right' in styled
+    stripped = strip_table_styles(styled)
+    assert "style=" not in stripped and 'class="num"' in stripped
+    other = '<div style="text-align:left;vertical-align:top">x</div>'
+    assert strip_table_styles(other) == other  # only the report's tables

@@ -13,6 +13,7 @@ import hashlib
 import html
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -186,14 +187,22 @@ def _drop_noise(nb: nbformat.NotebookNode) -> None:
             ]
 
 
-_STYLE_BLOCK = re.compile(r"<style[^>]*>.*?</style>", re.S)
+# A style element, or a script element (group 1) skipped whole: script code may hold the
+# text « <style » (jQuery does), which is no style element.
+_STYLE_BLOCK = re.compile(r"(<script\b[^>]*>.*?</script>)|<style[^>]*>.*?</style>", re.S)
+
+
+def _edit_styles(page: str, edit: Callable[[str], str]) -> str:
+    """``page`` with ``edit`` applied to each of its ``<style>`` elements."""
+    return _STYLE_BLOCK.sub(
+        lambda block: block.group(0) if block.group(1) else edit(block.group(0)), page)
 _LAB_ICON = re.compile(r"--jp-icon-[\w-]+:\s*url\(data:image/svg\+xml;base64,[A-Za-z0-9+/=]*\);")
 
 
 def drop_lab_icons(page: str) -> str:
     """Remove JupyterLab's toolbar and file icons (190 kB of SVG) from the page's styles:
     a report has no toolbar."""
-    return _STYLE_BLOCK.sub(lambda block: _LAB_ICON.sub("", block.group(0)), page)
+    return _edit_styles(page, lambda block: _LAB_ICON.sub("", block))
 
 
 _CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
@@ -239,16 +248,15 @@ def drop_unused_css(page: str) -> str:
     it uses ``:not()``, ``:is()``, ``:where()`` or ``:has()``. Other at-rules than
     ``@media`` stay as they are.
     """
-    outside = _STYLE_BLOCK.sub("", page)
+    outside = _STYLE_BLOCK.sub(lambda block: block.group(1) or "", page)
     classes = frozenset(name for value in _CLASS_ATTRIBUTE.findall(outside)
                         for name in value.split())
 
-    def purge(block: re.Match[str]) -> str:
-        text = block.group(0)
+    def purge(text: str) -> str:
         start, end = text.index(">") + 1, text.rindex("</style>")
         return text[:start] + _purged_css(text[start:end], classes) + text[end:]
 
-    return _STYLE_BLOCK.sub(purge, page)
+    return _edit_styles(page, purge)
 
 
 def export_html(nb: nbformat.NotebookNode) -> str:
