@@ -93,7 +93,10 @@ def test_outlines_are_rounded_to_about_ten_metres_and_stay_valid():
         {"code_commune": ["1"], "nom": ["x"], "population": [1]},
         geometry=[box(-1.812345678, 48.012345678, -1.7, 48.1)], crs="EPSG:4326")
     framed = map_to_framed_html(commune_choropleth(communes, "population", "P"))
-    assert "-1.8123," in framed.shared and "-1.812345" not in framed.shared
+    # the first point in units of 1e-4 degree, then the differences to the next ones:
+    # (-1.7, 48.0123), (-1.7, 48.1), (-1.8123, 48.1), (-1.8123, 48.0123), back to the first
+    assert '["P",[[-17000,480123,0,877,-1123,0,0,-877,1123,0]]]' in framed.shared
+    assert "-1.812345" not in framed.shared and "-18123457" not in framed.shared
 
 
 def test_framed_map_refuses_a_network_asset():

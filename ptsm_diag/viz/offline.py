@@ -134,7 +134,7 @@ COORDINATE_DECIMALS = 4
 # third of a pixel on a map 1,000 pixels wide showing the whole layer).
 SIMPLIFY_FRACTION = 1 / 3000
 
-_FRAME_LOADER = """<script>
+_FRAME_LOADER = ("""<script>
 function ptsmText(selector) {
   var node = null;
   try { node = window.parent.document.querySelector(selector); } catch (e) { node = null; }
@@ -146,15 +146,37 @@ function ptsmLoad(name) {
   node.textContent = ptsmText('script[""" + ASSET_BLOCK_ATTRIBUTE + """="' + name + '"]');
   document.head.appendChild(node);
 }
+function ptsmRing(flat) {
+  var ring = [], x = 0, y = 0;
+  for (var i = 0; i < flat.length; i += 2) {
+    x += flat[i]; y += flat[i + 1]; ring.push([x / SCALE, y / SCALE]);
+  }
+  return ring;
+}
+function ptsmGeometry(g) {
+  if (!Array.isArray(g)) { return g; }
+  if (g[0] === "P") { return {type: "Polygon", coordinates: g[1].map(ptsmRing)}; }
+  return {type: "MultiPolygon",
+          coordinates: g[1].map(function (polygon) { return polygon.map(ptsmRing); })};
+}
 function ptsmJson(key) {
   return JSON.parse(ptsmText('script[""" + GEOMETRY_BLOCK_ATTRIBUTE + """="' + key + '"]'));
 }
+function ptsmFeatures(table) {
+  return {type: "FeatureCollection", features: table.rows.map(function (row, i) {
+    var properties = {};
+    table.columns.forEach(function (column, j) { properties[column] = row[j]; });
+    return {type: "Feature", id: table.ids ? table.ids[i] : String(i),
+            properties: properties, geometry: null};
+  })};
+}
 function ptsmGeometries(key, dataKey) {
   var geometries = ptsmJson(key), data = ptsmJson(dataKey);
-  data.features.forEach(function (feature, i) { feature.geometry = geometries[i]; });
+  if (data.columns) { data = ptsmFeatures(data); }
+  data.features.forEach(function (feature, i) { feature.geometry = ptsmGeometry(geometries[i]); });
   return data;
 }
-</script>"""
+</script>""").replace("SCALE", str(10 ** COORDINATE_DECIMALS))
 
 _INDENT = re.compile(r"\n[ \t\n]+")
 _GEOJSON_CALL = re.compile(r"\b(geo_json_[0-9a-f]+)_add\((?=\{)")
@@ -200,7 +222,8 @@ def _loader(name: str) -> str:
 @lru_cache(maxsize=32)
 def _drawn_geometries(raw: str) -> str:
     """GeoJSON geometries (a JSON list) as drawn: coordinates rounded to
-    :data:`COORDINATE_DECIMALS`, polygons simplified to the layer's scale.
+    :data:`COORDINATE_DECIMALS`, polygons simplified to the layer's scale, and
+    polygons written compactly (:func:`_encoded`).
 
     Polygons forming a coverage (communes) are simplified together, so neighbours keep
     one shared border; a geometry that would come out empty or invalid keeps its shape.
@@ -221,7 +244,61 @@ def _drawn_geometries(raw: str) -> str:
     broken = shapely.is_empty(rounded) | ~shapely.is_valid(rounded)
     if broken.any():  # a tiny ring collapsed by rounding: that geometry is kept unrounded
         rounded = np.where(broken, geoms, rounded)
-    return "[" + ",".join(shapely.to_geojson(rounded)) + "]"
+    encoded = [_encoded(json.loads(text)) for text in shapely.to_geojson(rounded)]
+    return json.dumps(encoded, separators=(",", ":"))
+
+
+def _encoded_ring(ring: list[list[float]]) -> list[int] | None:
+    scale = 10 ** COORDINATE_DECIMALS
+    flat: list[int] = []
+    previous_x = previous_y = 0
+    for x, y, *_ in ring:
+        qx, qy = round(x * scale), round(y * scale)
+        if abs(qx / scale - x) > 1e-9 or abs(qy / scale - y) > 1e-9:
+            return None  # not on the grid (a geometry kept unrounded)
+        flat += [qx - previous_x, qy - previous_y]
+        previous_x, previous_y = qx, qy
+    return flat
+
+
+def _encoded(geometry: dict) -> object:
+    """A polygon as ``["P", rings]``, a multipolygon as ``["M", polygons]``, each ring the
+    differences between its successive points in units of the last decimal kept (a few
+    digits a point instead of two decimal numbers, as in TopoJSON); ``ptsmGeometry``
+    decodes them. Other geometries stay GeoJSON."""
+    kind = geometry.get("type")
+    if kind == "Polygon":
+        rings = [_encoded_ring(ring) for ring in geometry["coordinates"]]
+        return geometry if any(r is None for r in rings) else ["P", rings]
+    if kind == "MultiPolygon":
+        polygons = [[_encoded_ring(ring) for ring in polygon]
+                    for polygon in geometry["coordinates"]]
+        if any(r is None for polygon in polygons for r in polygon):
+            return geometry
+        return ["M", polygons]
+    return geometry
+
+
+def _as_table(data: dict) -> dict:
+    """A FeatureCollection whose features all have the same properties, as a table
+    (``columns``, ``rows``, ``ids``) that ``ptsmFeatures`` turns back into features: the
+    property names are written once, not once per commune. Other data is left as is."""
+    features = data["features"]
+    if set(data) - {"type", "features"} or not all(
+            set(f) <= {"type", "id", "properties", "geometry"} and f.get("type") == "Feature"
+            and isinstance(f.get("properties"), dict) for f in features):
+        return data
+    columns = list(features[0]["properties"])
+    if any(list(f["properties"]) != columns for f in features):
+        return data
+    table: dict[str, object] = {"columns": columns,
+                                "rows": [list(f["properties"].values()) for f in features]}
+    ids = [f.get("id") for f in features]
+    if ids != [str(i) for i in range(len(features))]:
+        if any(i is None for i in ids):
+            return data
+        table["ids"] = ids
+    return table
 
 
 def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
@@ -249,7 +326,7 @@ def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
         for feature in features:
             feature["geometry"] = None
         # the layer's properties too: a JSON block is not escaped as a srcdoc is
-        properties = str(htmlsafe_json_dumps(data, separators=(",", ":")))
+        properties = str(htmlsafe_json_dumps(_as_table(data), separators=(",", ":")))
         data_key = "p" + hashlib.sha256(properties.encode()).hexdigest()[:20]
         blocks[data_key] = _geometry_block(data_key, properties)
         parts += [page[position:match.end()], f'ptsmGeometries("{key}", "{data_key}")']
