@@ -5,6 +5,10 @@ point the elements we use at the vendored files of ``assets/vendor`` (instance
 attributes, never the shared class lists), drop the assets our maps do not need, render,
 then inline each local ``<script src>`` / ``<link href>``. Any asset left pointing at the
 network is an error: a report must open in a meeting room without network.
+
+In a report, a map's frame reads Leaflet and its outlines from blocks of the page instead
+(:func:`map_to_framed_html`): one copy for all the maps of the page. plotly.js is a partial
+bundle vendored by ``scripts/vendor_assets.py`` (:func:`plotly_js`).
 """
 
 from __future__ import annotations
