@@ -3,6 +3,7 @@
 - :func:`assert_offline` — a report must not load any script or stylesheet from the network.
 - :func:`open_in_browser` — open an HTML file in headless Chromium with networking off,
   and return the uncaught script errors, the plotly figures and Leaflet maps that rendered.
+- :func:`map_frame_pages` — each map of a report as a page of its own, to open it alone.
 - :func:`probe_page` — open an HTML file in headless Chromium and report what its scripts
   did: page title, a ``window.__pwned`` marker in any frame, and the text of the page, of
   its map frames and of every map tooltip, popup and layer name (injection tests).
@@ -24,7 +25,7 @@ import pandas as pd
 
 from ptsm_diag.report.browser import CHROMIUM_FLAGS as OFFLINE_FLAGS
 from ptsm_diag.report.browser import find_chromium
-from ptsm_diag.viz.offline import remote_assets
+from ptsm_diag.viz.offline import page_blocks, remote_assets
 
 # Offline flags of ptsm_diag.report.browser, plus time for the page's scripts to run.
 CHROMIUM_FLAGS = [*OFFLINE_FLAGS, "--virtual-time-budget=15000"]
@@ -63,28 +64,64 @@ def open_in_browser(
     chrome = chromium_path()
     if chrome is None:
         raise RuntimeError("Chromium n'est pas installé (paquet Debian « chromium »).")
-    url = Path(html_path).resolve().as_uri()
-    with tempfile.TemporaryDirectory() as profile_a, tempfile.TemporaryDirectory() as profile_b:
-        shot_args = [f"--screenshot={screenshot}"] if screenshot else []
-        log = subprocess.run(
-            [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_a}",
-             f"--window-size=1400,{height}", "--enable-logging=stderr", "--v=0",
-             *shot_args, url],
-            capture_output=True, text=True, timeout=180, check=False,
-        ).stderr
-        dom = subprocess.run(
-            [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_b}", "--window-size=1400,1000",
-             "--dump-dom", url],
-            capture_output=True, text=True, timeout=180, check=False,
-        ).stdout
+    source = Path(html_path).resolve()
+    url = source.as_uri()
+    # The DOM is read from a copy beside the page (same relative assets/) that counts the
+    # Leaflet maps of the page and of its frames once loaded.
+    counted = source.with_name(f".ptsm-sonde-{source.name}")
+    counted.write_text(source.read_text(encoding="utf-8") + _MAP_COUNT_SCRIPT,
+                       encoding="utf-8")
+    try:
+        with (tempfile.TemporaryDirectory() as profile_a,
+              tempfile.TemporaryDirectory() as profile_b):
+            shot_args = [f"--screenshot={screenshot}"] if screenshot else []
+            log = subprocess.run(
+                [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_a}",
+                 f"--window-size=1400,{height}", "--enable-logging=stderr", "--v=0",
+                 *shot_args, url],
+                capture_output=True, text=True, timeout=180, check=False,
+            ).stderr
+            dom = subprocess.run(
+                [chrome, *CHROMIUM_FLAGS, f"--user-data-dir={profile_b}",
+                 "--window-size=1400,1000", "--dump-dom", counted.as_uri()],
+                capture_output=True, text=True, timeout=180, check=False,
+            ).stdout
+    finally:
+        counted.unlink(missing_ok=True)
     errors = [line for line in log.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    maps = re.search(r'data-ptsm-cartes="(\d+)"', dom)
     return BrowserResult(
         script_errors=errors,
         plotly_figures=len(re.findall(r'class="plot-container plotly"', dom)),
-        leaflet_maps=len(re.findall(r'class="[^"]*leaflet-container', dom)),
+        leaflet_maps=(int(maps.group(1)) if maps
+                      else len(re.findall(r'class="[^"]*leaflet-container', dom))),
         dom=dom,
         screenshot=Path(screenshot) if screenshot else None,
     )
+
+
+# Counts the Leaflet maps drawn in the page and in its frames (maps are <iframe srcdoc>).
+_MAP_COUNT_SCRIPT = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var count = 0;
+  function walk(win, depth) {
+    try {
+      count += win.document.querySelectorAll(".leaflet-container").length;
+      for (var i = 0; i < win.frames.length && depth < 4; i++) { walk(win.frames[i], depth + 1); }
+    } catch (e) { return; }
+  }
+  walk(window, 0);
+  document.documentElement.setAttribute("data-ptsm-cartes", String(count));
+}, 500); });
+</script>"""
+
+
+def map_frame_pages(page: str) -> list[str]:
+    """Each map of a report (``<iframe srcdoc>``) as a page of its own, holding the blocks
+    the frame reads from its report (Leaflet, outlines), to open it alone."""
+    blocks = page_blocks(page)
+    frames = re.findall(r'<iframe[^>]*srcdoc="([^"]*)"', page)
+    return [html.unescape(frame).replace("<head>", "<head>" + blocks, 1) for frame in frames]
 
 
 # Run in the page after it loaded: walks every frame (maps are <iframe srcdoc>) and every

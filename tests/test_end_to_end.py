@@ -16,8 +16,14 @@ import pytest
 from ptsm_diag.cli import main
 from ptsm_diag.demo import DEMO_MARKER
 from ptsm_diag.io.sources import validate_folder
-from ptsm_diag.report.execute import render_report
-from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.report.execute import ReportOptions, render_report
+from ptsm_diag.testing import (
+    assert_offline,
+    chromium_path,
+    map_frame_pages,
+    open_in_browser,
+)
+from ptsm_diag.viz.offline import full_plotly_js, plotly_js
 
 pytestmark = pytest.mark.slow
 
@@ -75,16 +81,49 @@ def test_demo_report_opens_in_browser_without_errors(demo_run, tmp_path):
     path, _ = demo_run
     result = open_in_browser(path, screenshot=tmp_path / "rapport.png", height=3000)
     assert result.script_errors == []
-    assert result.plotly_figures >= 1
+    # every figure and map is drawn: 5 plotly figures, 5 Leaflet maps (in their frames)
+    assert result.plotly_figures == 5
+    assert result.leaflet_maps == 5
     assert (tmp_path / "rapport.png").stat().st_size > 10_000
     # maps live in iframes: open the first one on its own
     page = path.read_text(encoding="utf-8")
-    srcdoc = re.search(r'<iframe[^>]*class="ptsm-carte"[^>]*srcdoc="([^"]+)"', page).group(1)
     map_file = tmp_path / "carte.html"
-    map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
+    map_file.write_text(map_frame_pages(page)[0], encoding="utf-8")
     map_result = open_in_browser(map_file)
     assert map_result.script_errors == []
     assert map_result.leaflet_maps == 1
+
+
+def test_demo_report_weighs_at_most_4_mb_with_one_leaflet_and_one_outline_copy(demo_run):
+    """Issue 16: the self-contained report weighed 9.6 MB (plotly.js 4.8 MB, and Leaflet and
+    the communes in each of the 5 map frames)."""
+    path, _ = demo_run
+    page = path.read_text(encoding="utf-8")
+    assert path.stat().st_size <= 4_000_000
+    assert page.count("* Leaflet 1.9.4") == 1  # one copy of Leaflet for the 5 maps
+    assert page.count('data-ptsm-asset="leaflet.js"') == 1
+    outlines = set(re.findall(r'ptsmGeometries\(&quot;([0-9a-f]+)&quot;', page))
+    assert len(outlines) == 1  # the 5 maps draw the communes from one block
+    assert page.count(f'data-ptsm-geometries="{outlines.pop()}"') == 1
+    assert plotly_js() in page and full_plotly_js() not in page  # the partial plotly.js
+
+
+def test_demo_report_with_shared_assets_weighs_at_most_1_mb(demo_run, tmp_path):
+    """Issue 16: with --assets-partages, 2.97 MB before; ≤ 1 MB per territory now, plus one
+    assets/ folder, and every figure and map still drawn."""
+    _, folder = demo_run
+    path = render_report("35", folder, tmp_path, options=ReportOptions(shared_assets=True))
+    assert path.stat().st_size <= 1_000_000
+    assets = {p.name for p in (tmp_path / "assets").iterdir()}
+    assert {"leaflet.js", "plotly-ptsm.min.js"} <= assets
+    page = path.read_text(encoding="utf-8")
+    assert "* Leaflet 1.9.4" not in page and plotly_js()[:2000] not in page
+    if chromium_path() is None:
+        pytest.skip("Chromium absent")
+    result = open_in_browser(path)
+    assert result.script_errors == []
+    assert result.plotly_figures == 5
+    assert result.leaflet_maps == 5
 
 
 def test_report_for_corsica_keeps_the_code(demo_run, tmp_path):

@@ -4,7 +4,6 @@ and (slow) the synthesis of région 53 on the demo data, opened offline in Chrom
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,7 +27,12 @@ from ptsm_diag.compute.regional import (
 )
 from ptsm_diag.errors import UnknownCodeError
 from ptsm_diag.report.regional import heatmap, ranking
-from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.testing import (
+    assert_offline,
+    chromium_path,
+    map_frame_pages,
+    open_in_browser,
+)
 from ptsm_diag.viz.offline import map_to_html
 from ptsm_diag.viz.regional import ranking_figure, small_multiple_rosaces, territory_choropleth
 
@@ -202,10 +206,10 @@ def test_synthesis_of_region_53_renders_offline(tmp_path):
     result = open_in_browser(path, screenshot=tmp_path / "synthese.png", height=3000)
     assert result.script_errors == []
     assert result.plotly_figures >= 2
-    srcdoc = re.search(r'<iframe[^>]*class="ptsm-carte"[^>]*srcdoc="([^"]+)"', page).group(1)
+    assert result.leaflet_maps == 1
     map_file = tmp_path / "carte.html"
-    map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
+    map_file.write_text(map_frame_pages(page)[0], encoding="utf-8")
     map_result = open_in_browser(map_file)
     assert map_result.script_errors == []
     assert map_result.leaflet_maps == 1
-    assert "PTSM Finist" in html.unescape(srcdoc)  # GeoJSON escapes non-ASCII
+    assert "PTSM Finist" in map_frame_pages(page)[0]  # GeoJSON escapes non-ASCII

@@ -24,7 +24,12 @@ from ptsm_diag.report.workshop import (
     workshop_resources_map,
     write_workshop_map,
 )
-from ptsm_diag.testing import assert_offline, chromium_path, open_in_browser
+from ptsm_diag.testing import (
+    assert_offline,
+    chromium_path,
+    map_frame_pages,
+    open_in_browser,
+)
 from ptsm_diag.viz.offline import map_to_html
 
 
@@ -152,9 +157,10 @@ def test_workshop_notebook_renders_offline(tmp_path):
     result = open_in_browser(path, screenshot=tmp_path / "atelier.png")
     assert result.script_errors == []
     assert result.plotly_figures == 1
-    for i, srcdoc in enumerate(re.findall(r'<iframe[^>]*srcdoc="([^"]+)"', page)):
+    assert result.leaflet_maps == 3  # resources, density and network slides
+    for i, frame in enumerate(map_frame_pages(page)):
         map_file = tmp_path / f"carte{i}.html"
-        map_file.write_text(html.unescape(srcdoc), encoding="utf-8")
+        map_file.write_text(frame, encoding="utf-8")
         map_result = open_in_browser(map_file)
         assert map_result.script_errors == []
         assert map_result.leaflet_maps == 1

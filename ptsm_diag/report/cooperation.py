@@ -43,7 +43,15 @@ from ptsm_diag.diagnostic import (
 )
 from ptsm_diag.io.sources.vocab import vocabulary_labels
 from ptsm_diag.report.display import format_number, map_block
-from ptsm_diag.viz.maps import CHAMP_COLOURS, RawHtml, add_commune_background, base_map, safe_html
+from ptsm_diag.viz.maps import (
+    CHAMP_COLOURS,
+    CompactCircleMarker,
+    CompactPolyLine,
+    RawHtml,
+    add_commune_background,
+    base_map,
+    safe_html,
+)
 from ptsm_diag.viz.offline import map_to_html
 
 # Colour of each kind of link (Paul Tol's muted palette, distinct from the champ colours).
@@ -206,10 +214,10 @@ def network_map(
             if pd.notna(row.frequence):
                 frequency = frequencies.get(row.frequence, str(row.frequence))
                 text += f"<br>Fréquence : {safe_html(frequency)}"
-            folium.PolyLine(
+            CompactPolyLine(
                 [where[row.acteur_1], where[row.acteur_2]],
                 color=colour, weight=3 * font_scale, opacity=0.8,
-                tooltip=text,
+                tooltip_html=text,
             ).add_to(group)
 
     linked = set(links["acteur_1"]) | set(links["acteur_2"])
@@ -227,16 +235,17 @@ def network_map(
             popup = (f"<b>{safe_html(row.nom)}</b><br>{safe_html(kind_label)}"
                      f"<br>Champ : {safe_html(label)}<br>"
                      + ("Au moins un lien actif" if is_linked else "<i>Aucun lien actif</i>"))
-            folium.CircleMarker(
-                location=[row.geometry.y, row.geometry.x],
+            CompactCircleMarker(
+                [row.geometry.y, row.geometry.x],
                 radius=(6 if is_linked else 4) * font_scale,
                 color=colour if not is_linked else "#333333",
                 weight=2 if not is_linked else 1,
                 fill=True,
                 fill_color=colour if is_linked else "#ffffff",
                 fill_opacity=0.95,
-                tooltip=safe_html(row.nom),
-                popup=folium.Popup(popup, max_width=320),
+                tooltip_html=safe_html(row.nom),
+                popup_html=popup,
+                popup_max_width=320,
             ).add_to(group)
     root = m.get_root()
     root.header.add_child(_layer_css(font_scale))

@@ -33,7 +33,7 @@ import plotly.io as pio
 from IPython.display import HTML, display
 
 from ptsm_diag.fmt import format_number
-from ptsm_diag.viz.offline import map_preview_svg, map_to_html, plotly_js
+from ptsm_diag.viz.offline import map_preview_svg, map_to_framed_html, plotly_js
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 MAP_HEIGHT = 520
@@ -76,6 +76,10 @@ def map_block(m: folium.Map, height: str = f"{MAP_HEIGHT}px", *,
               iframe_class: str = "ptsm-carte", preview_px: int = MAP_HEIGHT - 40) -> str:
     """The offline map in an ``<iframe srcdoc>`` laid over a static SVG picture of it.
 
+    The frame reads Leaflet and the map's outlines from blocks placed beside it
+    (:func:`ptsm_diag.viz.offline.map_to_framed_html`); the exported page keeps one copy
+    of each block for all its maps.
+
     JupyterLab drops iframes from an untrusted notebook (one reopened from disk): the
     picture stays, with a note. The exported report removes the picture
     (:func:`strip_map_previews`) and keeps the interactive map over an empty box.
@@ -91,7 +95,8 @@ def map_block(m: folium.Map, height: str = f"{MAP_HEIGHT}px", *,
     preview_px : int
         Height of the SVG picture drawn, in pixels.
     """
-    page = html.escape(map_to_html(m), quote=True)
+    framed = map_to_framed_html(m)
+    page = html.escape(framed.frame, quote=True)
     frame = (f'<iframe class="{html.escape(iframe_class, quote=True)}" srcdoc="{page}" '
              f'style="position:absolute;top:0;left:0;z-index:1;width:100%;height:{height};'
              'border:1px solid #ccc;box-sizing:border-box" allowfullscreen></iframe>')
@@ -101,7 +106,8 @@ def map_block(m: folium.Map, height: str = f"{MAP_HEIGHT}px", *,
                f'style="max-width:100%;height:calc({height} - 40px);border:1px solid #ccc">'
                f'<p style="color:#5b6573;font-size:.9rem;margin:.2rem 0">{html.escape(MAP_NOTE)}'
                f"</p></div>{_PREVIEW_END}")
-    return f'<div class="ptsm-carte-bloc" style="position:relative">{preview}{frame}</div>'
+    return (f'<div class="ptsm-carte-bloc" style="position:relative">{preview}'
+            f"{framed.shared}{frame}</div>")
 
 
 def strip_map_previews(page: str) -> str:
@@ -209,6 +215,16 @@ def inline_table_styles(markup: str) -> str:
                 f'style="{_CELL_STYLES[match.group(1), numeric]}">')
 
     return _TABLE.sub(lambda table: _CELL.sub(cell, table.group(0)), markup)
+
+
+_INLINE_CELL_STYLE = re.compile(
+    " style=\"(?:" + "|".join(re.escape(v) for v in sorted(set(_CELL_STYLES.values()))) + ")\"")
+
+
+def strip_table_styles(page: str) -> str:
+    """Remove from an exported page the cell styles :func:`inline_table_styles` added for
+    JupyterLab: the report's style sheet gives the same look, once for all cells."""
+    return _TABLE.sub(lambda table: _INLINE_CELL_STYLE.sub("", table.group(0)), page)
 
 
 def show(obj: Any) -> None:

@@ -13,8 +13,9 @@ import hashlib
 import html
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,13 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
 from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
-from ptsm_diag.report.display import strip_map_previews
-from ptsm_diag.viz.offline import externalise_assets, remote_assets
+from ptsm_diag.report.display import strip_map_previews, strip_table_styles
+from ptsm_diag.viz.offline import (
+    externalise_assets,
+    fit_plotly_bundle,
+    remote_assets,
+    share_page_blocks,
+)
 
 NOTEBOOKS_DIR_NAME = "notebooks"
 REMOVE_TAG = "remove_cell"
@@ -181,11 +187,90 @@ def _drop_noise(nb: nbformat.NotebookNode) -> None:
             ]
 
 
+# A style element, or a script element (group 1) skipped whole: script code may hold the
+# text « <style » (jQuery does), which is no style element.
+_STYLE_BLOCK = re.compile(r"(<script\b[^>]*>.*?</script>)|<style[^>]*>.*?</style>", re.S)
+
+
+def _edit_styles(page: str, edit: Callable[[str], str]) -> str:
+    """``page`` with ``edit`` applied to each of its ``<style>`` elements."""
+    return _STYLE_BLOCK.sub(
+        lambda block: block.group(0) if block.group(1) else edit(block.group(0)), page)
+_LAB_ICON = re.compile(r"--jp-icon-[\w-]+:\s*url\(data:image/svg\+xml;base64,[A-Za-z0-9+/=]*\);")
+
+
+def drop_lab_icons(page: str) -> str:
+    """Remove JupyterLab's toolbar and file icons (190 kB of SVG) from the page's styles:
+    a report has no toolbar."""
+    return _edit_styles(page, lambda block: _LAB_ICON.sub("", block))
+
+
+_CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
+_CSS_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+# A selector with one of these may match without its classes: its rule is always kept.
+_SELECTOR_FUNCTIONS = (":not(", ":is(", ":where(", ":has(", ":host")
+
+
+def _used_rules(rules: list, classes: frozenset[str]) -> str:
+    import tinycss2
+
+    kept: list[str] = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            selector = tinycss2.serialize(rule.prelude)
+            if any(function in selector for function in _SELECTOR_FUNCTIONS) or any(
+                    set(_CSS_CLASS.findall(part)) <= classes for part in selector.split(",")):
+                kept.append(rule.serialize())
+        elif (rule.type == "at-rule" and rule.lower_at_keyword == "media"
+              and rule.content is not None):
+            inner = _used_rules(tinycss2.parse_rule_list(
+                rule.content, skip_comments=True, skip_whitespace=True), classes)
+            if inner:
+                kept.append(f"@media{tinycss2.serialize(rule.prelude)}{{{inner}}}")
+        elif rule.type != "error":
+            kept.append(rule.serialize())
+    return "\n".join(kept)
+
+
+@lru_cache(maxsize=32)
+def _purged_css(css: str, classes: frozenset[str]) -> str:
+    import tinycss2
+
+    return _used_rules(tinycss2.parse_stylesheet(css, skip_comments=True,
+                                                 skip_whitespace=True), classes)
+
+
+def drop_unused_css(page: str) -> str:
+    """Drop from the page's style sheets the rules whose selectors name a class that no
+    element of the page has (most of JupyterLab's style sheet: toolbars, dialogs, menus...).
+
+    A rule stays when one of its selectors may match: all its classes are in the page, or
+    it uses ``:not()``, ``:is()``, ``:where()`` or ``:has()``. Other at-rules than
+    ``@media`` stay as they are.
+    """
+    outside = _STYLE_BLOCK.sub(lambda block: block.group(1) or "", page)
+    classes = frozenset(name for value in _CLASS_ATTRIBUTE.findall(outside)
+                        for name in value.split())
+
+    def purge(text: str) -> str:
+        start, end = text.index(">") + 1, text.rindex("</style>")
+        return text[:start] + _purged_css(text[start:end], classes) + text[end:]
+
+    return _edit_styles(page, purge)
+
+
 def export_html(nb: nbformat.NotebookNode) -> str:
-    """Export an executed notebook to one offline HTML page (no code, with a contents)."""
+    """Export an executed notebook to one offline HTML page (no code, with a contents).
+
+    The page keeps one copy of Leaflet and of the maps' outlines for all its maps, the
+    partial plotly.js unless a figure needs a trace type it lacks, and leaves the tables'
+    look to its style sheet (no per-cell styles) and JupyterLab's icons out.
+    """
     _drop_noise(nb)
     body, _ = _exporter().from_notebook_node(nb, resources={"ptsm_version": __version__})
-    page = add_table_of_contents(strip_map_previews(body))
+    body = fit_plotly_bundle(share_page_blocks(strip_table_styles(strip_map_previews(body))))
+    body = drop_unused_css(drop_lab_icons(body))
+    page = add_table_of_contents(body)
     leftovers = remote_assets(page)
     if leftovers:
         raise PtsmError(

@@ -5,19 +5,29 @@ point the elements we use at the vendored files of ``assets/vendor`` (instance
 attributes, never the shared class lists), drop the assets our maps do not need, render,
 then inline each local ``<script src>`` / ``<link href>``. Any asset left pointing at the
 network is an error: a report must open in a meeting room without network.
+
+In a report, a map's frame reads Leaflet and its outlines from blocks of the page instead
+(:func:`map_to_framed_html`): one copy for all the maps of the page. plotly.js is a partial
+bundle vendored by ``scripts/vendor_assets.py`` (:func:`plotly_js`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import math
 import re
 from collections.abc import Iterator
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
 import folium
+import numpy as np
+import shapely
+from jinja2.utils import htmlsafe_json_dumps
 
 from ptsm_diag.errors import PtsmError
 from ptsm_diag.viz.fast_render import literal_templates
@@ -111,12 +121,384 @@ def map_to_iframe(m: folium.Map, height: int = 520) -> str:
     )
 
 
+# --------------------------------------------------------------------------- maps of a page
+#
+# A report holds several maps, each in its own <iframe srcdoc> (its CSS and scripts stay
+# inside it). Leaflet and its plugins, and the commune outlines most maps draw, are not
+# repeated in each frame: the page holds one copy of each, in non-executed <script> blocks
+# (``text/plain`` code, ``application/json`` geometries), and each frame reads them from
+# its parent page (a srcdoc frame has the origin of its page). ``share_page_blocks`` keeps
+# the first copy of each block in the page and drops the others.
+
+ASSET_BLOCK_ATTRIBUTE = "data-ptsm-asset"
+GEOMETRY_BLOCK_ATTRIBUTE = "data-ptsm-geometries"
+
+# Decimals of the coordinates drawn: 4 decimals are about 10 m, finer than a screen pixel
+# at the zoom a territory map opens with.
+COORDINATE_DECIMALS = 4
+# Outlines are simplified with a tolerance of this fraction of the layer's extent (about a
+# third of a pixel on a map 1,000 pixels wide showing the whole layer).
+SIMPLIFY_FRACTION = 1 / 3000
+
+_FRAME_LOADER = ("""<script>
+function ptsmText(selector) {
+  var node = null;
+  try { node = window.parent.document.querySelector(selector); } catch (e) { node = null; }
+  if (!node) { throw new Error("ptsm-diag : bloc absent de la page : " + selector); }
+  return node.textContent;
+}
+function ptsmLoad(name) {
+  var node = document.createElement(name.slice(-4) === ".css" ? "style" : "script");
+  node.textContent = ptsmText('script[""" + ASSET_BLOCK_ATTRIBUTE + """="' + name + '"]');
+  document.head.appendChild(node);
+}
+function ptsmRing(flat) {
+  var ring = [], x = 0, y = 0;
+  for (var i = 0; i < flat.length; i += 2) {
+    x += flat[i]; y += flat[i + 1]; ring.push([x / SCALE, y / SCALE]);
+  }
+  return ring;
+}
+function ptsmGeometry(g) {
+  if (!Array.isArray(g)) { return g; }
+  if (g[0] === "P") { return {type: "Polygon", coordinates: g[1].map(ptsmRing)}; }
+  return {type: "MultiPolygon",
+          coordinates: g[1].map(function (polygon) { return polygon.map(ptsmRing); })};
+}
+function ptsmJson(key) {
+  return JSON.parse(ptsmText('script[""" + GEOMETRY_BLOCK_ATTRIBUTE + """="' + key + '"]'));
+}
+function ptsmFeatures(table) {
+  return {type: "FeatureCollection", features: table.rows.map(function (row, i) {
+    var properties = {};
+    table.columns.forEach(function (column, j) { properties[column] = row[j]; });
+    return {type: "Feature", id: table.ids ? table.ids[i] : String(i),
+            properties: properties, geometry: null};
+  })};
+}
+function ptsmGeometries(key, dataKey) {
+  var geometries = ptsmJson(key), data = ptsmJson(dataKey);
+  if (data.columns) { data = ptsmFeatures(data); }
+  data.features.forEach(function (feature, i) { feature.geometry = ptsmGeometry(geometries[i]); });
+  return data;
+}
+</script>""").replace("SCALE", str(10 ** COORDINATE_DECIMALS))
+
+_INDENT = re.compile(r"\n[ \t\n]+")
+_GEOJSON_CALL = re.compile(r"\b(geo_json_[0-9a-f]+)_add\((?=\{)")
+# Attributes in alphabetical order: nbconvert writes a notebook's HTML outputs that way.
+_BLOCK_TYPE = '(?:text/plain|application/json)'
+_BLOCK = re.compile(
+    rf'<script (?:type="{_BLOCK_TYPE}" )?'
+    rf'((?:{ASSET_BLOCK_ATTRIBUTE}|{GEOMETRY_BLOCK_ATTRIBUTE})="[^"]+")'
+    rf'(?: type="{_BLOCK_TYPE}")?>.*?</script>', re.S)
+
+
+@dataclass(frozen=True)
+class FramedMap:
+    """A map for an ``<iframe srcdoc>`` of a page, and what the page must hold once.
+
+    Attributes
+    ----------
+    frame : str
+        The map's HTML page; it reads Leaflet and its geometries from its parent page.
+    shared : str
+        The ``<script>`` blocks (vendored code, geometries) to put in the parent page;
+        :func:`share_page_blocks` keeps one copy of each when a page has several maps.
+    """
+
+    frame: str
+    shared: str
+
+
+def _asset_block(name: str, code: str) -> str:
+    return (f'<script {ASSET_BLOCK_ATTRIBUTE}="{name}" type="text/plain">'
+            + code.replace("</script", "<\\/script") + "</script>")
+
+
+def _geometry_block(key: str, text: str) -> str:
+    return (f'<script {GEOMETRY_BLOCK_ATTRIBUTE}="{key}" type="application/json">'
+            + text.replace("</", "<\\/") + "</script>")
+
+
+def _loader(name: str) -> str:
+    return f'<script>ptsmLoad("{name}")</script>'
+
+
+@lru_cache(maxsize=32)
+def _drawn_geometries(raw: str) -> str:
+    """GeoJSON geometries (a JSON list) as drawn: coordinates rounded to
+    :data:`COORDINATE_DECIMALS`, polygons simplified to the layer's scale, and
+    polygons written compactly (:func:`_encoded`).
+
+    Polygons forming a coverage (communes) are simplified together, so neighbours keep
+    one shared border; a geometry that would come out empty or invalid keeps its shape.
+    """
+    geoms = shapely.from_geojson([json.dumps(g) for g in json.loads(raw)])
+    polygonal = shapely.get_type_id(geoms)
+    if len(geoms) and np.isin(polygonal, (3, 6)).all():  # Polygon, MultiPolygon
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        tolerance = max(maxx - minx, maxy - miny) * SIMPLIFY_FRACTION
+        if shapely.coverage_is_valid(geoms):
+            simple = shapely.coverage_simplify(geoms, tolerance)
+        else:
+            simple = shapely.simplify(geoms, tolerance, preserve_topology=True)
+        keep = shapely.is_empty(simple) | ~shapely.is_valid(simple)
+        geoms = np.where(keep, geoms, simple)
+    rounded = shapely.set_coordinates(
+        geoms.copy(), np.round(shapely.get_coordinates(geoms), COORDINATE_DECIMALS))
+    broken = shapely.is_empty(rounded) | ~shapely.is_valid(rounded)
+    if broken.any():  # a tiny ring collapsed by rounding: that geometry is kept unrounded
+        rounded = np.where(broken, geoms, rounded)
+    encoded = [_encoded(json.loads(text)) for text in shapely.to_geojson(rounded)]
+    return json.dumps(encoded, separators=(",", ":"))
+
+
+def _encoded_ring(ring: list[list[float]]) -> list[int] | None:
+    scale = 10 ** COORDINATE_DECIMALS
+    flat: list[int] = []
+    previous_x = previous_y = 0
+    for x, y, *_ in ring:
+        qx, qy = round(x * scale), round(y * scale)
+        if abs(qx / scale - x) > 1e-9 or abs(qy / scale - y) > 1e-9:
+            return None  # not on the grid (a geometry kept unrounded)
+        flat += [qx - previous_x, qy - previous_y]
+        previous_x, previous_y = qx, qy
+    return flat
+
+
+def _encoded(geometry: dict) -> object:
+    """A polygon as ``["P", rings]``, a multipolygon as ``["M", polygons]``, each ring the
+    differences between its successive points in units of the last decimal kept (a few
+    digits a point instead of two decimal numbers, as in TopoJSON); ``ptsmGeometry``
+    decodes them. Other geometries stay GeoJSON."""
+    kind = geometry.get("type")
+    if kind == "Polygon":
+        rings = [_encoded_ring(ring) for ring in geometry["coordinates"]]
+        return geometry if any(r is None for r in rings) else ["P", rings]
+    if kind == "MultiPolygon":
+        polygons = [[_encoded_ring(ring) for ring in polygon]
+                    for polygon in geometry["coordinates"]]
+        if any(r is None for polygon in polygons for r in polygon):
+            return geometry
+        return ["M", polygons]
+    return geometry
+
+
+def _as_table(data: dict) -> dict:
+    """A FeatureCollection whose features all have the same properties, as a table
+    (``columns``, ``rows``, ``ids``) that ``ptsmFeatures`` turns back into features: the
+    property names are written once, not once per commune. Other data is left as is."""
+    features = data["features"]
+    if set(data) - {"type", "features"} or not all(
+            set(f) <= {"type", "id", "properties", "geometry"} and f.get("type") == "Feature"
+            and isinstance(f.get("properties"), dict) for f in features):
+        return data
+    columns = list(features[0]["properties"])
+    if any(list(f["properties"]) != columns for f in features):
+        return data
+    table: dict[str, object] = {"columns": columns,
+                                "rows": [list(f["properties"].values()) for f in features]}
+    ids = [f.get("id") for f in features]
+    if ids != [str(i) for i in range(len(features))]:
+        if any(i is None for i in ids):
+            return data
+        table["ids"] = ids
+    return table
+
+
+def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
+    """Take the GeoJSON layers' data out of a map page, as blocks of its parent page: the
+    geometries (one block for every layer drawing the same ones) and the properties."""
+    decoder = json.JSONDecoder()
+    blocks: dict[str, str] = {}
+    parts: list[str] = []
+    position = 0
+    for match in _GEOJSON_CALL.finditer(page):
+        if match.start() < position:
+            continue
+        try:
+            data, end = decoder.raw_decode(page, match.end())
+        except ValueError:
+            continue
+        features = data.get("features") if isinstance(data, dict) else None
+        if (not features or not isinstance(features, list)
+                or not all(isinstance(f, dict) and f.get("geometry") for f in features)):
+            continue
+        raw = json.dumps([f["geometry"] for f in features], separators=(",", ":"))
+        text = _drawn_geometries(raw)
+        key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        blocks[key] = _geometry_block(key, text)
+        for feature in features:
+            feature["geometry"] = None
+        # the layer's properties too: a JSON block is not escaped as a srcdoc is
+        properties = str(htmlsafe_json_dumps(_as_table(data), separators=(",", ":")))
+        data_key = "p" + hashlib.sha256(properties.encode()).hexdigest()[:20]
+        blocks[data_key] = _geometry_block(data_key, properties)
+        parts += [page[position:match.end()], f'ptsmGeometries("{key}", "{data_key}")']
+        position = end
+    parts.append(page[position:])
+    return "".join(parts), blocks
+
+
+# The options of a compact marker or line (viz.maps.CompactCircleMarker): the same few
+# styles repeat over hundreds of markers.
+_COMPACT_CALL = re.compile(
+    r"(L\.(?:circleMarker|polyline)\(\[[^()]*?\], )(\{[^{}]*\})(\)\.addTo\()")
+
+
+def _share_marker_options(page: str) -> str:
+    """Write each distinct style of the page's compact markers once (``ptsmOptions``):
+    Leaflet copies a marker's options, so markers may share one object."""
+    styles: dict[str, int] = {}
+
+    def shared(match: re.Match[str]) -> str:
+        index = styles.setdefault(match.group(2), len(styles))
+        return f"{match.group(1)}ptsmOptions[{index}]{match.group(3)}"
+
+    page = _COMPACT_CALL.sub(shared, page)
+    if not styles:
+        return page
+    declaration = "<script>var ptsmOptions = [" + ",".join(styles) + "];</script>"
+    return page.replace("</head>", declaration + "</head>", 1)
+
+
+def map_to_framed_html(m: folium.Map) -> FramedMap:
+    """The map as a page for an ``<iframe srcdoc>`` that reads Leaflet, its plugins and its
+    geometries from the parent page, and the blocks that parent page must hold.
+
+    Raises
+    ------
+    PtsmError
+        When an asset would still be fetched from the network.
+    """
+    _localise(m)
+    page = m.get_root().render()
+    names: list[str] = []
+
+    def load(match: re.Match[str]) -> str:
+        name = Path(match.group(1).removeprefix("file://")).name
+        names.append(name)
+        return _loader(name)
+
+    page = _LOCAL_CSS.sub(load, _LOCAL_SCRIPT.sub(load, page))
+    leftovers = remote_assets(page)
+    if leftovers:
+        raise PtsmError(
+            "La carte chargerait des ressources depuis Internet (mode hors ligne impossible) : "
+            + ", ".join(leftovers)
+        )
+    page = page.replace("<head>", "<head>" + _FRAME_LOADER, 1)
+    page, geometries = _share_geometries(page)
+    # folium's indentation: a newline ends a statement as well (no raw newline can be in
+    # a JSON string; in the HTML of a tooltip, whitespace collapses anyway).
+    page = _share_marker_options(_INDENT.sub("\n", page))
+    shared = [_asset_block(name, _read_asset(str(vendor_dir() / name)))
+              for name in dict.fromkeys(names)]
+    return FramedMap(frame=page, shared="".join(shared + list(geometries.values())))
+
+
+def page_blocks(page: str) -> str:
+    """The shared blocks of a page (Leaflet and plugins, geometries), one copy of each."""
+    return "".join(dict.fromkeys(m.group(0) for m in _BLOCK.finditer(page)))
+
+
+def share_page_blocks(page: str) -> str:
+    """Keep the first copy of each shared block of a page (Leaflet, geometries), drop the
+    copies later maps brought along."""
+    seen: set[str] = set()
+
+    def once(match: re.Match[str]) -> str:
+        if match.group(1) in seen:
+            return ""
+        seen.add(match.group(1))
+        return match.group(0)
+
+    return _BLOCK.sub(once, page)
+
+
+# --------------------------------------------------------------------------- plotly.js
+
+PLOTLY_BUNDLE_NAME = "plotly.js"  # entry of the vendored files' manifest
+
+
 @cache
-def plotly_js() -> str:
-    """The plotly.js bundle shipped in the plotly wheel."""
+def vendor_manifest() -> dict[str, dict]:
+    """The manifest of the vendored files: package → version, integrity, files..."""
+    return json.loads((vendor_dir() / "manifest.json").read_text(encoding="utf-8"))
+
+
+@cache
+def full_plotly_js() -> str:
+    """The complete plotly.js bundle shipped in the plotly wheel (every trace type)."""
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def partial_plotly_traces() -> frozenset[str]:
+    """Trace types the vendored partial plotly.js bundle draws; empty when that bundle is
+    missing or is not the plotly.js version the installed plotly expects."""
+    from plotly.offline import get_plotlyjs_version
+
+    entry = vendor_manifest().get(PLOTLY_BUNDLE_NAME)
+    if not entry or entry.get("version") != get_plotlyjs_version():
+        return frozenset()
+    return frozenset(entry["traces"])
+
+
+@cache
+def partial_plotly_file() -> str | None:
+    """File name (in ``assets/vendor``) of the partial plotly.js bundle, when usable."""
+    if not partial_plotly_traces():
+        return None
+    return next(name for name in vendor_manifest()[PLOTLY_BUNDLE_NAME]["files"]
+                if name.endswith(".js"))
+
+
+@cache
+def plotly_js() -> str:
+    """The plotly.js a page embeds: the vendored partial bundle, which draws only the trace
+    types of the package's figures (:func:`partial_plotly_traces`) and weighs a quarter of
+    the complete one, or the complete bundle when the partial one is unusable. A page whose
+    figures need another trace type gets the complete bundle (:func:`fit_plotly_bundle`)."""
+    name = partial_plotly_file()
+    if name is None:
+        return full_plotly_js()
+    return _read_asset(str(vendor_dir() / name))
+
+
+_NEW_PLOT = re.compile(r'Plotly\.newPlot\(\s*"[^"]*",\s*(?=\[)')
+
+
+def plotly_trace_types(page: str) -> set[str] | None:
+    """Trace types of the plotly figures of a page; None when a figure cannot be read."""
+    decoder = json.JSONDecoder()
+    types: set[str] = set()
+    for match in _NEW_PLOT.finditer(page):
+        try:
+            traces, _ = decoder.raw_decode(page, match.end())
+        except ValueError:
+            return None
+        types.update(str(t.get("type", "scatter")) if isinstance(t, dict) else "?"
+                     for t in traces)
+    return types
+
+
+def _plotly_script(code: str) -> str:
+    return f'<script type="text/javascript">{code}</script>'
+
+
+def fit_plotly_bundle(page: str) -> str:
+    """Swap the partial plotly.js of a page for the complete one when a figure of the page
+    has a trace type the partial bundle lacks (it would draw nothing, silently)."""
+    partial = plotly_js()
+    if partial is full_plotly_js() or _plotly_script(partial) not in page:
+        return page
+    types = plotly_trace_types(page)
+    if types is not None and types <= partial_plotly_traces():
+        return page
+    return page.replace(_plotly_script(partial), _plotly_script(full_plotly_js()))
 
 
 def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
@@ -134,16 +516,25 @@ def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
     def reserialised(text: str) -> str:
         return html.escape(text, quote=False).replace('"', "&quot;")
 
-    return [(inline, link),
-            (html.escape(inline, quote=True), html.escape(link, quote=True)),
-            (reserialised(inline), reserialised(link))]
+    forms = [(inline, link),
+             (html.escape(inline, quote=True), html.escape(link, quote=True)),
+             (reserialised(inline), reserialised(link))]
+    if name.startswith("plotly"):
+        return forms
+    # A framed map loads the asset from its page's block (map_to_framed_html): the frame
+    # links the file instead, and the page no longer needs the block.
+    loader = _loader(name)
+    return [*forms, (html.escape(loader, quote=True), html.escape(link, quote=True)),
+            (reserialised(loader), reserialised(link)), (_asset_block(name, code), "")]
 
 
 def shared_asset_files() -> dict[str, str]:
     """File name → content of every heavy asset a report embeds (plotly.js, Leaflet...)."""
     import plotly
 
-    files = {f"plotly-{plotly.__version__}.min.js": plotly_js()}
+    files = {f"plotly-{plotly.__version__}.min.js": full_plotly_js()}
+    if partial_plotly_file() is not None:
+        files[partial_plotly_file()] = plotly_js()
     for file_name in sorted(set(VENDORED_ASSETS.values())):
         files[file_name] = _read_asset(str(vendor_dir() / file_name))
     return files

@@ -1,0 +1,141 @@
+"""Report weight (issue 16): partial plotly.js, one Leaflet and one copy of the outlines per
+page, and no figure or map losing content."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import html
+import re
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs_version
+from shapely.geometry import box
+
+import ptsm_diag
+from ptsm_diag.report.display import map_block
+from ptsm_diag.viz.maps import commune_choropleth
+from ptsm_diag.viz.offline import (
+    fit_plotly_bundle,
+    full_plotly_js,
+    map_to_framed_html,
+    page_blocks,
+    partial_plotly_traces,
+    plotly_js,
+    share_page_blocks,
+    vendor_dir,
+    vendor_manifest,
+)
+
+
+def _communes() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code_commune": ["35001", "35002"], "nom": ["Alpha", "Bêta"], "population": [1, 2]},
+        geometry=[box(-1.8, 48.0, -1.7, 48.1), box(-1.7, 48.0, -1.6, 48.1)], crs="EPSG:4326")
+
+
+def test_partial_bundle_is_the_plotly_js_version_plotly_expects():
+    entry = vendor_manifest()["plotly.js"]
+    assert entry["version"] == get_plotlyjs_version()
+    bundle = vendor_dir() / "plotly-ptsm.min.js"
+    assert hashlib.sha256(bundle.read_bytes()).hexdigest() == entry["sha256"]
+    assert (vendor_dir() / "LICENSE-plotly.txt").is_file()
+    assert plotly_js() != full_plotly_js()  # the partial bundle is in use
+    assert len(plotly_js()) < len(full_plotly_js()) / 3
+
+
+def test_partial_bundle_draws_every_trace_type_the_package_builds():
+    """Every go.<Trace>(...) of the package (viz, report, notebooks' helpers)."""
+    root = Path(ptsm_diag.__file__).parent
+    used: set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "go"
+                    and node.func.attr not in ("Figure", "Layout")):
+                used.add(getattr(go, node.func.attr)().type)
+    assert used  # bar, scatter, barpolar, scatterpolar, heatmap...
+    assert used <= partial_plotly_traces()
+
+
+def test_a_page_with_a_trace_the_partial_bundle_lacks_gets_the_complete_one():
+    def page(fig: go.Figure) -> str:
+        figure = fig.to_html(full_html=False, include_plotlyjs=False)
+        return f'<script type="text/javascript">{plotly_js()}</script>{figure}'
+
+    bars = page(go.Figure(go.Bar(x=[1], y=[2])))
+    assert fit_plotly_bundle(bars) == bars
+    pie = fit_plotly_bundle(page(go.Figure(go.Pie(values=[1, 2]))))
+    assert full_plotly_js() in pie and plotly_js() not in pie
+
+
+def test_maps_of_a_page_share_one_leaflet_and_one_copy_of_the_outlines():
+    communes = _communes()
+    first = map_block(commune_choropleth(communes, "population", "Population"))
+    second = map_block(commune_choropleth(communes.assign(population=[5, 6]), "population",
+                                          "Autre"))
+    page = share_page_blocks(first + second)
+    assert page.count('data-ptsm-asset="leaflet.js"') == 1
+    assert page.count("Leaflet 1.9.4") == 1
+    outlines = re.findall(r'data-ptsm-geometries="([0-9a-f]+)"', page)
+    assert len(outlines) == 1  # both maps draw the same communes from one block
+    frames = [html.unescape(f) for f in re.findall(r'srcdoc="([^"]*)"', page)]
+    assert all(f'ptsmGeometries("{outlines[0]}"' in frame for frame in frames)
+    assert all('"coordinates"' not in frame for frame in frames)  # no geometry left in frames
+    assert "Bêta" in page_blocks(page) or "B\\u00eata" in page_blocks(page)
+
+
+def test_outlines_are_rounded_to_about_ten_metres_and_stay_valid():
+    communes = gpd.GeoDataFrame(
+        {"code_commune": ["1"], "nom": ["x"], "population": [1]},
+        geometry=[box(-1.812345678, 48.012345678, -1.7, 48.1)], crs="EPSG:4326")
+    framed = map_to_framed_html(commune_choropleth(communes, "population", "P"))
+    # the first point in units of 1e-4 degree, then the differences to the next ones:
+    # (-1.7, 48.0123), (-1.7, 48.1), (-1.8123, 48.1), (-1.8123, 48.0123), back to the first
+    assert '["P",[[-17000,480123,0,877,-1123,0,0,-877,1123,0]]]' in framed.shared
+    assert "-1.812345" not in framed.shared and "-18123457" not in framed.shared
+
+
+def test_framed_map_refuses_a_network_asset():
+    import pytest
+
+    from ptsm_diag.errors import PtsmError
+
+    m = folium.Map(tiles=None, location=[48, -1.7], zoom_start=9)
+    m.get_root().header.add_child(
+        folium.elements.JavascriptLink("https://cdn.example.org/plugin.js"))
+    with pytest.raises(PtsmError, match="Internet"):
+        map_to_framed_html(m)
+
+
+def test_unused_style_rules_leave_the_page_and_scripts_stay_untouched():
+    from ptsm_diag.report.execute import drop_lab_icons, drop_unused_css
+
+    page = ('<style>.used{color:red}.toolbar{color:blue}p:not(.x){margin:0}'
+            '@media print{.used{color:black}.menu{color:red}}body{margin:0}'
+            ':root{--jp-icon-add: url(data:image/svg+xml;base64,PHN2Zz4=);--jp-ui: 1px;}'
+            '</style><script>var r = /<script|<style|<link/i, s = ".toolbar{x:y}";</script>'
+            '<p class="used">texte</p>')
+    out = drop_unused_css(drop_lab_icons(page))
+    assert ".used{color:red}" in out and "body{margin:0}" in out
+    assert "p:not(.x){margin:0}" in out  # may match without its class: kept
+    assert ".toolbar{color:blue}" not in out and ".menu" not in out
+    assert "@media print{.used{color:black}}" in out
+    assert "--jp-icon-add" not in out and "--jp-ui" in out
+    assert 'var r = /<script|<style|<link/i, s = ".toolbar{x:y}";' in out  # script untouched
+
+
+def test_exported_tables_lose_the_cell_styles_meant_for_jupyterlab():
+    import pandas as pd
+
+    from ptsm_diag.report.display import inline_table_styles, strip_table_styles, table_html
+
+    styled = inline_table_styles(table_html(pd.DataFrame({"Nom": ["a"], "Lits": [3]})))
+    assert 'style="text-align:right' in styled
+    stripped = strip_table_styles(styled)
+    assert "style=" not in stripped and 'class="num"' in stripped
+    other = '<div style="text-align:left;vertical-align:top">x</div>'
+    assert strip_table_styles(other) == other  # only the report's tables
