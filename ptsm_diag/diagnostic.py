@@ -32,6 +32,7 @@ from ptsm_diag.compute.accessibility import (
     beyond_threshold,
     nearest_resources,
 )
+from ptsm_diag.compute.context import ContextCard
 from ptsm_diag.compute.cooperation import link_table
 from ptsm_diag.compute.densities import (
     REFERENCE_LABELS,
@@ -155,6 +156,12 @@ class NationalWork:
     def links(self) -> pd.DataFrame:
         """:func:`link_table` of the folder's partnerships (all territories)."""
         return link_table(self.data.partenariats, self.data.ressources)
+
+    @cached_property
+    def context_card(self) -> ContextCard:
+        """The ``contexte`` table indexed once, with its département, région and France
+        values kept (:class:`ptsm_diag.compute.context.ContextCard`)."""
+        return ContextCard(getattr(self.data, "contexte", None))
 
     def nearest_of(self, communes: pd.Series) -> pd.DataFrame:
         """Rows of :attr:`nearest` for ``communes``, as ``nearest_resources(communes=…)``."""
@@ -722,10 +729,8 @@ def context_table(diag: Diagnostic, secrecy_threshold: int | None = 10) -> pd.Da
     territory, its main département, its main région and France (see
     :func:`ptsm_diag.compute.context.context_card_table`); « non disponible » everywhere
     without a ``contexte`` table."""
-    from ptsm_diag.compute.context import context_card_table
-
-    return context_card_table(
-        getattr(diag.data, "contexte", None),
-        list(diag.territory.communes["code_commune"].astype(str)),
-        main_departement(diag.territory), diag.territory.region_codes[0],
-        secrecy_threshold=secrecy_threshold)
+    card = (diag.national_work.context_card if diag.national_work is not None
+            else ContextCard(getattr(diag.data, "contexte", None)))
+    return card.table(list(diag.territory.communes["code_commune"].astype(str)),
+                      main_departement(diag.territory), diag.territory.region_codes[0],
+                      secrecy_threshold=secrecy_threshold)

@@ -37,7 +37,11 @@ def _rendered_maps(monkeypatch: pytest.MonkeyPatch, fast: bool) -> list[str]:
     diag = prepare_diagnostic("35")
     maps = [s.resource_map(diag, None), s.commune_density_map(diag, None),
             cv.cooperation_map(diag, None)]
-    return [offline.map_to_html(m) for m in maps if hasattr(m, "get_root")]
+    pages = []
+    for m in maps:
+        framed = offline.map_to_framed_html(m)  # the report's maps (frames sharing blocks)
+        pages += [framed.frame, str(framed.shared)]
+    return pages + [offline.map_to_html(m) for m in maps]  # standalone pages
 
 
 class _NoChange:

@@ -101,3 +101,14 @@ def test_rosace_verdicts_of_all_territories_equal_each_rosace_table(reference: s
         mine = together[together["code_territoire"] == code]
         assert list(mine["indicateur"]) == list(alone["indicateur"])
         assert list(mine["verdict"]) == list(alone["verdict"]), code
+
+
+@pytest.mark.parametrize("code", ["35", "971", "2A"])
+def test_batch_context_card_equals_the_folder_card(batch_cache: Path, code: str) -> None:
+    from ptsm_diag.diagnostic import context_table
+
+    batch = prepare_diagnostic(code, batch_cache)
+    card = context_table(batch)
+    assert card["disponible"].any()
+    pd.testing.assert_frame_equal(card, context_table(replace(batch, national_work=None)))
+    pd.testing.assert_frame_equal(card, context_table(prepare_diagnostic(code)))

@@ -66,13 +66,30 @@ def _summed(parts: list[_Value], what: str, total: int, missing: list[str]) -> _
                   float(sum(p.denominator for p in parts)), sources=sources)
 
 
+class _Geography:
+    """The commune → département → région tree, indexed once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.astype({"code_commune": str, "code_departement": str,
+                                   "code_region": str})
+        self.communes_of_departement = {
+            str(dep): sorted(group) for dep, group in
+            self.frame.groupby("code_departement")["code_commune"]}
+        self.departements_of_region = {
+            str(reg): sorted(group.unique()) for reg, group in
+            self.frame.groupby("code_region")["code_departement"]}
+        self.departements = sorted(self.communes_of_departement)
+
+
 class _Resolver:
     """Resolves one indicator and one year at any level."""
 
-    def __init__(self, rows: pd.DataFrame, geography: pd.DataFrame) -> None:
+    def __init__(self, rows: pd.DataFrame, geography: _Geography) -> None:
         self.rows = {(r.niveau, r.code): r for r in rows.itertuples(index=False)}
         self.geography = geography
         self._departements: dict[str, _Value] = {}
+        self._regions: dict[str, _Value] = {}
+        self._france: _Value | None = None
 
     def _row(self, level: str, code: str) -> _Value | None:
         row = self.rows.get((level, code))
@@ -98,9 +115,8 @@ class _Resolver:
             if published is not None:
                 self._departements[code] = published
             else:
-                communes = self.geography.loc[self.geography["code_departement"] == code,
-                                              "code_commune"]
-                self._departements[code] = self.communes(sorted(communes))
+                self._departements[code] = self.communes(
+                    self.geography.communes_of_departement.get(code, []))
         return self._departements[code]
 
     def departements(self, codes: Sequence[str]) -> _Value:
@@ -113,27 +129,26 @@ class _Resolver:
         return _summed(parts, "départements", len(codes), missing)
 
     def region(self, code: str) -> _Value:
-        published = self._row("region", code)
-        if published is not None:
-            return published
-        deps = sorted(self.geography.loc[self.geography["code_region"] == code,
-                                         "code_departement"].unique())
-        return self.departements(deps)
+        if code not in self._regions:
+            published = self._row("region", code)
+            self._regions[code] = published if published is not None else self.departements(
+                self.geography.departements_of_region.get(code, []))
+        return self._regions[code]
 
     def france(self) -> _Value:
-        published = self._row("france", FRANCE)
-        if published is not None:
-            return published
-        return self.departements(sorted(self.geography["code_departement"].unique()))
+        if self._france is None:
+            published = self._row("france", FRANCE)
+            self._france = published if published is not None else self.departements(
+                self.geography.departements)
+        return self._france
 
     def territory(self, communes: Sequence[str]) -> _Value:
         """Whole départements of the territory through :meth:`departement`, other
         communes one by one."""
-        inside = self.geography[self.geography["code_commune"].isin(set(communes))]
+        inside = self.geography.frame[self.geography.frame["code_commune"].isin(set(communes))]
         whole, loose = [], []
         for dep, group in inside.groupby("code_departement"):
-            all_of_dep = (self.geography["code_departement"] == dep).sum()
-            if len(group) == all_of_dep:
+            if len(group) == len(self.geography.communes_of_departement[str(dep)]):
                 whole.append(str(dep))
             else:
                 loose += sorted(group["code_commune"])
@@ -197,49 +212,74 @@ def context_card_table(
         available or masked; ``raison`` says why; ``annee`` is the latest year of the
         indicator in the table (the same for every level).
     """
-    if geography is None:
-        from ptsm_diag.catalog.geography import cached_layer
+    return ContextCard(contexte, geography).table(communes, departement, region,
+                                                  secrecy_threshold=secrecy_threshold)
 
-        geography = pd.DataFrame(cached_layer("communes")[
-            ["code_commune", "code_departement", "code_region"]])
-    geography = geography.astype({"code_commune": str, "code_departement": str,
-                                  "code_region": str})
-    frame = _prepared(contexte) if contexte is not None and not contexte.empty else None
-    rows = []
-    for ind in CONTEXT_INDICATORS.values():
-        subset = None if frame is None else frame[frame["indicateur"] == ind.id]
-        year = None if subset is None or subset.empty else int(subset["annee"].max())
-        if year is None:
-            values = dict.fromkeys(LEVELS, _Value(reason="absent de la table contexte"))
-        else:
-            resolver = _Resolver(subset[subset["annee"] == year], geography)
-            values = {"territoire": resolver.territory(list(communes)),
-                      "departement": resolver.departement(departement),
-                      "region": resolver.region(region),
-                      "france": resolver.france()}
-        codes = {"territoire": "", "departement": departement, "region": region,
-                 "france": FRANCE}
-        for level in LEVELS:
-            value = values[level]
-            rate = value.numerator / value.denominator * 100.0 if value.additive \
-                and value.denominator > 0 else value.rate
-            masked = bool(secrecy_threshold and value.additive
-                          and 1 <= round(value.numerator) <= secrecy_threshold)
-            reason = value.reason
-            if masked:
-                rate = np.nan
-                reason = f"effectif de 1 à {secrecy_threshold} masqué (secret statistique)"
-            available = not masked and not np.isnan(rate)
-            if not available and not reason:
-                reason = "taux publié sans dénominateur : non additionnable"
-            rows.append({
-                "indicateur": ind.id, "libelle": ind.label, "groupe": ind.group,
-                "niveau": level, "code": codes[level], "annee": year,
-                "numerateur": np.nan if masked else value.numerator,
-                "denominateur": value.denominator, "valeur": rate, "disponible": available,
-                "masque": masked, "raison": "" if available else reason,
-                "source": " ; ".join(value.sources),
-            })
-    out = pd.DataFrame(rows, columns=CARD_COLUMNS)
-    out["annee"] = out["annee"].astype("Int64")
-    return out
+
+class ContextCard:
+    """:func:`context_card_table` prepared once for a ``contexte`` table: the table and
+    the geography indexed, the département, région and France values of each indicator
+    resolved on first use and kept; :meth:`table` then resolves one territory (a batch
+    prepares one card for all its reports).
+
+    Parameters
+    ----------
+    contexte, geography
+        As for :func:`context_card_table`.
+    """
+
+    def __init__(self, contexte: pd.DataFrame | None,
+                 geography: pd.DataFrame | None = None) -> None:
+        if geography is None:
+            from ptsm_diag.catalog.geography import cached_layer
+
+            geography = pd.DataFrame(cached_layer("communes")[
+                ["code_commune", "code_departement", "code_region"]])
+        self.geography = _Geography(geography)
+        frame = _prepared(contexte) if contexte is not None and not contexte.empty else None
+        self.resolvers: dict[str, tuple[int | None, _Resolver | None]] = {}
+        for ind in CONTEXT_INDICATORS.values():
+            subset = None if frame is None else frame[frame["indicateur"] == ind.id]
+            year = None if subset is None or subset.empty else int(subset["annee"].max())
+            self.resolvers[ind.id] = (year, None if year is None else _Resolver(
+                subset[subset["annee"] == year], self.geography))
+
+    def table(self, communes: Sequence[str], departement: str, region: str, *,
+              secrecy_threshold: int | None = 10) -> pd.DataFrame:
+        """The card of a territory (see :func:`context_card_table`)."""
+        rows = []
+        for ind in CONTEXT_INDICATORS.values():
+            year, resolver = self.resolvers[ind.id]
+            if resolver is None:
+                values = dict.fromkeys(LEVELS, _Value(reason="absent de la table contexte"))
+            else:
+                values = {"territoire": resolver.territory(list(communes)),
+                          "departement": resolver.departement(departement),
+                          "region": resolver.region(region),
+                          "france": resolver.france()}
+            codes = {"territoire": "", "departement": departement, "region": region,
+                     "france": FRANCE}
+            for level in LEVELS:
+                value = values[level]
+                rate = value.numerator / value.denominator * 100.0 if value.additive \
+                    and value.denominator > 0 else value.rate
+                masked = bool(secrecy_threshold and value.additive
+                              and 1 <= round(value.numerator) <= secrecy_threshold)
+                reason = value.reason
+                if masked:
+                    rate = np.nan
+                    reason = f"effectif de 1 à {secrecy_threshold} masqué (secret statistique)"
+                available = not masked and not np.isnan(rate)
+                if not available and not reason:
+                    reason = "taux publié sans dénominateur : non additionnable"
+                rows.append({
+                    "indicateur": ind.id, "libelle": ind.label, "groupe": ind.group,
+                    "niveau": level, "code": codes[level], "annee": year,
+                    "numerateur": np.nan if masked else value.numerator,
+                    "denominateur": value.denominator, "valeur": rate, "disponible": available,
+                    "masque": masked, "raison": "" if available else reason,
+                    "source": " ; ".join(value.sources),
+                })
+        out = pd.DataFrame(rows, columns=CARD_COLUMNS)
+        out["annee"] = out["annee"].astype("Int64")
+        return out

@@ -373,7 +373,8 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
         When an asset would still be fetched from the network.
     """
     _localise(m)
-    page = m.get_root().render()
+    with literal_templates():
+        page = m.get_root().render()
     names: list[str] = []
 
     def load(match: re.Match[str]) -> str:
