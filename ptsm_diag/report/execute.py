@@ -196,6 +196,8 @@ def _edit_styles(page: str, edit: Callable[[str], str]) -> str:
     """``page`` with ``edit`` applied to each of its ``<style>`` elements."""
     return _STYLE_BLOCK.sub(
         lambda block: block.group(0) if block.group(1) else edit(block.group(0)), page)
+
+
 _LAB_ICON = re.compile(r"--jp-icon-[\w-]+:\s*url\(data:image/svg\+xml;base64,[A-Za-z0-9+/=]*\);")
 
 
