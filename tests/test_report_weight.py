@@ -139,3 +139,39 @@ def test_exported_tables_lose_the_cell_styles_meant_for_jupyterlab():
     assert "style=" not in stripped and 'class="num"' in stripped
     other = '<div style="text-align:left;vertical-align:top">x</div>'
     assert strip_table_styles(other) == other  # only the report's tables
+
+
+def test_export_keeps_outputs_focusable_without_reparsing_the_page():
+    """The report's exporter skips nbconvert's BeautifulSoup pass (half the export time)
+    and still makes every output and text cell focusable, as nbconvert does."""
+    import nbformat
+
+    from ptsm_diag.report.execute import export_html
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Titre\n\nTexte"),
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<p>Sortie <b>1</b></p>"})]),
+    ])
+    page = export_html(nb)
+    assert page.count('tabindex="0"') == 2
+    assert '<p>Sortie <b>1</b></p>' in page
+    import nbconvert.exporters.html as nbconvert_html
+
+    assert nbconvert_html.BeautifulSoup.__name__ == "BeautifulSoup"  # put back
+
+
+def test_export_writes_accented_letters_as_characters_outside_scripts():
+    import nbformat
+
+    from ptsm_diag.report.execute import export_html
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Carte d'identité\n\nÉté à Brest, 3 < 4"),
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>var s = '&#233;';</script>"})]),
+    ])
+    page = export_html(nb)
+    assert "Carte d'identité" in page and "Été à Brest" in page
+    assert "3 &lt; 4" in page or "3 &#60; 4" in page  # markup characters stay escaped
+    assert "var s = '&#233;';" in page  # script text untouched

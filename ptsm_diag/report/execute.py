@@ -127,10 +127,86 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(path))
 
 
+_FOCUSABLE_DIV = re.compile(
+    r'<div class="([^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*)"')
+
+
+# A decimal character reference in the page's text (script and style elements skipped,
+# group 1): nbconvert's markdown writes « é » as ``&#233;``.
+_TEXT_REFERENCE = re.compile(r"(<script\b[^>]*>.*?</script>|<style\b[^>]*>.*?</style>)"
+                             r"|&#(\d{3,6});", re.S)
+
+
+def _as_character(match: re.Match[str]) -> str:
+    """A reference to a character with no meaning in HTML (from U+00A0) as the character
+    itself, as BeautifulSoup writes it; anything else unchanged."""
+    if match.group(1) is not None:
+        return match.group(0)
+    code = int(match.group(2))
+    return chr(code) if 0xA0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF \
+        else match.group(0)
+
+
+class ReportExporter(HTMLExporter):
+    """nbconvert's HTML exporter without its BeautifulSoup pass over the whole page.
+
+    ``HTMLExporter.from_notebook_node`` parses and re-serialises the finished page to give
+    images without ``alt`` a placeholder text and outputs a ``tabindex``: half of the
+    export time of a report. The report's pictures all have their own ``alt`` and its
+    template shows no input, so the pass is done here on the template's output with a
+    regular expression (``tabindex="0"`` on each output and text cell, and accented
+    letters written as characters, as nbconvert's pass does), the rest of the export being
+    nbconvert's own.
+    """
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: nbformat.NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """The page of ``nb`` (see ``HTMLExporter.from_notebook_node``)."""
+        real = BeautifulSoupStub.install()
+        try:
+            body, resources = super().from_notebook_node(nb, resources, **kw)
+        finally:
+            BeautifulSoupStub.remove(real)
+        body = _FOCUSABLE_DIV.sub(r'<div class="\1" tabindex="0"', body)
+        return _TEXT_REFERENCE.sub(_as_character, body), resources
+
+
+class BeautifulSoupStub:
+    """Stands for BeautifulSoup in ``nbconvert.exporters.html`` during one export: the
+    page comes back unparsed (``select`` finds nothing, ``str`` is the page)."""
+
+    def __init__(self, markup: str, features: str | None = None) -> None:
+        self.markup = markup
+
+    def select(self, selector: str) -> list[Any]:
+        """No element: the exporter's post-processing has nothing to change."""
+        return []
+
+    def __str__(self) -> str:
+        return self.markup
+
+    @classmethod
+    def install(cls) -> Any:
+        """Replace BeautifulSoup in nbconvert's HTML exporter; return the real one."""
+        import nbconvert.exporters.html as nbconvert_html
+
+        real = nbconvert_html.BeautifulSoup
+        nbconvert_html.BeautifulSoup = cls  # type: ignore[assignment,misc]
+        return real
+
+    @staticmethod
+    def remove(real: Any) -> None:
+        """Put the real BeautifulSoup back."""
+        import nbconvert.exporters.html as nbconvert_html
+
+        nbconvert_html.BeautifulSoup = real
+
+
 @cache
 def _exporter() -> HTMLExporter:
     template_dir = Path(str(resources.files("ptsm_diag.report.templates").joinpath("nbconvert")))
-    exporter = HTMLExporter(
+    exporter = ReportExporter(
         template_name="ptsm",
         extra_template_basedirs=[str(template_dir)],
         exclude_input=True,
@@ -166,7 +242,9 @@ def add_table_of_contents(page: str) -> str:
         first = _H2.search(page)
         assert first is not None
         # Insert before the output/cell wrapping the first section heading.
-        cell_start = page.rfind('<div class="jp-Cell ', 0, first.start())
+        # (its attributes in any order: nbconvert writes ``id`` before ``class``)
+        marker = page.rfind('class="jp-Cell ', 0, first.start())
+        cell_start = page.rfind("<div", 0, marker) if marker != -1 else -1
         cut = cell_start if cell_start != -1 else first.start()
         page = page[:cut] + toc + page[cut:]
     title = _H1.search(page)
