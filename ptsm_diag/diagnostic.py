@@ -59,6 +59,9 @@ from ptsm_diag.io.sources.national import NATIONAL_FILE, read_national_reference
 from ptsm_diag.paths import is_demo_folder
 
 REFERENCES = REFERENCE_LABELS  # reference code → French label
+# Columns of a territory's resources when the folder has none (no ressources.csv).
+RESOURCE_COLUMNS = ["id_ressource", "finess", "nom", "type_ressource", "champ", "public",
+                    "code_commune", "capacite_lits", "capacite_places", "prestations"]
 
 
 @dataclass
@@ -281,9 +284,11 @@ def prepare_diagnostic(
     if data.ressources is not None and not data.ressources.empty:
         located = locate_resources(data.ressources, territory.communes)
         resources = resources_in_territory(located, territory.communes["code_commune"])
-    else:
-        resources = gpd.GeoDataFrame(columns=["id_ressource", "geometry"], geometry="geometry",
-                                     crs="EPSG:4326")
+    else:  # no resource: an empty table with every column the sections read
+        columns = [c for c in (data.ressources.columns if data.ressources is not None
+                               else RESOURCE_COLUMNS) if c != "geometry"]
+        resources = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns},
+                                     geometry=gpd.GeoSeries([], crs="EPSG:4326"))
 
     national, national_origin = national_table(data, references_nationales)
     opendata = opendata_indicators(

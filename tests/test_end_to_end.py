@@ -149,3 +149,23 @@ def test_report_on_user_data_without_indicators(demo_run, tmp_path):
     assert "données ouvertes (calcul ptsm-diag)" in page
     assert "Données fictives de démonstration" not in page
     assert "Sources et méthode" in page and "Insuffisances" in page
+
+
+@pytest.mark.parametrize("header_only", [True, False], ids=["en-tête seul", "absent"])
+def test_report_on_a_folder_without_resources(demo_run, tmp_path, header_only):
+    """A folder whose ressources.csv has only its header (or no such file, and no
+    partnerships) still gives a full report: zero resources, every section there."""
+    _, demo = demo_run
+    folder = tmp_path / "sans_ressources"
+    folder.mkdir()
+    for path in demo.iterdir():
+        if path.name not in (DEMO_MARKER, "ressources.csv", "partenariats.csv"):
+            (folder / path.name).write_bytes(path.read_bytes())
+    if header_only:
+        header = (demo / "ressources.csv").read_text(encoding="utf-8").splitlines()[0]
+        (folder / "ressources.csv").write_text(header + "\n", encoding="utf-8")
+    report = render_report("29", folder, tmp_path / "out")
+    page = report.read_text(encoding="utf-8")
+    assert "Liste des 0 ressources" in page
+    for section in ("État des ressources", "Insuffisances", "Feuille de route", "Glossaire"):
+        assert section in page

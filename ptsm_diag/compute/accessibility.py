@@ -267,6 +267,14 @@ def nearest_resources(
     return search.query(communes)
 
 
+def _codes_at(values: pd.Categorical, positions: np.ndarray) -> np.ndarray:
+    """Category codes of ``values`` at ``positions``, -1 where a position is -1 (no
+    resource found; every position is -1 when there is no resource at all)."""
+    if len(values) == 0:
+        return np.full(len(positions), -1, dtype=np.int8)
+    return np.where(positions >= 0, values.codes[np.maximum(positions, 0)], -1)
+
+
 class NearestSearch:
     """:func:`nearest_resources` prepared once, queried for any set of communes.
 
@@ -356,7 +364,8 @@ class NearestSearch:
             if lookup.series is not None:
                 dest_pos = lookup.codes.get_indexer(
                     np.asarray(res_communes.categories)[
-                        res_communes.codes[np.maximum(nearest, 0)]])
+                        res_communes.codes[np.maximum(nearest, 0)]]) if len(res_communes) \
+                    else np.full(n, -1)
                 direct = lookup.get(origin_pos, np.where(found, dest_pos, -1))
                 best_any = self.best[code].reindex(origin_pos).to_numpy(float)
                 use_direct = np.isfinite(direct)
@@ -389,11 +398,9 @@ class NearestSearch:
                 categories=[SOURCE_ESTIMATE, SOURCE_DISTANCIER]),
             "repli_estimation": np.concatenate(columns["fallback"]),
             "id_ressource": pd.Categorical.from_codes(
-                np.where(nearest >= 0, res_ids.codes[np.maximum(nearest, 0)], -1),
-                categories=res_ids.categories),
+                _codes_at(res_ids, nearest), categories=res_ids.categories),
             "code_commune_ressource": pd.Categorical.from_codes(
-                np.where(nearest >= 0, res_communes.codes[np.maximum(nearest, 0)], -1),
-                categories=res_communes.categories),
+                _codes_at(res_communes, nearest), categories=res_communes.categories),
             "tranche_age": pd.Categorical.from_codes(
                 np.repeat([band_names.index(b) for b in bands], n), categories=band_names),
             "population": np.concatenate(columns["population"]),
