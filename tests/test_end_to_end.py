@@ -133,14 +133,19 @@ def test_report_for_corsica_keeps_the_code(demo_run, tmp_path):
     assert "Corse-du-Sud" in path.read_text(encoding="utf-8")
 
 
+def _user_copy(demo: Path, folder: Path, *left_out: str) -> Path:
+    """The demo folder copied as a user's own (no demo marker), without ``left_out``."""
+    folder.mkdir()
+    for path in demo.iterdir():
+        if path.name not in (DEMO_MARKER, *left_out):
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
 def test_report_on_user_data_without_indicators(demo_run, tmp_path):
     """A user's folder (not the demo) with no indicateurs.csv still gives a full report."""
     _, demo = demo_run
-    folder = tmp_path / "mes_donnees"
-    folder.mkdir()
-    for path in demo.iterdir():
-        if path.name not in (DEMO_MARKER, "indicateurs.csv", "cibles.csv"):
-            (folder / path.name).write_bytes(path.read_bytes())
+    folder = _user_copy(demo, tmp_path / "mes_donnees", "indicateurs.csv", "cibles.csv")
     report = render_report("29", folder, tmp_path / "out")
     page = report.read_text(encoding="utf-8")
     assert "Finistère" in page
@@ -156,11 +161,8 @@ def test_report_on_a_folder_without_resources(demo_run, tmp_path, header_only):
     """A folder whose ressources.csv has only its header (or no such file, and no
     partnerships) still gives a full report: zero resources, every section there."""
     _, demo = demo_run
-    folder = tmp_path / "sans_ressources"
-    folder.mkdir()
-    for path in demo.iterdir():
-        if path.name not in (DEMO_MARKER, "ressources.csv", "partenariats.csv"):
-            (folder / path.name).write_bytes(path.read_bytes())
+    folder = _user_copy(demo, tmp_path / "sans_ressources", "ressources.csv",
+                        "partenariats.csv")
     if header_only:
         header = (demo / "ressources.csv").read_text(encoding="utf-8").splitlines()[0]
         (folder / "ressources.csv").write_text(header + "\n", encoding="utf-8")

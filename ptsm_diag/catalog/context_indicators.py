@@ -36,20 +36,18 @@ class ContextIndicator:
     sources: str
 
 
+def _age_share(ind_id: str, label: str, numerator: str) -> ContextIndicator:
+    """A share of the population by age (INSEE estimates by département and age)."""
+    return ContextIndicator(ind_id, label, numerator, "habitants", "Structure par âge",
+                            "INSEE, estimations de population par département et âge")
+
+
 CONTEXT_INDICATORS: dict[str, ContextIndicator] = {
     ind.id: ind for ind in (
-        ContextIndicator("part_0_19", "Part des moins de 20 ans", "habitants de 0 à 19 ans",
-                         "habitants", "Structure par âge",
-                         "INSEE, estimations de population par département et âge"),
-        ContextIndicator("part_20_64", "Part des 20-64 ans", "habitants de 20 à 64 ans",
-                         "habitants", "Structure par âge",
-                         "INSEE, estimations de population par département et âge"),
-        ContextIndicator("part_65_plus", "Part des 65 ans ou plus", "habitants de 65 ans ou plus",
-                         "habitants", "Structure par âge",
-                         "INSEE, estimations de population par département et âge"),
-        ContextIndicator("part_75_plus", "Part des 75 ans ou plus", "habitants de 75 ans ou plus",
-                         "habitants", "Structure par âge",
-                         "INSEE, estimations de population par département et âge"),
+        _age_share("part_0_19", "Part des moins de 20 ans", "habitants de 0 à 19 ans"),
+        _age_share("part_20_64", "Part des 20-64 ans", "habitants de 20 à 64 ans"),
+        _age_share("part_65_plus", "Part des 65 ans ou plus", "habitants de 65 ans ou plus"),
+        _age_share("part_75_plus", "Part des 75 ans ou plus", "habitants de 75 ans ou plus"),
         ContextIndicator("taux_pauvrete", "Taux de pauvreté (seuil à 60 % du niveau de vie "
                          "médian)", "personnes des ménages fiscaux pauvres",
                          "personnes des ménages fiscaux", "Précarité",

@@ -92,6 +92,24 @@ def remote_assets(page: str) -> list[str]:
     return [m.group(0) for m in _REMOTE_ASSET.finditer(unescaped)]
 
 
+def _rendered(m: folium.Map) -> str:
+    """The map's page as folium renders it, its assets pointing at the vendored files."""
+    _localise(m)
+    with literal_templates():
+        return m.get_root().render()
+
+
+def _check_offline(page: str) -> str:
+    """``page``, or a French error when it would still fetch something from the network."""
+    leftovers = remote_assets(page)
+    if leftovers:
+        raise PtsmError(
+            "La carte chargerait des ressources depuis Internet (mode hors ligne impossible) : "
+            + ", ".join(leftovers)
+        )
+    return page
+
+
 def map_to_html(m: folium.Map) -> str:
     """Standalone offline HTML page of a folium map, every asset inlined.
 
@@ -100,16 +118,7 @@ def map_to_html(m: folium.Map) -> str:
     PtsmError
         When an asset would still be fetched from the network.
     """
-    _localise(m)
-    with literal_templates():
-        page = _inline_local_assets(m.get_root().render())
-    leftovers = remote_assets(page)
-    if leftovers:
-        raise PtsmError(
-            "La carte chargerait des ressources depuis Internet (mode hors ligne impossible) : "
-            + ", ".join(leftovers)
-        )
-    return page
+    return _check_offline(_inline_local_assets(_rendered(m)))
 
 
 def map_to_iframe(m: folium.Map, height: int = 520) -> str:
@@ -372,9 +381,7 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
     PtsmError
         When an asset would still be fetched from the network.
     """
-    _localise(m)
-    with literal_templates():
-        page = m.get_root().render()
+    page = _rendered(m)
     names: list[str] = []
 
     def load(match: re.Match[str]) -> str:
@@ -382,13 +389,7 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
         names.append(name)
         return _loader(name)
 
-    page = _LOCAL_CSS.sub(load, _LOCAL_SCRIPT.sub(load, page))
-    leftovers = remote_assets(page)
-    if leftovers:
-        raise PtsmError(
-            "La carte chargerait des ressources depuis Internet (mode hors ligne impossible) : "
-            + ", ".join(leftovers)
-        )
+    page = _check_offline(_LOCAL_CSS.sub(load, _LOCAL_SCRIPT.sub(load, page)))
     page = page.replace("<head>", "<head>" + _FRAME_LOADER, 1)
     page, geometries = _share_geometries(page)
     # folium's indentation: a newline ends a statement as well (no raw newline can be in

@@ -102,24 +102,30 @@ def error_rules(table: str, refs: Referentials) -> list[RowRule]:
     return _ERROR_RULES.get(table, lambda _refs: [])(refs)
 
 
-def _territoires_rules(refs: Referentials) -> list[RowRule]:
-    def level(df: pd.DataFrame, name: str) -> pd.Series:
-        return (df["niveau"] == name).fillna(False).astype(bool)
+def _level(df: pd.DataFrame, name: str) -> pd.Series:
+    """Rows whose ``niveau`` is ``name`` (False where it is missing)."""
+    return (df["niveau"] == name).fillna(False).astype(bool)
 
+
+def _known_codes(df: pd.DataFrame, known_by_level: dict[str, object]) -> pd.Series:
+    """Rows whose ``code`` is known at its level (True where no referential is given)."""
+    bad = pd.Series(False, index=df.index)
+    code = df["code"]
+    for name, known in known_by_level.items():
+        if known is not None:
+            bad |= _level(df, name) & code.notna() & ~is_known(code, known)
+    return ~bad
+
+
+def _territoires_rules(refs: Referentials) -> list[RowRule]:
     def format_ok(df: pd.DataFrame) -> pd.Series:
         code = df["code"]
-        dep = level(df, "departement") & ~matches(code, DEPARTEMENT_PATTERN)
-        com = level(df, "commune") & ~matches(code, COMMUNE_PATTERN)
+        dep = _level(df, "departement") & ~matches(code, DEPARTEMENT_PATTERN)
+        com = _level(df, "commune") & ~matches(code, COMMUNE_PATTERN)
         return ~((dep | com) & code.notna())
 
     def known_ok(df: pd.DataFrame) -> pd.Series:
-        bad = pd.Series(False, index=df.index)
-        code = df["code"]
-        if refs.departements is not None:
-            bad |= level(df, "departement") & code.notna() & ~is_known(code, refs.departements)
-        if refs.communes is not None:
-            bad |= level(df, "commune") & code.notna() & ~is_known(code, refs.communes)
-        return ~bad
+        return _known_codes(df, {"departement": refs.departements, "commune": refs.communes})
 
     def not_reserved(df: pd.DataFrame) -> pd.Series:
         code = df["code_territoire"]
@@ -140,25 +146,17 @@ def _territoires_rules(refs: Referentials) -> list[RowRule]:
 
 
 def _contexte_rules(refs: Referentials) -> list[RowRule]:
-    def level(df: pd.DataFrame, name: str) -> pd.Series:
-        return (df["niveau"] == name).fillna(False).astype(bool)
-
     def format_ok(df: pd.DataFrame) -> pd.Series:
         code = df["code"]
-        bad = (level(df, "departement") & ~matches(code, DEPARTEMENT_PATTERN)) \
-            | (level(df, "commune") & ~matches(code, COMMUNE_PATTERN)) \
-            | (level(df, "region") & ~matches(code, REGION_PATTERN)) \
-            | (level(df, "france") & (code != REFERENCE_FRANCE).fillna(True))
+        bad = (_level(df, "departement") & ~matches(code, DEPARTEMENT_PATTERN)) \
+            | (_level(df, "commune") & ~matches(code, COMMUNE_PATTERN)) \
+            | (_level(df, "region") & ~matches(code, REGION_PATTERN)) \
+            | (_level(df, "france") & (code != REFERENCE_FRANCE).fillna(True))
         return ~(bad & code.notna())
 
     def known_ok(df: pd.DataFrame) -> pd.Series:
-        bad = pd.Series(False, index=df.index)
-        code = df["code"]
-        for name, known in (("departement", refs.departements), ("commune", refs.communes),
-                            ("region", refs.regions)):
-            if known is not None:
-                bad |= level(df, name) & code.notna() & ~is_known(code, known)
-        return ~bad
+        return _known_codes(df, {"departement": refs.departements, "commune": refs.communes,
+                                 "region": refs.regions})
 
     def has_value(df: pd.DataFrame) -> pd.Series:
         return (df["numerateur"].notna() & df["denominateur"].notna()) | df["valeur"].notna()

@@ -113,6 +113,15 @@ def _commune(required: bool = True) -> ColumnSpec:
     )
 
 
+def _departement() -> ColumnSpec:
+    return ColumnSpec(
+        "code_departement", "code", True, "Code du département (ex. 01, 2A, 971).",
+        pattern=DEPARTEMENT_PATTERN,
+        pattern_text="code département (01 à 95, 2A, 2B, 971 à 976)",
+        repair="departement",
+    )
+
+
 TERRITOIRES = TableSpec(
     name="territoires",
     title="Territoires PTSM",
@@ -411,11 +420,7 @@ REFERENCES_NATIONALES = TableSpec(
         "référence est « non disponible »."
     ),
     columns=(
-        ColumnSpec("code_departement", "code", True,
-                   "Code du département (ex. 01, 2A, 971).",
-                   pattern=DEPARTEMENT_PATTERN,
-                   pattern_text="code département (01 à 95, 2A, 2B, 971 à 976)",
-                   repair="departement"),
+        _departement(),
         ColumnSpec("type_ressource", "code", True,
                    "Type de ressource (typologie du catalogue).",
                    vocabulary="types_ressource"),
@@ -455,11 +460,7 @@ POPULATION_NATIONALE = TableSpec(
         "calculé."
     ),
     columns=(
-        ColumnSpec("code_departement", "code", True,
-                   "Code du département (ex. 01, 2A, 971).",
-                   pattern=DEPARTEMENT_PATTERN,
-                   pattern_text="code département (01 à 95, 2A, 2B, 971 à 976)",
-                   repair="departement"),
+        _departement(),
         _year("annee", True, "Année du recensement (ex. 2022)."),
         ColumnSpec("tranche_age", "code", True,
                    "Tranche d'âge (0-17, 18-64, 65+, 20-64, ensemble...).",
