@@ -12,7 +12,9 @@ own (the largest single process among the batch, its workers and their kernels):
 (c) the floor: the same work (folder validated and cached, the notebook's code cells for
     each territory with every output rendered to HTML and written, its gaps workbook,
     the synthesis notebook's cells, the index) run by plain library calls in 1 and in 2
-    processes, without notebooks nor kernels.
+    processes, without notebooks nor kernels. Between two territories the floor's process
+    does what a batch kernel does between two reports: its garbage collected, then what
+    survives frozen out of the collector's reach (``gc.freeze``).
 
 Ratios compare like with like: b(jobs=1)/c(1 process) and b(jobs=2)/c(2 processes) on
 the same territories; a/b per report. Then report sizes (self-contained, with shared
@@ -32,6 +34,7 @@ print the cores and the load average.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -139,6 +142,9 @@ def floor_worker(codes: list[str], cache: str, out: str, synthesis: str, times: 
                 from ptsm_diag.report.batch import write_gaps_export
 
                 write_gaps_export(code, Path(cache), target / f"insuffisances_{code}.xlsx")
+            namespace.clear()  # as a batch kernel between two reports (execute._RESET)
+            gc.collect()
+            gc.freeze()
         if synthesis:
             pages.clear()
             syn_cells, _ = _cells(SYNTHESIS_NOTEBOOK)

@@ -120,8 +120,18 @@ def map_frame_pages(page: str) -> list[str]:
     """Each map of a report (``<iframe srcdoc>``) as a page of its own, holding the blocks
     the frame reads from its report (Leaflet, outlines), to open it alone."""
     blocks = page_blocks(page)
-    frames = re.findall(r'<iframe[^>]*srcdoc="([^"]*)"', page)
-    return [html.unescape(frame).replace("<head>", "<head>" + blocks, 1) for frame in frames]
+    return [html.unescape(frame).replace("<head>", "<head>" + blocks, 1)
+            for frame in srcdoc_values(page)]
+
+
+# An iframe's srcdoc, between double quotes (map_to_iframe) or single quotes (the report's
+# maps, srcdoc_attribute).
+_SRCDOC = re.compile(r"""<iframe[^>]*?srcdoc=(?:"([^"]*)"|'([^']*)')""")
+
+
+def srcdoc_values(page: str) -> list[str]:
+    """The ``srcdoc`` attribute of each iframe of ``page``, as written (not unescaped)."""
+    return [double or single for double, single in _SRCDOC.findall(page)]
 
 
 # Run in the page after it loaded: walks every frame (maps are <iframe srcdoc>) and every

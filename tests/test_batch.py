@@ -76,7 +76,8 @@ def _tiny_notebook(path: Path, fail_on: str) -> Path:
         nbformat.v4.new_code_cell(
             f'if territoire == "{fail_on}":\n'
             '    raise ValueError("données <incohérentes> pour " + territoire)\n'
-            'print("Territoire", territoire)'),
+            'print("Territoire", territoire)\n'
+            "__import__('time').sleep(0.1)  # a duration the index shows (0,1 s and more)"),
     ]
     nbformat.write(nb, path)
     return path
@@ -434,5 +435,44 @@ def test_warm_kernel_is_reused_with_an_empty_namespace_and_restarted_when_too_bi
         if kernel.resident_mb() is not None:  # Linux: above the limit, a fresh kernel
             kernel.max_rss_mb = 1.0
             assert _kernel_pid(kernel.acquire(tmp_path)) != pid
+    finally:
+        kernel.discard()
+
+
+def _memory_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    parameters = nbformat.v4.new_code_cell("valeur = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(
+        "import pyarrow\nprint(valeur, pyarrow.default_memory_pool().backend_name)\n"
+        "'x' * 2_000_000")]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_warm_kernel_runs_report_after_report_without_growing_the_worker(tmp_path):
+    """A batch worker runs a hundred reports: each must run on the same kernel and its
+    one client, leaving no thread or connection behind in the worker (a client per report
+    left its heartbeat thread and ZeroMQ context: 7 MB a report), with pyarrow allocating
+    from the system heap in the kernel (memory given back between reports)."""
+    import threading
+
+    from ptsm_diag.report.execute import ReportOptions, WarmKernel, execute_notebook
+
+    notebook = _memory_notebook(tmp_path / "petit.ipynb")
+    kernel = WarmKernel()
+    try:
+        threads, pid = [], None
+        for value in range(4):
+            executed = execute_notebook(notebook, {"valeur": value}, ReportOptions(),
+                                        f"T{value}", warm_kernel=kernel)
+            assert executed.cells[-1].outputs[0]["text"] == f"{value} system\n"
+            assert pid in (None, _kernel_pid(kernel._manager))
+            pid = _kernel_pid(kernel._manager)
+            threads.append(threading.active_count())
+        assert threads[1:] == [threads[0]] * 3, threads
     finally:
         kernel.discard()

@@ -280,8 +280,8 @@ def test_network_map_escapes_names_and_is_offline(tables) -> None:
     links = co.active_links(co.link_table(partenariats, ressources), DAY)
     page = map_to_html(cv.network_map(links, actors, communes, day="01/01/2025"))
     assert_offline(page)
-    # HTML-escaped, then written as a JavaScript string (& < > as \u escapes)
-    assert "GEM <b>Exemple</b>" not in page and "GEM \\u0026lt;b\\u0026gt;Exemple" in page
+    # HTML-escaped, then written as a JavaScript string (< as \x3c)
+    assert "GEM <b>Exemple</b>" not in page and "GEM &lt;b&gt;Exemple" in page
     assert "Convention de partenariat (2)" in page  # L1, L5 (L6's partner is not located)
     assert "1 lien(s) avec un partenaire non localisé" in page
     assert isinstance(actors, gpd.GeoDataFrame)

@@ -58,5 +58,5 @@ def test_maps_render_byte_for_byte_as_with_folium(monkeypatch: pytest.MonkeyPatc
         slow = _rendered_maps(m, fast=False)
     assert fast and len(fast) == len(slow)
     for a, b in zip(fast, slow, strict=True):
-        assert len(a) > 10_000
+        assert len(a) > 5_000  # a whole page, not an error message
         assert a == b

@@ -151,7 +151,7 @@ def test_inline_styles_only_touch_the_report_tables():
     import pandas as pd
 
     styled = inline_table_styles(table_html(pd.DataFrame({"Nom": ["a"], "Lits": [3]})))
-    assert re.search(r'<td class="" style="text-align:left[^"]*">a</td>', styled)
+    assert re.search(r'<td style="text-align:left[^"]*">a</td>', styled)
     assert re.search(r'<td class="num" style="text-align:right[^"]*">3</td>', styled)
 
 

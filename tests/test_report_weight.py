@@ -17,6 +17,7 @@ from shapely.geometry import box
 
 import ptsm_diag
 from ptsm_diag.report.display import map_block
+from ptsm_diag.testing import srcdoc_values
 from ptsm_diag.viz.maps import commune_choropleth
 from ptsm_diag.viz.offline import (
     fit_plotly_bundle,
@@ -82,10 +83,35 @@ def test_maps_of_a_page_share_one_leaflet_and_one_copy_of_the_outlines():
     assert page.count("Leaflet 1.9.4") == 1
     outlines = re.findall(r'data-ptsm-geometries="([0-9a-f]+)"', page)
     assert len(outlines) == 1  # both maps draw the same communes from one block
-    frames = [html.unescape(f) for f in re.findall(r'srcdoc="([^"]*)"', page)]
+    frames = [html.unescape(f) for f in srcdoc_values(page)]
     assert all(f'ptsmGeometries("{outlines[0]}"' in frame for frame in frames)
     assert all('"coordinates"' not in frame for frame in frames)  # no geometry left in frames
     assert "Bêta" in page_blocks(page) or "B\\u00eata" in page_blocks(page)
+
+
+def test_map_frames_are_single_quoted_with_short_names_and_read_back_unchanged():
+    communes = _communes()
+    m = commune_choropleth(communes, "population", "Population")
+    framed = map_to_framed_html(m)
+    assert not re.search(r"_[0-9a-f]{32}", framed.frame)  # folium's ids, numbered
+    assert re.search(r"var map_\d+ = L\.map\(\s*\"map_\d+\"", framed.frame)
+    page = map_block(commune_choropleth(communes, "population", "Population"))  # the same
+    [written] = srcdoc_values(page)
+    assert "srcdoc='" in page and "<" not in written and "'" not in written
+    assert "&quot;" not in written  # double quotes as they are: 6 times shorter
+    assert html.unescape(written) == framed.frame
+
+
+def test_figures_carry_the_template_defaults_of_their_own_trace_types_only():
+    from ptsm_diag.report.display import figure_spec, to_html
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    template = figure_spec(fig)["layout"]["template"]
+    assert set(template["data"]) == {"bar"}
+    assert template["layout"]["font"]  # the look (fonts, colours, grid) is kept
+    page = to_html(fig)
+    assert '"bar":[' in page and "histogram2dcontour" not in page
+    assert '"separators":", "' in page
 
 
 def test_outlines_are_rounded_to_about_ten_metres_and_stay_valid():

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``ptsm-diag`` with ``argv`` (the process arguments by default)."""
+    from ptsm_diag.report.startup import skip_unneeded_imports
+
+    skip_unneeded_imports()
     from ptsm_diag.cli.commands import main as run
 
     return run(argv)

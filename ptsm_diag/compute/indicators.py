@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ptsm_diag.catalog import Indicator, load_indicator_catalog, load_vocabularies
 from ptsm_diag.errors import InputError, Problem, UnknownCodeError
@@ -73,7 +73,7 @@ def wilson_interval(
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)  # normal quantile
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1 + z**2 / n
@@ -85,13 +85,16 @@ def wilson_interval(
 def poisson_interval(k: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval of a Poisson count ``k`` (bounds on the count).
 
-    Lower bound ``χ²(α/2; 2k) / 2`` (0 when k = 0), upper ``χ²(1 − α/2; 2k + 2) / 2``.
+    Lower bound ``χ²(α/2; 2k) / 2`` (0 when k = 0), upper ``χ²(1 − α/2; 2k + 2) / 2``,
+    computed as the inverse regularised incomplete gamma functions they equal
+    (``χ²(q; 2a) / 2 = P⁻¹(a, q)``): ``scipy.special`` without ``scipy.stats``, which
+    costs a report's kernel 60 MB and 0.3 s to import.
     """
     k = np.asarray(k, dtype=float)
     alpha = 1 - level
     with np.errstate(invalid="ignore"):
-        low = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(k, 1e-300)) / 2, 0.0)
-        high = stats.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
+        low = np.where(k > 0, special.gammaincinv(np.maximum(k, 1e-300), alpha / 2), 0.0)
+        high = special.gammainccinv(k + 1, alpha / 2)
     low = np.where(np.isnan(k), np.nan, low)
     return low, high
 

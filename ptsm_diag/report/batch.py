@@ -55,7 +55,8 @@ from ptsm_diag.report.execute import (
     safe_file_stem,
     write_atomic,
 )
-from ptsm_diag.report.lifeline import guard_worker, guarded_command
+from ptsm_diag.report.lifeline import guarded_command
+from ptsm_diag.report.startup import init_worker
 from ptsm_diag.report.summary import (
     batch_index_html,
     error_page_html,
@@ -858,7 +859,7 @@ def _execute_local(jobs: list[TerritoryJob | SynthesisJob], options: BatchOption
     # Workers (and, through GuardedKernelManager, their kernels) die with this process,
     # even when it is killed with SIGKILL.
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
-                             initializer=guard_worker, initargs=(os.getpid(),)) as pool:
+                             initializer=init_worker, initargs=(os.getpid(),)) as pool:
         pending: set[Future[TerritoryOutcome]] = {pool.submit(run_job, j) for j in jobs}
         try:
             while pending:

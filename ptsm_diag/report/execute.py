@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -22,9 +24,21 @@ from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.execute import (
+    prepare_notebook_metadata,
+    raise_for_execution_errors,
+    remove_error_markers,
+)
+from papermill.iorw import load_notebook_node
+from papermill.log import logger as papermill_logger
+from papermill.parameterize import parameterize_notebook
+from papermill.utils import chdir
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
@@ -131,18 +145,45 @@ _FOCUSABLE_DIV = re.compile(
     r'<div class="([^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*)"')
 
 
-# A decimal character reference in the page's text (script and style elements skipped,
-# group 1): nbconvert's markdown writes « é » as ``&#233;``.
-_TEXT_REFERENCE = re.compile(r"(<script\b[^>]*>.*?</script>|<style\b[^>]*>.*?</style>)"
-                             r"|&#(\d{3,6});", re.S)
+_RAW_TEXT_START = re.compile(r"<(script|style)\b[^>]*>")
+
+
+def raw_text_pieces(page: str) -> list[tuple[str, str]]:
+    """``page`` cut into ``(kind, text)`` pieces whose texts join back into it: each
+    ``<script>`` and ``<style>`` element whole (kind ``"script"`` or ``"style"``, from its
+    start tag to the first ``</script>`` or ``</style>``, as a browser ends it) and the
+    markup between them (kind ``""``).
+
+    Edits of the page's text or of its style sheets go through it instead of a regular
+    expression skipping ``<script>.*?</script>``: a report holds megabytes of script,
+    which such an expression walks character by character (a tenth of a second each).
+    """
+    pieces: list[tuple[str, str]] = []
+    position = searched = 0
+    while (start := _RAW_TEXT_START.search(page, searched)) is not None:
+        closing = f"</{start.group(1)}>"
+        end = page.find(closing, start.end())
+        if end < 0:  # never closed: ordinary text, and a later element may be closed
+            searched = start.end()
+            continue
+        end += len(closing)
+        if start.start() > position:
+            pieces.append(("", page[position:start.start()]))
+        pieces.append((start.group(1), page[start.start():end]))
+        position = searched = end
+    if position < len(page):
+        pieces.append(("", page[position:]))
+    return pieces
+
+
+# A decimal character reference (nbconvert's markdown writes « é » as ``&#233;``).
+_CHARACTER_REFERENCE = re.compile(r"&#(\d{3,6});")
 
 
 def _as_character(match: re.Match[str]) -> str:
     """A reference to a character with no meaning in HTML (from U+00A0) as the character
     itself, as BeautifulSoup writes it; anything else unchanged."""
-    if match.group(1) is not None:
-        return match.group(0)
-    code = int(match.group(2))
+    code = int(match.group(1))
     return chr(code) if 0xA0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF \
         else match.group(0)
 
@@ -169,7 +210,9 @@ class ReportExporter(HTMLExporter):
         finally:
             BeautifulSoupStub.remove(real)
         body = _FOCUSABLE_DIV.sub(r'<div class="\1" tabindex="0"', body)
-        return _TEXT_REFERENCE.sub(_as_character, body), resources
+        body = "".join(text if kind else _CHARACTER_REFERENCE.sub(_as_character, text)
+                       for kind, text in raw_text_pieces(body))
+        return body, resources
 
 
 class BeautifulSoupStub:
@@ -265,15 +308,10 @@ def _drop_noise(nb: nbformat.NotebookNode) -> None:
             ]
 
 
-# A style element, or a script element (group 1) skipped whole: script code may hold the
-# text « <style » (jQuery does), which is no style element.
-_STYLE_BLOCK = re.compile(r"(<script\b[^>]*>.*?</script>)|<style[^>]*>.*?</style>", re.S)
-
-
 def _edit_styles(page: str, edit: Callable[[str], str]) -> str:
     """``page`` with ``edit`` applied to each of its ``<style>`` elements."""
-    return _STYLE_BLOCK.sub(
-        lambda block: block.group(0) if block.group(1) else edit(block.group(0)), page)
+    return "".join(edit(text) if kind == "style" else text
+                   for kind, text in raw_text_pieces(page))
 
 
 _LAB_ICON = re.compile(r"--jp-icon-[\w-]+:\s*url\(data:image/svg\+xml;base64,[A-Za-z0-9+/=]*\);")
@@ -328,7 +366,7 @@ def drop_unused_css(page: str) -> str:
     it uses ``:not()``, ``:is()``, ``:where()`` or ``:has()``. Other at-rules than
     ``@media`` stay as they are.
     """
-    outside = _STYLE_BLOCK.sub(lambda block: block.group(1) or "", page)
+    outside = "".join(text for kind, text in raw_text_pieces(page) if kind != "style")
     classes = frozenset(name for value in _CLASS_ATTRIBUTE.findall(outside)
                         for name in value.split())
 
@@ -359,17 +397,43 @@ def export_html(nb: nbformat.NotebookNode) -> str:
     return page
 
 
+# Clears a reused kernel between two reports: its user namespace (``%reset -f``, which
+# collects the previous report's garbage), then freezes what survives (modules, the
+# batch's national work, caches: ``gc.freeze``), so that collections no longer traverse
+# it (``%reset`` itself took 0.3 s a report), then gives the heap pages glibc keeps back
+# to the system (``malloc_trim``), so that the kernel stays under its memory ceiling.
+_RESET = """%reset -f
+__import__("gc").freeze()
+try:
+    __import__("ctypes").CDLL("libc.so.6").malloc_trim(0)
+except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to give back
+    pass
+"""
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment of a reused kernel: this process's, with pyarrow allocating from
+    the system's heap (``ARROW_DEFAULT_MEMORY_POOL=system``) unless the user chose a pool.
+
+    pyarrow's default pool (mimalloc) keeps the pages it has freed, which the kernel's
+    ``malloc_trim`` cannot give back: about 60 MB more per kernel on the demo batch.
+    """
+    return {"ARROW_DEFAULT_MEMORY_POOL": "system", **os.environ}
+
+
 class WarmKernel:
     """One Jupyter kernel reused by the successive reports of a batch worker.
 
     Starting a kernel and importing pandas, geopandas, plotly and folium in it costs
-    seconds per report; a worker that produces many reports keeps its kernel, clears the
-    user namespace (``%reset -f``) before each notebook, and restarts it after a failure,
-    every ``max_uses`` reports, or when its resident memory is above ``max_rss_mb``
-    (read from ``/proc`` on Linux: the memory a kernel keeps grows with the reports,
-    unevenly). Module caches (the bundled geography, a batch's national work) stay
-    loaded: that is the point. ``manager_class`` may be a subclass of ``KernelManager``
-    (the batch's kernels die with their worker).
+    seconds per report; a worker that produces many reports keeps its kernel and one
+    connected client, clears the user namespace (``%reset -f``), freezes the long-lived
+    objects out of the garbage collector's reach and gives freed heap back to the system
+    before each notebook, and restarts the kernel after a failure, every
+    ``max_uses`` reports, or when its resident memory is above ``max_rss_mb`` (read from
+    ``/proc`` on Linux: the memory a kernel keeps grows with the reports, unevenly).
+    Module caches (the bundled geography, a batch's national work) stay loaded: that is
+    the point. ``manager_class`` may be a subclass of ``KernelManager`` (the batch's
+    kernels die with their worker). Notebooks run on it through :class:`WarmKernelEngine`.
     """
 
     manager_class: type[KernelManager] = KernelManager
@@ -381,10 +445,11 @@ class WarmKernel:
         self.max_rss_mb = max_rss_mb
         self.uses = 0
         self._manager: KernelManager | None = None
+        self._client: BlockingKernelClient | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
 
     def acquire(self, cwd: Path) -> KernelManager:
-        """A running kernel with an empty namespace."""
+        """A running kernel with an empty namespace (its client: :attr:`client`)."""
         if self._manager is not None and (self.uses >= self.max_uses
                                           or not self._manager.is_alive()
                                           or (self.resident_mb() or 0.0) > self.max_rss_mb):
@@ -392,19 +457,30 @@ class WarmKernel:
         if self._manager is None:
             self._manager = self.manager_class(kernel_name=self.kernel_name, transport="ipc",
                                                ip=str(Path(self._folder.name) / "kernel"))
-            self._manager.start_kernel(cwd=str(cwd))
+            self._manager.start_kernel(cwd=str(cwd), env=kernel_environment())
+            # A session of its own: a client shares its manager's session, hence its
+            # ZeroMQ identity, with every other client of that manager, and the kernel
+            # answers only the latest connected of them.
+            session = self._manager.session.clone()
+            session.session = str(uuid.uuid4())
+            self._client = self._manager.client(session=session)
+            self._client.start_channels()
+            # Once per kernel: waits for the kernel and for IOPub to be subscribed (no
+            # output lost), then 0.2 s of IOPub silence, which a client per report paid.
+            self._client.wait_for_ready(timeout=60)
+            self._client.allow_stdin = False
             self.uses = 0
         else:
-            client = self._manager.client()
-            client.start_channels()
-            try:
-                # No wait_for_ready: the kernel is alive, the request waits in its queue,
-                # and papermill's own client waits for it (each wait drains IOPub 0.2 s).
-                client.execute_interactive("%reset -f", timeout=60, store_history=False)
-            finally:
-                client.stop_channels()
+            self.client.execute_interactive(_RESET, timeout=60, store_history=False)
         self.uses += 1
         return self._manager
+
+    @property
+    def client(self) -> BlockingKernelClient:
+        """The connected client of the running kernel (after :meth:`acquire`)."""
+        if self._client is None:
+            raise RuntimeError("WarmKernel.acquire() must be called first")
+        return self._client
 
     def resident_mb(self) -> float | None:
         """Resident memory of the kernel in MB (None when unknown: no kernel, no /proc)."""
@@ -423,11 +499,48 @@ class WarmKernel:
 
     def discard(self) -> None:
         """Shut the kernel down (next :meth:`acquire` starts a fresh one)."""
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
         if self._manager is not None:
             if self._manager.has_kernel:
                 self._manager.shutdown_kernel(now=True)
             self._manager.cleanup_resources()
             self._manager = None
+
+
+WARM_ENGINE = "ptsm-noyau-reutilise"
+
+
+class WarmKernelEngine(NBClientEngine):
+    """papermill engine that runs a notebook on a :class:`WarmKernel` (its kernel and its
+    connected client), registered as ``ptsm-noyau-reutilise``.
+
+    papermill's own engine gives nbclient the kernel manager only: nbclient then opens a
+    new client per notebook, waits for it (0.2 s of IOPub silence each time), and leaves
+    it open when it does not own the kernel; each report left a heartbeat thread and a
+    ZeroMQ context behind in the batch worker (7 MB a report). Here every notebook runs
+    on the warm kernel's one client.
+    """
+
+    @classmethod
+    def execute_managed_notebook(  # type: ignore[override]
+        cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+        stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+        execution_timeout: int | None = None, **kwargs: Any,
+    ) -> nbformat.NotebookNode:
+        """Execute ``nb_man``'s notebook on ``kwargs["warm_kernel"]`` (acquired)."""
+        warm: WarmKernel = kwargs.pop("warm_kernel")
+        client = PapermillNotebookClient(
+            nb_man, km=warm.acquire(Path.cwd()),  # papermill has moved to the notebook's cwd
+            timeout=execution_timeout, startup_timeout=start_timeout,
+            kernel_name=kernel_name, log=papermill_logger, log_output=log_output,
+            stdout_file=stdout_file, stderr_file=stderr_file)
+        client.kc = warm.client
+        return client.execute()
+
+
+papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
 
 
 def execute_notebook(
@@ -446,25 +559,14 @@ def execute_notebook(
             f"paramètres acceptés : {', '.join(declared)}"
         )
     with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
-        # IPC sockets: local only, and no "running over TCP" warning from the kernel
         if warm_kernel is not None:
-            kernel = warm_kernel.acquire(notebook.parent)
-        else:
+            engine: dict[str, Any] = {"engine_name": WARM_ENGINE, "warm_kernel": warm_kernel}
+        else:  # IPC sockets: local only, and no "running over TCP" warning from the kernel
             kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
                                    ip=str(Path(tmp) / "kernel"))
+            engine = {"km": kernel}
         try:
-            executed = papermill.execute_notebook(
-                str(notebook),
-                None,  # kept in memory: no 5 MB JSON written then parsed back
-                parameters=parameters,
-                kernel_name=options.kernel_name,
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                execution_timeout=options.timeout,
-                cwd=str(notebook.parent),
-                km=kernel,
-            )
+            executed = _papermill_execute(notebook, parameters, options, engine)
         except BaseException as exc:
             if warm_kernel is not None:
                 warm_kernel.discard()  # never reuse a kernel in an unknown state
@@ -480,6 +582,29 @@ def execute_notebook(
             if warm_kernel is None and kernel.has_kernel:
                 kernel.shutdown_kernel(now=True)
         return executed
+
+
+def _papermill_execute(notebook: Path, parameters: dict[str, Any], options: ReportOptions,
+                       engine: dict[str, Any]) -> nbformat.NotebookNode:
+    """``papermill.execute_notebook`` with the executed notebook kept in memory only.
+
+    papermill's steps (parameters cell injected, metadata, the engine run in the
+    notebook's folder, execution errors raised), without its final ``write_ipynb``,
+    which serialises the whole executed notebook to JSON even when there is no output
+    path (0.08 s per report, for nothing).
+    """
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters,
+                               kernel_name=options.kernel_name)
+    nb = remove_error_markers(prepare_notebook_metadata(nb, str(notebook), None))
+    engine = dict(engine)
+    engine_name = engine.pop("engine_name", None)
+    with chdir(str(notebook.parent)):
+        nb = papermill_engines.execute_notebook_with_engine(
+            engine_name, nb, kernel_name=options.kernel_name, input_path=str(notebook),
+            output_path=None, progress_bar=False, log_output=False,
+            execution_timeout=options.timeout, **engine)
+    raise_for_execution_errors(nb, None)
+    return nb
 
 
 def _cell_number(notebook: Path, executed_index: int) -> int:

@@ -68,10 +68,10 @@ def safe_html(text: object) -> str:
 
 def js_string(text: object) -> str:
     """A JavaScript string literal of ``text``, safe inline in a ``<script>`` and in a
-    folium template (``< > &`` and ``{ }`` as ``\\u`` escapes)."""
-    return (json.dumps(str(text), ensure_ascii=False).replace("<", "\\u003c")
-            .replace(">", "\\u003e").replace("&", "\\u0026").replace("{", "\\u007b")
-            .replace("}", "\\u007d").replace("\u2028", "\\u2028")
+    folium template: ``<`` and ``{ }`` as ``\\x`` escapes (no ``</script>``, ``<!--``
+    nor Jinja delimiter can appear; ``>`` and ``&`` mean nothing in a script)."""
+    return (json.dumps(str(text), ensure_ascii=False).replace("<", "\\x3c")
+            .replace("{", "\\x7b").replace("}", "\\x7d").replace("\u2028", "\\u2028")
             .replace("\u2029", "\\u2029"))
 
 
@@ -103,8 +103,9 @@ def _compact_line(constructor: str, coordinates: object, options: dict, parent: 
         kept = {k: v for k, v in kept.items() if not k.startswith("fill")} | {"fill": False}
     line = (f"L.{constructor}({json.dumps(coordinates)}, {json.dumps(kept)})"
             f".addTo({parent})")
-    if popup is not None:
-        line += f".bindPopup({js_string(popup)}, {{maxWidth: {int(popup_max_width)}}})"
+    if popup is not None:  # Leaflet's default width (300 px) is not written
+        width = "" if int(popup_max_width) == 300 else f", {{maxWidth: {int(popup_max_width)}}}"
+        line += f".bindPopup({js_string(popup)}{width})"
     if tooltip is not None:
         line += f".bindTooltip({js_string(tooltip)}, {{sticky: true}})"
     return line + ";\n"

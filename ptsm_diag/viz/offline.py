@@ -46,7 +46,12 @@ VENDORED_ASSETS: dict[str, str] = {
 
 _LOCAL_SCRIPT = re.compile(r'<script src="(file://[^"]+)"></script>')
 _LOCAL_CSS = re.compile(r'<link rel="stylesheet" href="(file://[^"]+)"\s*/>')
-_REMOTE_ASSET = re.compile(r"""(?:src|href)\s*=\s*["'](https?:)?//[^"']+\.(?:js|css)\b""")
+# A script or style URL on the network, its quotes written as such or, in an ``srcdoc``,
+# as the references ``html.escape`` writes (the page is searched without unescaping it
+# whole: 70 000 references in a report's map frames).
+_QUOTE = r"""(?:["']|&quot;|&\#x27;|&\#39;)"""
+_REMOTE_ASSET = re.compile(r"(?:src|href)\s*=\s*" + _QUOTE + r"(?:https?:)?//"
+                           r"""(?:(?!&quot;|&\#x27;|&\#39;)[^"'])+?\.(?:js|css)\b""")
 
 
 def vendor_dir() -> Path:
@@ -88,8 +93,7 @@ def _inline_local_assets(page: str) -> str:
 
 def remote_assets(page: str) -> list[str]:
     """Script or stylesheet URLs a page would fetch from the network (should be none)."""
-    unescaped = html.unescape(page)
-    return [m.group(0) for m in _REMOTE_ASSET.finditer(unescaped)]
+    return [html.unescape(m.group(0)) for m in _REMOTE_ASSET.finditer(page)]
 
 
 def _rendered(m: folium.Map) -> str:
@@ -119,6 +123,18 @@ def map_to_html(m: folium.Map) -> str:
         When an asset would still be fetched from the network.
     """
     return _check_offline(_inline_local_assets(_rendered(m)))
+
+
+def srcdoc_attribute(page: str) -> str:
+    """``srcdoc='…'``: ``page`` as an attribute value between single quotes, ``&``, ``'``
+    and ``<`` escaped (the last so that no tag, ``<script>`` or ``<style>``, can be read in
+    the report's markup by the export's edits), double quotes as they are.
+
+    A map's page is mostly JavaScript and JSON, full of double quotes: between double
+    quotes each is written ``&quot;`` (6 characters), a fifth of a large map's frame.
+    """
+    escaped = page.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;")
+    return f"srcdoc='{escaped}'"
 
 
 def map_to_iframe(m: folium.Map, height: int = 520) -> str:
@@ -194,6 +210,18 @@ function ptsmGeometries(key, dataKey) {
 </script>""").replace("SCALE", str(10 ** COORDINATE_DECIMALS))
 
 _INDENT = re.compile(r"\n[ \t\n]+")
+# The 32 hexadecimal digits folium ends each element's name with (``feature_group_<id>``,
+# ``map_<id>``, ``geo_json_<id>_styler``): repeated in each of a map's hundreds of marker
+# lines (``.addTo(feature_group_<id>)``).
+_ELEMENT_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
+
+
+def short_element_names(page: str) -> str:
+    """``page`` with folium's element identifiers numbered in order of appearance
+    (``feature_group_92af…de628`` → ``feature_group_3``): the same names, distinct in the
+    page as they were, 30 characters shorter each time they are written."""
+    numbers: dict[str, str] = {}
+    return _ELEMENT_ID.sub(lambda m: numbers.setdefault(m.group(0), str(len(numbers))), page)
 _GEOJSON_CALL = re.compile(r"\b(geo_json_[0-9a-f]+)_add\((?=\{)")
 # Attributes in alphabetical order: nbconvert writes a notebook's HTML outputs that way.
 _BLOCK_TYPE = '(?:text/plain|application/json)'
@@ -394,7 +422,7 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
     page, geometries = _share_geometries(page)
     # folium's indentation: a newline ends a statement as well (no raw newline can be in
     # a JSON string; in the HTML of a tooltip, whitespace collapses anyway).
-    page = _share_marker_options(_INDENT.sub("\n", page))
+    page = short_element_names(_share_marker_options(_INDENT.sub("\n", page)))
     shared = [_asset_block(name, _read_asset(str(vendor_dir() / name)))
               for name in dict.fromkeys(names)]
     return FramedMap(frame=page, shared="".join(shared + list(geometries.values())))
@@ -518,6 +546,9 @@ def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
     def reserialised(text: str) -> str:
         return html.escape(text, quote=False).replace('"', "&quot;")
 
+    def in_srcdoc(text: str) -> str:  # in a srcdoc='…' (srcdoc_attribute)
+        return srcdoc_attribute(text)[len("srcdoc='"):-1]
+
     forms = [(inline, link),
              (html.escape(inline, quote=True), html.escape(link, quote=True)),
              (reserialised(inline), reserialised(link))]
@@ -527,7 +558,9 @@ def _inline_forms(folder: str, name: str, code: str) -> list[tuple[str, str]]:
     # links the file instead, and the page no longer needs the block.
     loader = _loader(name)
     return [*forms, (html.escape(loader, quote=True), html.escape(link, quote=True)),
-            (reserialised(loader), reserialised(link)), (_asset_block(name, code), "")]
+            (reserialised(loader), reserialised(link)),
+            (in_srcdoc(loader), in_srcdoc(link)),
+            (_asset_block(name, code), "")]
 
 
 def shared_asset_files() -> dict[str, str]:

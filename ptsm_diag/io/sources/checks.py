@@ -11,11 +11,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from ptsm_diag.errors import Problem
 from ptsm_diag.io.sources.referentials import Referentials, is_known
@@ -28,6 +27,9 @@ from ptsm_diag.io.sources.schemas import (
     format_number,
 )
 from ptsm_diag.io.sources.vocab import allowed_values, describe_allowed, suggest
+
+if TYPE_CHECKING:  # pandera is imported when a table is validated, not by every reader
+    import pandera.pandas as pa
 
 NOT_NULLABLE = "not_nullable"
 
@@ -46,6 +48,8 @@ def build_schema(
     spec: TableSpec, refs: Referentials
 ) -> tuple[pa.DataFrameSchema, dict[str, CheckInfo]]:
     """The pandera schema of a table and the wording of each of its checks (by key)."""
+    import pandera.pandas as pa
+
     infos: dict[str, CheckInfo] = {}
     columns: dict[str, pa.Column] = {}
     for col in spec.columns:
@@ -195,6 +199,8 @@ def run_checks(
     already : set of (line, column)
         Cells already reported (unreadable values): not reported twice.
     """
+    from pandera.errors import SchemaErrors
+
     schema, infos = build_schema(spec, refs)
     try:
         schema.validate(typed, lazy=True)
