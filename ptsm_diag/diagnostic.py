@@ -660,7 +660,11 @@ def prepare_synthesis(
     table = data.territoires
     codes = select_territories(table, region=region, codes=territoires)
     table_codes = table["code_territoire"].astype(str).str.strip()
-    built = territories_from_table(table[table_codes.isin(codes)], data.population)
+    # in a batch's kernel, what the reports already computed for every territory
+    key = _batch_cache_key(Path(donnees)) if donnees else None
+    work = _national_work(*key) if key is not None else None
+    population = work.population if work is not None else data.population
+    built = territories_from_table(table[table_codes.isin(codes)], population)
     territories = {code: built[code] for code in codes}
     catalog = load_indicator_catalog()
 
@@ -669,8 +673,9 @@ def prepare_synthesis(
     values = pd.DataFrame()
     year = annee
     if data.indicateurs is not None and not data.indicateurs.empty:
-        values = compute_indicator_values(data.indicateurs, catalog, main_regions(table),
-                                          secrecy_threshold=secrecy_threshold)
+        values = (_batch_indicator_values(key, secrecy_threshold).copy() if key is not None
+                  else compute_indicator_values(data.indicateurs, catalog, main_regions(table),
+                                                secrecy_threshold=secrecy_threshold))
         present = set(values["code_territoire"])
         for code in codes:
             if code in present:

@@ -112,3 +112,20 @@ def test_batch_context_card_equals_the_folder_card(batch_cache: Path, code: str)
     assert card["disponible"].any()
     pd.testing.assert_frame_equal(card, context_table(replace(batch, national_work=None)))
     pd.testing.assert_frame_equal(card, context_table(prepare_diagnostic(code)))
+
+
+def test_batch_synthesis_equals_the_folder_synthesis(batch_cache: Path) -> None:
+    """The synthesis job of a batch reuses the national work and indicator values of its
+    kernel: same territories, populations, values and rosaces as from the folder."""
+    from ptsm_diag.diagnostic import prepare_synthesis
+
+    batch = prepare_synthesis(batch_cache, region="53")
+    folder = prepare_synthesis(demo_data_dir(), region="53")
+    assert list(batch.territories) == list(folder.territories) and len(batch.territories) >= 4
+    for code, territory in folder.territories.items():
+        assert batch.territories[code].population_total == territory.population_total
+        pd.testing.assert_frame_equal(batch.territories[code].population_by_age,
+                                      territory.population_by_age)
+        pd.testing.assert_frame_equal(batch.rosaces[code], folder.rosaces[code])
+    pd.testing.assert_frame_equal(batch.indicator_values, folder.indicator_values)
+    assert batch.year == folder.year

@@ -179,12 +179,14 @@ def small_multiple_rosaces(
     fig = go.Figure()
     layout: dict = {}
     annotations = []
+    in_legend: set[str] = set()  # petal categories already in the legend
     plot_top = 1.0
     plot_bottom = legend_height / height
     cell_h = (plot_top - plot_bottom) / rows
     for i, code in enumerate(codes):
         subplot = "polar" if i == 0 else f"polar{i + 1}"
-        polar = add_rosace(fig, rosaces[code], subplot, showlegend=i == 0, sizes=sizes)
+        polar = add_rosace(fig, rosaces[code], subplot, showlegend=i == 0, sizes=sizes,
+                           in_legend=in_legend)
         numbers = [str(n) for n in range(1, len(rosaces[code]) + 1)]
         polar["angularaxis"]["ticktext"] = numbers
         polar["radialaxis"]["tickfont"] = {"size": 9}

@@ -269,15 +269,18 @@ def _category(row: pd.Series) -> str:
 
 def add_rosace(
     fig: go.Figure, table: pd.DataFrame, subplot: str, *, showlegend: bool,
-    sizes: dict[str, int],
+    sizes: dict[str, int], in_legend: set[str] | None = None,
 ) -> dict:
     """Add the traces of one rosace to ``fig``; return its polar layout.
 
     With ``showlegend=False``, only the petal categories not yet in the legend are added
-    to it.
+    to it: those of ``in_legend`` when given (a set the caller keeps across rosaces, to
+    which this rosace adds its own), read from ``fig``'s traces otherwise (slow on a
+    figure of a hundred rosaces: every trace read again for each rosace).
     """
-    in_legend = {t.meta.get("category") for t in fig.data
-                 if isinstance(t.meta, dict) and t.showlegend is not False}
+    if in_legend is None:
+        in_legend = {t.meta.get("category") for t in fig.data
+                     if isinstance(t.meta, dict) and t.showlegend is not False}
     table = table.reset_index(drop=True)
     thetas, slot = _layout_angles(table["axis"].tolist())
     categories = table.apply(_category, axis=1)
@@ -306,6 +309,7 @@ def add_rosace(
         if not members.any():
             continue
         grey = category in _GREY_CATEGORIES
+        listed = showlegend or category not in in_legend
         pattern = ({"shape": hatch, "fgcolor": "#7F7F7F", "bgcolor": fill, "solidity": 0.25}
                    if hatch else None)
         fig.add_trace(go.Barpolar(
@@ -318,10 +322,12 @@ def add_rosace(
             legendgrouptitle={"text": "Lecture"},
             customdata=[h for h, m in zip(hover, members, strict=True) if m],
             hovertemplate="%{customdata}<extra></extra>",
-            showlegend=showlegend or category not in in_legend, subplot=subplot,
+            showlegend=listed, subplot=subplot,
             meta={"role": "petal", "category": category,
                   "indicators": table.loc[members, "indicateur"].tolist()},
         ))
+        if listed:
+            in_legend.add(category)
 
     reference = _first(table, "reference_label") or "référence"
     circle = np.linspace(0, 360, 181)
