@@ -256,6 +256,9 @@ def _exporter() -> HTMLExporter:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         language_code="fr",  # <html lang="fr">: French hyphenation and screen readers
+        # the notebook validated once, after all preprocessors, not after each of the 13
+        # (a report's notebook holds megabytes of outputs: 35 ms a report)
+        optimistic_validation=True,
     )
     # cells meant for notebook users only (how to run it) are not in the report
     remove = TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True)
