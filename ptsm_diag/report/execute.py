@@ -460,7 +460,10 @@ class WarmKernel:
         if self._manager is None:
             self._manager = self.manager_class(kernel_name=self.kernel_name, transport="ipc",
                                                ip=str(Path(self._folder.name) / "kernel"))
-            self._manager.start_kernel(cwd=str(cwd), env=kernel_environment())
+            # the history of a batch's cells in memory, as nbclient does for its kernels,
+            # not in the user's IPython history file
+            self._manager.start_kernel(cwd=str(cwd), env=kernel_environment(),
+                                       extra_arguments=["--HistoryManager.hist_file=:memory:"])
             # A session of its own: a client shares its manager's session, hence its
             # ZeroMQ identity, with every other client of that manager, and the kernel
             # answers only the latest connected of them.
