@@ -222,6 +222,8 @@ def short_element_names(page: str) -> str:
     page as they were, 30 characters shorter each time they are written."""
     numbers: dict[str, str] = {}
     return _ELEMENT_ID.sub(lambda m: numbers.setdefault(m.group(0), str(len(numbers))), page)
+
+
 _GEOJSON_CALL = re.compile(r"\b(geo_json_[0-9a-f]+)_add\((?=\{)")
 # Attributes in alphabetical order: nbconvert writes a notebook's HTML outputs that way.
 _BLOCK_TYPE = '(?:text/plain|application/json)'
