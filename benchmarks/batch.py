@@ -120,13 +120,18 @@ def floor_worker(codes: list[str], cache: str, out: str, synthesis: str, times: 
 
     from ptsm_diag.report import display
     from ptsm_diag.report.execute import write_atomic
+    from ptsm_diag.viz.offline import PLOTLY_PLACEHOLDER, fill_plotly_placeholder
 
+    # outputs made for the report only, as in a batch's kernels (its notebooks are not kept)
+    os.environ[display.OUTPUTS_VARIABLE] = display.REPORT_ONLY
     cells, declared = _cells(NOTEBOOK)
     per_cell: dict[int, list[float]] = {i: [] for i in range(len(cells))}
     pages: list[str] = []
     target = Path(out)
+    # plotly.js: the placeholder init_display shows, filled when the page is written
     with mock.patch.object(display, "show", lambda obj: pages.append(display.to_html(obj))), \
-            mock.patch.object(display, "init_display", lambda: None):
+            mock.patch.object(display, "init_display",
+                              lambda: pages.append(PLOTLY_PLACEHOLDER)):
         for code in codes:
             pages.clear()
             namespace: dict[str, object] = {"territoire": code, "donnees": cache,
@@ -137,7 +142,8 @@ def floor_worker(codes: list[str], cache: str, out: str, synthesis: str, times: 
                 started = time.perf_counter()
                 exec(compile(source, f"<{NOTEBOOK}>", "exec"), namespace)
                 per_cell[i].append(time.perf_counter() - started)
-            write_atomic(target / f"diagnostic_{code}.html", "\n".join(pages))
+            write_atomic(target / f"diagnostic_{code}.html",
+                         fill_plotly_placeholder("\n".join(pages)))
             if "insuffisances_xlsx" not in declared:  # older notebook: the batch wrote it
                 from ptsm_diag.report.batch import write_gaps_export
 
@@ -152,7 +158,7 @@ def floor_worker(codes: list[str], cache: str, out: str, synthesis: str, times: 
                          "reference": "france", "indicateur": "", "fond": "aucun"}
             for source in syn_cells:
                 exec(compile(source, f"<{SYNTHESIS_NOTEBOOK}>", "exec"), namespace)
-            write_atomic(target / "synthese.html", "\n".join(pages))
+            write_atomic(target / "synthese.html", fill_plotly_placeholder("\n".join(pages)))
     Path(times).write_text(json.dumps({"cells": [_label(c) for c in cells],
                                        "times": per_cell}), encoding="utf-8")
 

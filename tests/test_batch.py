@@ -479,3 +479,39 @@ def test_warm_kernel_runs_report_after_report_without_growing_the_worker(tmp_pat
         assert threads[1:] == [threads[0]] * 3, threads
     finally:
         kernel.discard()
+
+
+def _outputs_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    parameters = nbformat.v4.new_code_cell("valeur = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(
+        "from ptsm_diag.report.display import report_only\nprint(valeur, report_only())")]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_kernels_make_outputs_for_the_report_only_when_the_notebook_is_not_kept(tmp_path):
+    """A kept notebook needs its previews and plotly bundles (JupyterLab); a report whose
+    notebook is dropped does not: fresh and reused kernels are told which, report by
+    report, even when a reused kernel goes from one to the other."""
+    from ptsm_diag.report.execute import ReportOptions, WarmKernel, execute_notebook
+
+    notebook = _outputs_notebook(tmp_path / "sorties.ipynb")
+
+    def printed(options: ReportOptions, value: int, warm: WarmKernel | None) -> str:
+        executed = execute_notebook(notebook, {"valeur": value}, options, "T", warm_kernel=warm)
+        return executed.cells[-1].outputs[0]["text"]
+
+    assert printed(ReportOptions(), 1, None) == "1 True\n"
+    assert printed(ReportOptions(keep_notebook=True), 2, None) == "2 False\n"
+    kernel = WarmKernel()
+    try:
+        seen = [printed(ReportOptions(keep_notebook=keep), value, kernel)
+                for value, keep in enumerate([False, True, True, False])]
+        assert seen == ["0 True\n", "1 False\n", "2 False\n", "3 True\n"]
+    finally:
+        kernel.discard()

@@ -148,6 +148,66 @@ def test_isolated_actors_and_evolution(tables) -> None:
                                             range(2018, 2025)] + [pd.Timestamp(DAY)]
 
 
+def _brute_force(links: pd.DataFrame, local: pd.DataFrame, day: pd.Timestamp
+                 ) -> dict[str, tuple[float, float]]:
+    """The indicators of the module's docstring, link by link in plain Python."""
+    ids = set(local["id_ressource"])
+    champ = dict(zip(local["id_ressource"], local["champ"], strict=True))
+    psy, ms, social, linked = set(), set(), set(), set()
+    active = cross = 0
+    for link in links.itertuples():
+        started = pd.isna(link.debut) or link.debut <= day
+        not_ended = pd.isna(link.fin) or link.fin >= day
+        if not (started and not_ended) or link.acteur_1 == link.acteur_2:
+            continue
+        if link.acteur_1 not in ids and link.acteur_2 not in ids:
+            continue
+        active += 1
+        cross += link.champ_1 != link.champ_2
+        for actor, kind, partner_champ in ((link.acteur_1, link.type_2, link.champ_2),
+                                           (link.acteur_2, link.type_1, link.champ_1)):
+            if actor in ids:
+                linked.add(actor)
+                if kind in co.PSYCHIATRIC_TYPES:
+                    psy.add(actor)
+                if partner_champ == "medico-social":
+                    ms.add(actor)
+                if partner_champ == "social":
+                    social.add(actor)
+    medico = {i for i in ids if champ[i] == "medico-social"}
+    soc = {i for i in ids if champ[i] == "social"}
+    cmps = set(local.loc[local["type_ressource"].isin(co.CMP_TYPES), "id_ressource"])
+    return {"part_ms_social_lien_psy": (len((medico | soc) & psy), len(medico | soc)),
+            "part_ms_lien_psy": (len(medico & psy), len(medico)),
+            "part_social_lien_psy": (len(soc & psy), len(soc)),
+            "part_cmp_lien_ms_et_social": (len(cmps & ms & social), len(cmps)),
+            "part_structures_isolees": (len(ids - linked), len(ids)),
+            "liens_actifs": (active, np.nan), "liens_intersectoriels": (cross, np.nan)}
+
+
+def test_evolution_equals_a_link_by_link_count_on_every_demo_territory() -> None:
+    from ptsm_diag.demo import demo_data_dir
+    from ptsm_diag.diagnostic import prepare_diagnostic
+
+    data = read_folder(demo_data_dir())
+    links = co.link_table(data.partenariats, data.ressources)
+    checked = 0
+    for code in ("35", "59", "971", "2A", "48"):
+        local = prepare_diagnostic(code).resources
+        days = co.default_dates(links, "2026-06-30")
+        evolution = co.cooperation_evolution(data.partenariats, data.ressources, local,
+                                             dates=days, links=links)
+        for day, rows in evolution.groupby("date"):
+            expected = _brute_force(links, local, day)
+            got = {r.indicateur: (r.numerateur, r.denominateur) for r in rows.itertuples()}
+            assert got.keys() == expected.keys()
+            for name, (num, den) in expected.items():
+                assert got[name][0] == num, (code, day, name)
+                assert got[name][1] == den or (np.isnan(den) and np.isnan(got[name][1]))
+                checked += 1
+    assert checked > 5 * 7 * 5
+
+
 def test_without_partnerships_everything_is_empty(tables) -> None:
     _partenariats, ressources = tables
     values = _values(co.cooperation_indicators(None, ressources, at=DAY))

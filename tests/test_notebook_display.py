@@ -23,8 +23,8 @@ import pytest
 from nbclient import NotebookClient
 
 from ptsm_diag.report.display import PLOTLY_MIME, inline_table_styles, table_html
-from ptsm_diag.report.execute import export_html
-from ptsm_diag.viz.offline import remote_assets
+from ptsm_diag.report.execute import export_html, kernel_environment
+from ptsm_diag.viz.offline import PLOTLY_PLACEHOLDER, plotly_js, remote_assets
 
 # JupyterLab 4 ``@jupyterlab/apputils`` Sanitizer: allowedTags (read in the 4.x bundle).
 _TAG_WORDS = (
@@ -92,6 +92,18 @@ def executed() -> nbformat.NotebookNode:
     return nbformat.reads(nbformat.writes(nb), as_version=4)
 
 
+@pytest.fixture(scope="module")
+def executed_for_report() -> nbformat.NotebookNode:
+    """The same notebook run as a batch runs it: outputs made for the report only."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute(
+        env=kernel_environment(report_only=True))
+    return nb
+
+
 def _outputs(nb: nbformat.NotebookNode) -> list[dict]:
     return [o for o in nb.cells[0].outputs if o.output_type == "display_data"]
 
@@ -143,6 +155,26 @@ def test_html_export_keeps_interactive_figure_and_map_offline(executed):
     assert page.count('class="plotly-graph-div') == 1
     assert "not able to be represented" not in page  # nbconvert used the HTML copy
     assert remote_assets(page) == []
+
+
+@pytest.mark.slow
+def test_outputs_for_the_report_only_export_the_same_page(executed, executed_for_report):
+    outputs = _outputs(executed_for_report)
+    assert all(set(o.data) == {"text/html", "text/plain"} for o in outputs)  # no plotly MIME
+    markup = "".join(o.data["text/html"] for o in outputs)
+    assert PLOTLY_PLACEHOLDER in markup and "Plotly.newPlot" in markup
+    assert len(markup) < len(plotly_js())  # plotly.js is not sent: the export puts it in
+    assert "<img" not in markup and "style=\"text-align" not in markup  # nothing to strip
+    assert 'class="ptsm-carte"' in markup
+    kept, for_report = export_html(executed), export_html(executed_for_report)
+    assert plotly_js() in for_report and PLOTLY_PLACEHOLDER not in for_report
+
+    def without_ids(page: str) -> str:  # plotly's random div ids, nbformat's cell ids
+        page = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "",
+                      page)
+        return re.sub(r'cell-id=[0-9a-f]+"', "", page)
+
+    assert without_ids(kept) == without_ids(for_report)
 
 
 def test_inline_styles_only_touch_the_report_tables():

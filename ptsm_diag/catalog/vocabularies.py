@@ -96,12 +96,18 @@ def load_resource_types(path: str | Path | None = None) -> dict[str, ResourceTyp
     path : path, optional
         A user's own typology file with the same layout; the packaged one by default.
     """
-    if path is None:
-        raw = _read_yaml("resource_types.yaml")
-        file_name = "resource_types.yaml"
-    else:
-        raw = parse_yaml(Path(path).read_text(encoding="utf-8"))
-        file_name = str(path)
+    if path is None:  # read by many sections of every report: built once, copied
+        return dict(_packaged_resource_types())
+    return _resource_types(parse_yaml(Path(path).read_text(encoding="utf-8")), str(path))
+
+
+@cache
+def _packaged_resource_types() -> dict[str, ResourceType]:
+    return _resource_types(_read_yaml("resource_types.yaml"), "resource_types.yaml")
+
+
+def _resource_types(raw: dict[str, Any], file_name: str) -> dict[str, ResourceType]:
+    """The typology ``raw`` (parsed from ``file_name``) checked against the vocabularies."""
     vocab = load_vocabularies()
     psychiatric = _type_list(raw, "psychiatrie", file_name)
     # Without a « deplacement » list, every type is a place people travel to.

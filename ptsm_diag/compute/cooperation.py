@@ -21,6 +21,7 @@ date only.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -185,42 +186,68 @@ def cooperation_indicators(
 
 def _indicators(links: pd.DataFrame, local: pd.DataFrame,
                 at: str | dt.date | pd.Timestamp | None) -> pd.DataFrame:
-    ids = set(local["id_ressource"])
-    active = territory_links(active_links(links, at), ids)
-    active = active[(active["acteur_1"] != active["acteur_2"]).to_numpy()]
-    ends = _ends(active)
-    ends = ends[ends["acteur"].isin(ids)]
-    linked_psy = set(ends.loc[ends["type_partenaire"].isin(PSYCHIATRIC_TYPES), "acteur"])
-    linked_ms = set(ends.loc[ends["champ_partenaire"] == "medico-social", "acteur"])
-    linked_social = set(ends.loc[ends["champ_partenaire"] == "social", "acteur"])
-    linked_any = set(ends["acteur"])
+    return _TerritoryLinks(links, local).indicators(at)
 
-    champ = local.set_index("id_ressource")["champ"]
-    medico = set(champ.index[champ == "medico-social"])
-    social = set(champ.index[champ == "social"])
-    cmp_ids = set(local.loc[local["type_ressource"].isin(CMP_TYPES), "id_ressource"])
-    cross = int((active["champ_1"] != active["champ_2"]).sum())
 
-    def row(code: str, num: int, den: int | None, unit: str = "%") -> dict[str, object]:
-        value = _share(num, den) if den is not None else float(num)
-        return {"indicateur": code, "libelle": INDICATORS[code], "numerateur": num,
-                "denominateur": den if den is not None else np.nan, "valeur": value,
-                "unite": unit}
+class _TerritoryLinks:
+    """A territory's links and actors, prepared once for its indicators at any date: what
+    does not depend on the date (the territory's links, each seen from its ends inside the
+    territory, the partner's kind, the resources' champs) is computed here, so that each
+    date only selects the links active then (:func:`cooperation_evolution` asks ten)."""
 
-    rows = [
-        row("part_ms_social_lien_psy", len((medico | social) & linked_psy),
-            len(medico | social)),
-        row("part_ms_lien_psy", len(medico & linked_psy), len(medico)),
-        row("part_social_lien_psy", len(social & linked_psy), len(social)),
-        row("part_cmp_lien_ms_et_social", len(cmp_ids & linked_ms & linked_social),
-            len(cmp_ids)),
-        row("part_structures_isolees", len(ids - linked_any), len(ids)),
-        row("liens_actifs", len(active), None, "liens"),
-        row("liens_intersectoriels", cross, None, "liens"),
-    ]
-    frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
-    frame["denominateur"] = frame["denominateur"].astype(float)
-    return frame
+    def __init__(self, links: pd.DataFrame, local: pd.DataFrame) -> None:
+        self.ids = set(local["id_ressource"])
+        own = territory_links(links, self.ids)
+        own = own[(own["acteur_1"] != own["acteur_2"]).to_numpy()].reset_index(drop=True)
+        self.starts, self.ends = own["debut"], own["fin"]
+        self.open_start, self.open_end = own["debut"].isna(), own["fin"].isna()
+        self.cross = (own["champ_1"] != own["champ_2"]).to_numpy()
+        ends = _ends(own)
+        ends["lien"] = np.tile(np.arange(len(own)), 2)
+        ends = ends[ends["acteur"].isin(self.ids)]
+        self.end_link = ends["lien"].to_numpy()
+        self.end_actor = ends["acteur"].to_numpy()
+        self.end_psy = ends["type_partenaire"].isin(PSYCHIATRIC_TYPES).to_numpy()
+        self.end_ms = (ends["champ_partenaire"] == "medico-social").to_numpy()
+        self.end_social = (ends["champ_partenaire"] == "social").to_numpy()
+        champ = local.set_index("id_ressource")["champ"]
+        self.medico = set(champ.index[champ == "medico-social"])
+        self.social = set(champ.index[champ == "social"])
+        self.cmp_ids = set(local.loc[local["type_ressource"].isin(CMP_TYPES), "id_ressource"])
+
+    def indicators(self, at: str | dt.date | pd.Timestamp | None) -> pd.DataFrame:
+        """:func:`cooperation_indicators` at ``at``."""
+        day = _as_timestamp(at)
+        active = ((self.open_start | (self.starts <= day))
+                  & (self.open_end | (self.ends >= day))).to_numpy()
+        at_end = active[self.end_link]
+        actors = self.end_actor
+        linked_psy = set(actors[at_end & self.end_psy])
+        linked_ms = set(actors[at_end & self.end_ms])
+        linked_social = set(actors[at_end & self.end_social])
+        linked_any = set(actors[at_end])
+        medico, social, cmp_ids, ids = self.medico, self.social, self.cmp_ids, self.ids
+
+        def row(code: str, num: int, den: int | None, unit: str = "%") -> dict[str, object]:
+            value = _share(num, den) if den is not None else float(num)
+            return {"indicateur": code, "libelle": INDICATORS[code], "numerateur": num,
+                    "denominateur": den if den is not None else np.nan, "valeur": value,
+                    "unite": unit}
+
+        rows = [
+            row("part_ms_social_lien_psy", len((medico | social) & linked_psy),
+                len(medico | social)),
+            row("part_ms_lien_psy", len(medico & linked_psy), len(medico)),
+            row("part_social_lien_psy", len(social & linked_psy), len(social)),
+            row("part_cmp_lien_ms_et_social", len(cmp_ids & linked_ms & linked_social),
+                len(cmp_ids)),
+            row("part_structures_isolees", len(ids - linked_any), len(ids)),
+            row("liens_actifs", int(active.sum()), None, "liens"),
+            row("liens_intersectoriels", int((active & self.cross).sum()), None, "liens"),
+        ]
+        frame = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
+        frame["denominateur"] = frame["denominateur"].astype(float)
+        return frame
 
 
 def champ_labels(include_unknown: bool = False) -> dict[str, str]:
@@ -262,11 +289,14 @@ def sector_matrix(
     names = champ_labels(include_unknown=bool(
         (links[["champ_1", "champ_2"]] == UNKNOWN_CHAMP).any().any()))
     codes = list(names)
-    matrix = pd.DataFrame(0, index=codes, columns=codes, dtype=int)
+    counts: Counter[tuple[object, object]] = Counter()
     for a, b in zip(links["champ_1"], links["champ_2"], strict=True):
-        matrix.loc[a, b] += 1
+        counts[a, b] += 1
         if a != b:
-            matrix.loc[b, a] += 1
+            counts[b, a] += 1
+    matrix = pd.DataFrame(0, index=codes, columns=codes, dtype=int)
+    for (a, b), count in counts.items():
+        matrix.loc[a, b] += count
     if labels:
         matrix = matrix.rename(index=names, columns=names)
     return matrix
@@ -298,6 +328,8 @@ def isolated_actors(
     local = ressources if territory_resources is None else territory_resources
     if links is None:
         links = link_table(partenariats, ressources)
+    # only the territory's links can touch its structures
+    links = territory_links(links, local["id_ressource"])
     links = links[(links["acteur_1"] != links["acteur_2"]).to_numpy()]
     active = set(_ends(active_links(links, at))["acteur"])
     every = _ends(links)["acteur"].value_counts()
@@ -351,8 +383,8 @@ def cooperation_evolution(
         links = link_table(partenariats, ressources)
     days = [_as_timestamp(d) for d in dates] if dates is not None else default_dates(links)
     # Only the territory's links count at any date: filtered once, not at every date.
-    links = territory_links(links, local["id_ressource"])
-    frames = [_indicators(links, local, day).assign(date=day) for day in days]
+    prepared = _TerritoryLinks(links, local)
+    frames = [prepared.indicators(day).assign(date=day) for day in days]
     if not frames:
         return pd.DataFrame(columns=["date", *INDICATOR_COLUMNS])
     out = pd.concat(frames, ignore_index=True)

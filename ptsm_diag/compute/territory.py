@@ -310,8 +310,18 @@ def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
     """Main région of every territory of a ``territoires`` table, without building them.
 
     The région holding most of the territory's population (as in :class:`Territory`),
-    computed from the commune table only: cheap enough for a whole country.
+    computed from the commune table only: cheap enough for a whole country, and kept for
+    the next call on the same table (every section of every report of a batch asks).
     """
+    columns = [c for c in ("code_territoire", "code", "niveau") if c in territoires.columns]
+    rows = tuple(territoires[columns].itertuples(index=False, name=None))
+    return dict(_main_regions(tuple(columns), rows))
+
+
+@functools.lru_cache(maxsize=8)
+def _main_regions(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]
+                  ) -> dict[str, str]:
+    territoires = pd.DataFrame(list(rows), columns=list(columns), dtype=object)
     members = territory_communes(territoires)
     members["population"] = pd.to_numeric(members["population"], errors="coerce").fillna(0)
     weights = members.groupby(["code_territoire", "code_region"])["population"].sum()

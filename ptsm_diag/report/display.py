@@ -13,6 +13,12 @@ plotly ≥ 6 figures vanish from nbconvert HTML with the default renderer, and t
   export removes the picture (:func:`strip_map_previews`);
 - a table carries its alignment and colours as inline styles, which JupyterLab's
   sanitizer keeps (``<style>`` blocks and the report's CSS do not reach a notebook).
+
+When the executed notebook is not kept (a batch, a report without ``--garder-notebook``),
+the kernel runs with ``PTSM_DIAG_SORTIES=rapport`` (:data:`OUTPUTS_VARIABLE`): every output
+is then the exported report's HTML only, as the export would leave it (no picture under
+the maps, no per-cell styles, no plotly MIME bundle), which spares drawing, sending and
+removing what nobody would see.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from numbers import Real
@@ -34,6 +41,7 @@ from IPython.display import HTML, display
 
 from ptsm_diag.fmt import format_number
 from ptsm_diag.viz.offline import (
+    PLOTLY_PLACEHOLDER,
     map_preview_svg,
     map_to_framed_html,
     plotly_js,
@@ -45,9 +53,22 @@ MAP_HEIGHT = 520
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
+OUTPUTS_VARIABLE = "PTSM_DIAG_SORTIES"
+REPORT_ONLY = "rapport"
+
+
+def report_only() -> bool:
+    """Whether outputs are made for the exported HTML report only (the executed notebook
+    is not kept): ``PTSM_DIAG_SORTIES=rapport`` in the environment (see the module)."""
+    return os.environ.get(OUTPUTS_VARIABLE) == REPORT_ONLY
+
 
 def init_display() -> None:
-    """Emit plotly.js once (inline) and the report's table styles; call it first."""
+    """Emit plotly.js once (inline); call it first. With outputs for the exported report
+    only, a placeholder that the export fills (:data:`PLOTLY_PLACEHOLDER`)."""
+    if report_only():
+        display(HTML(PLOTLY_PLACEHOLDER))
+        return
     display(HTML(f'<script type="text/javascript">{plotly_js()}</script>'))
 
 
@@ -118,18 +139,24 @@ def map_block(m: folium.Map, height: str = f"{MAP_HEIGHT}px", *,
              f"{srcdoc_attribute(framed.frame)} "
              f'style="position:absolute;top:0;left:0;z-index:1;width:100%;height:{height};'
              'border:1px solid #ccc;box-sizing:border-box" allowfullscreen></iframe>')
-    svg = base64.b64encode(map_preview_svg(m, height=preview_px).encode()).decode()
-    preview = (f'<div class="ptsm-carte-apercu" style="height:{height}">'
-               f'<img alt="Aperçu statique de la carte" src="data:image/svg+xml;base64,{svg}" '
-               f'style="max-width:100%;height:calc({height} - 40px);border:1px solid #ccc">'
-               f'<p style="color:#5b6573;font-size:.9rem;margin:.2rem 0">{html.escape(MAP_NOTE)}'
-               f"</p></div>{_PREVIEW_END}")
+    box = f'<div class="ptsm-carte-apercu" style="height:{height}">'
+    if report_only():  # the box as strip_map_previews leaves it
+        preview = box + "</div>"
+    else:
+        svg = base64.b64encode(map_preview_svg(m, height=preview_px).encode()).decode()
+        preview = (f'{box}<img alt="Aperçu statique de la carte" '
+                   f'src="data:image/svg+xml;base64,{svg}" '
+                   f'style="max-width:100%;height:calc({height} - 40px);border:1px solid #ccc">'
+                   f'<p style="color:#5b6573;font-size:.9rem;margin:.2rem 0">'
+                   f"{html.escape(MAP_NOTE)}</p></div>{_PREVIEW_END}")
     return (f'<div class="ptsm-carte-bloc" style="position:relative">{preview}'
             f"{framed.shared}{frame}</div>")
 
 
 def strip_map_previews(page: str) -> str:
     """Empty the static map pictures of an exported page (the interactive map covers them)."""
+    if _PREVIEW_END not in page:  # none (outputs made for the report only)
+        return page
     return _PREVIEW.sub(lambda match: match.group(1) + "</div>", page)
 
 
@@ -241,11 +268,16 @@ _INLINE_CELL_STYLE = re.compile(
 def strip_table_styles(page: str) -> str:
     """Remove from an exported page the cell styles :func:`inline_table_styles` added for
     JupyterLab: the report's style sheet gives the same look, once for all cells."""
+    if not any(f' style="{style}"' in page for style in _CELL_STYLES.values()):
+        return page
     return _TABLE.sub(lambda table: _INLINE_CELL_STYLE.sub("", table.group(0)), page)
 
 
 def show(obj: Any) -> None:
     """Display a figure, map or table (see the module's docstring for what each becomes)."""
+    if report_only():
+        display(HTML(to_html(obj)))
+        return
     if isinstance(obj, go.Figure):
         display(_figure_bundle(obj), raw=True)
         return

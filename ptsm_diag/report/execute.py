@@ -39,13 +39,20 @@ from papermill.iorw import load_notebook_node
 from papermill.log import logger as papermill_logger
 from papermill.parameterize import parameterize_notebook
 from papermill.utils import chdir
+from traitlets import Bool
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
 from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
-from ptsm_diag.report.display import strip_map_previews, strip_table_styles
+from ptsm_diag.report.display import (
+    OUTPUTS_VARIABLE,
+    REPORT_ONLY,
+    strip_map_previews,
+    strip_table_styles,
+)
 from ptsm_diag.viz.offline import (
     externalise_assets,
+    fill_plotly_placeholder,
     fit_plotly_bundle,
     remote_assets,
     share_page_blocks,
@@ -397,7 +404,7 @@ def export_html(nb: nbformat.NotebookNode) -> str:
         raise PtsmError(
             "Le rapport chargerait des ressources depuis Internet : " + ", ".join(leftovers)
         )
-    return page
+    return fill_plotly_placeholder(page)
 
 
 # Clears a reused kernel between two reports: its user namespace (``%reset -f``, which
@@ -414,14 +421,40 @@ except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to give ba
 """
 
 
-def kernel_environment() -> dict[str, str]:
-    """The environment of a reused kernel: this process's, with pyarrow allocating from
-    the system's heap (``ARROW_DEFAULT_MEMORY_POOL=system``) unless the user chose a pool.
+def kernel_environment(report_only: bool = False) -> dict[str, str]:
+    """The environment of a report's kernel: this process's, with pyarrow allocating from
+    the system's heap (``ARROW_DEFAULT_MEMORY_POOL=system``) unless the user chose a pool,
+    and, with ``report_only``, outputs made for the exported report only
+    (``PTSM_DIAG_SORTIES=rapport``, :func:`ptsm_diag.report.display.report_only`).
 
     pyarrow's default pool (mimalloc) keeps the pages it has freed, which the kernel's
     ``malloc_trim`` cannot give back: about 60 MB more per kernel on the demo batch.
     """
-    return {"ARROW_DEFAULT_MEMORY_POOL": "system", **os.environ}
+    env = {"ARROW_DEFAULT_MEMORY_POOL": "system", **os.environ}
+    env.pop(OUTPUTS_VARIABLE, None)
+    if report_only:
+        env[OUTPUTS_VARIABLE] = REPORT_ONLY
+    return env
+
+
+def _outputs_code(report_only: bool) -> str:
+    """Code that sets, in a running kernel, what its outputs are made for."""
+    if report_only:
+        return f'__import__("os").environ["{OUTPUTS_VARIABLE}"] = "{REPORT_ONLY}"\n'
+    return f'__import__("os").environ.pop("{OUTPUTS_VARIABLE}", None)\n'
+
+
+class ReportKernelManager(KernelManager):
+    """A kernel manager whose kernel starts with :func:`kernel_environment`: outputs for
+    the exported report only when :attr:`report_only` is set (the notebook is not kept)."""
+
+    report_only = Bool(False, help="outputs made for the exported report only").tag(
+        config=True)
+
+    def start_kernel(self, **kw: Any) -> None:
+        """Start the kernel with :func:`kernel_environment` (unless ``env`` is given)."""
+        kw.setdefault("env", kernel_environment(self.report_only))
+        super().start_kernel(**kw)
 
 
 class WarmKernel:
@@ -451,8 +484,10 @@ class WarmKernel:
         self._client: BlockingKernelClient | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
 
-    def acquire(self, cwd: Path) -> KernelManager:
-        """A running kernel with an empty namespace (its client: :attr:`client`)."""
+    def acquire(self, cwd: Path, report_only: bool = False) -> KernelManager:
+        """A running kernel with an empty namespace (its client: :attr:`client`), its
+        outputs made for the exported report only with ``report_only`` (see
+        :func:`kernel_environment`)."""
         if self._manager is not None and (self.uses >= self.max_uses
                                           or not self._manager.is_alive()
                                           or (self.resident_mb() or 0.0) > self.max_rss_mb):
@@ -462,7 +497,7 @@ class WarmKernel:
                                                ip=str(Path(self._folder.name) / "kernel"))
             # the history of a batch's cells in memory, as nbclient does for its kernels,
             # not in the user's IPython history file
-            self._manager.start_kernel(cwd=str(cwd), env=kernel_environment(),
+            self._manager.start_kernel(cwd=str(cwd), env=kernel_environment(report_only),
                                        extra_arguments=["--HistoryManager.hist_file=:memory:"])
             # A session of its own: a client shares its manager's session, hence its
             # ZeroMQ identity, with every other client of that manager, and the kernel
@@ -477,7 +512,8 @@ class WarmKernel:
             self._client.allow_stdin = False
             self.uses = 0
         else:
-            self.client.execute_interactive(_RESET, timeout=60, store_history=False)
+            self.client.execute_interactive(_RESET + _outputs_code(report_only), timeout=60,
+                                            store_history=False)
         self.uses += 1
         return self._manager
 
@@ -537,8 +573,9 @@ class WarmKernelEngine(NBClientEngine):
     ) -> nbformat.NotebookNode:
         """Execute ``nb_man``'s notebook on ``kwargs["warm_kernel"]`` (acquired)."""
         warm: WarmKernel = kwargs.pop("warm_kernel")
-        client = PapermillNotebookClient(
-            nb_man, km=warm.acquire(Path.cwd()),  # papermill has moved to the notebook's cwd
+        report_only = kwargs.pop("report_only", False)
+        client = PapermillNotebookClient(  # papermill has moved to the notebook's cwd
+            nb_man, km=warm.acquire(Path.cwd(), report_only=report_only),
             timeout=execution_timeout, startup_timeout=start_timeout,
             kernel_name=kernel_name, log=papermill_logger, log_output=log_output,
             stdout_file=stdout_file, stderr_file=stderr_file)
@@ -565,11 +602,13 @@ def execute_notebook(
             f"paramètres acceptés : {', '.join(declared)}"
         )
     with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
+        report_only = not options.keep_notebook  # outputs that only the export reads
         if warm_kernel is not None:
-            engine: dict[str, Any] = {"engine_name": WARM_ENGINE, "warm_kernel": warm_kernel}
+            engine: dict[str, Any] = {"engine_name": WARM_ENGINE, "warm_kernel": warm_kernel,
+                                      "report_only": report_only}
         else:  # IPC sockets: local only, and no "running over TCP" warning from the kernel
-            kernel = KernelManager(kernel_name=options.kernel_name, transport="ipc",
-                                   ip=str(Path(tmp) / "kernel"))
+            kernel = ReportKernelManager(kernel_name=options.kernel_name, transport="ipc",
+                                         ip=str(Path(tmp) / "kernel"), report_only=report_only)
             engine = {"km": kernel}
         try:
             executed = _papermill_execute(notebook, parameters, options, **engine)

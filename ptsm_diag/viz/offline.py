@@ -521,6 +521,25 @@ def _plotly_script(code: str) -> str:
     return f'<script type="text/javascript">{code}</script>'
 
 
+# What :func:`ptsm_diag.report.display.init_display` shows instead of plotly.js when the
+# outputs are made for the exported report only: the export puts the bundle there
+# (:func:`fill_plotly_placeholder`), so the 1.3 MB script is neither sent by the kernel
+# nor read by every edit of the page.
+PLOTLY_PLACEHOLDER = '<script type="text/javascript" data-ptsm-plotly=""></script>'
+
+
+def fill_plotly_placeholder(page: str) -> str:
+    """Put plotly.js where the page has :data:`PLOTLY_PLACEHOLDER`: the partial bundle, or
+    the complete one when a figure of the page has a trace type the partial one lacks."""
+    if PLOTLY_PLACEHOLDER not in page:
+        return page
+    partial = plotly_js()
+    types = plotly_trace_types(page)
+    fits = types is not None and types <= partial_plotly_traces()
+    return page.replace(PLOTLY_PLACEHOLDER,
+                        _plotly_script(partial if fits else full_plotly_js()), 1)
+
+
 def fit_plotly_bundle(page: str) -> str:
     """Swap the partial plotly.js of a page for the complete one when a figure of the page
     has a trace type the partial bundle lacks (it would draw nothing, silently)."""
