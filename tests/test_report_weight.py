@@ -201,3 +201,47 @@ def test_export_writes_accented_letters_as_characters_outside_scripts():
     assert "Carte d'identité" in page and "Été à Brest" in page
     assert "3 &lt; 4" in page or "3 &#60; 4" in page  # markup characters stay escaped
     assert "var s = '&#233;';" in page  # script text untouched
+
+
+def _plain_and_shared(frame: gpd.GeoDataFrame) -> tuple[folium.Map, folium.Map]:
+    """The same map with a plain folium layer (GeoJSON text) and a SharedGeoJson layer."""
+    from ptsm_diag.viz.offline import SharedGeoJson
+
+    maps = []
+    for layer in (lambda **kw: folium.GeoJson(frame.to_json(), **kw),
+                  lambda **kw: SharedGeoJson(frame, **kw)):
+        m = folium.Map(location=[48.05, -1.7], zoom_start=9, tiles=None)
+        layer(name="Communes", style_function=lambda f: {
+            "fillColor": "#d95f02" if f["properties"]["population"] > 1 else "#1b9e77"},
+            tooltip=folium.GeoJsonTooltip(fields=["nom"])).add_to(m)
+        maps.append(m)
+    return maps[0], maps[1]
+
+
+def _same_ids(page: str) -> str:
+    return re.sub(r"geo_json_[0-9a-f]+|map_[0-9a-f]+|geo_json_tooltip_[0-9a-f]+", "id", page)
+
+
+def test_a_shared_geojson_layer_draws_what_a_plain_layer_draws():
+    """Its geometries never go through GeoJSON text, yet the framed map, the standalone
+    page and the notebook's picture are those of a plain layer, its bounds too; a missing
+    geometry makes it a plain layer."""
+    from ptsm_diag.viz.offline import map_preview_svg, map_to_html
+
+    communes = _communes()
+    communes.index = [3, 7]  # ids from the index, as geopandas writes them
+    plain, shared = _plain_and_shared(communes)
+    layer = next(c for c in shared._children.values() if hasattr(c, "geometries"))
+    assert all("geometry" not in f or f["geometry"] is None for f in layer.data["features"])
+    framed = [map_to_framed_html(m) for m in (plain, shared)]
+    assert _same_ids(framed[0].frame) == _same_ids(framed[1].frame)
+    assert framed[0].shared == framed[1].shared  # the same geometry and property blocks
+    assert _same_ids(map_to_html(plain)) == _same_ids(map_to_html(shared))
+    assert map_preview_svg(plain) == map_preview_svg(shared)
+    assert "d95f02" in map_preview_svg(shared) and "<path" in map_preview_svg(shared)
+    assert layer.get_bounds() == [[48.0, -1.8], [48.1, -1.6]]
+    holed = communes.copy()
+    holed.loc[7, "geometry"] = None
+    plain, shared = _plain_and_shared(holed)
+    assert _same_ids(map_to_framed_html(plain).frame) == _same_ids(
+        map_to_framed_html(shared).frame)

@@ -126,7 +126,7 @@ def check_notebook(path: Path) -> Path:
         a text file, a JSON without cells...); the message names the file.
     """
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
+        _validate_notebook(*_file_key(path))
     except Exception as exc:  # NotJSONError, ValidationError, UnicodeDecodeError, OSError...
         if isinstance(exc, OSError):
             reason = f"lecture impossible ({exc.strerror or type(exc).__name__})"
@@ -143,9 +143,25 @@ def check_notebook(path: Path) -> Path:
     return path
 
 
+def _file_key(path: Path) -> tuple[str, int, int]:
+    """(path, modification time, size): a file read again only when it has changed."""
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=16)  # a batch checks its notebook for every report
+def _validate_notebook(path: str, _mtime_ns: int, _size: int) -> None:
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a notebook declares in its ``parameters`` cell."""
-    return papermill.inspect_notebook(str(path))
+    return {name: dict(spec) for name, spec in _parameters(*_file_key(path)).items()}
+
+
+@lru_cache(maxsize=16)
+def _parameters(path: str, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    return papermill.inspect_notebook(path)
 
 
 _FOCUSABLE_DIV = re.compile(

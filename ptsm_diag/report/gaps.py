@@ -57,6 +57,7 @@ from ptsm_diag.diagnostic import (
 from ptsm_diag.io.exports import save_workbook, set_cell, write_csv
 from ptsm_diag.report.display import collapsible, format_number, table_html
 from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
+from ptsm_diag.viz.offline import SharedGeoJson
 
 ACTION_COLUMN = "Action proposée"
 SEVERITY_INDEX = "Indice de sévérité"
@@ -526,8 +527,8 @@ def zones_blanches_map(
     data["detail"] = data["detail"].map(lambda v: safe_html(v) if isinstance(v, str)
                                         else "dans les seuils")
     m = base_map(tuple(data.total_bounds), fond)
-    folium.GeoJson(
-        data[["code_commune", "nom", "detail", "couleur", "geometry"]].to_json(),
+    SharedGeoJson(
+        data[["code_commune", "nom", "detail", "couleur", "geometry"]],
         name="Zones blanches",
         style_function=lambda f: {"fillColor": f["properties"]["couleur"],
                                   "color": "#777777", "weight": 0.5, "fillOpacity": 0.8},

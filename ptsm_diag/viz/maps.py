@@ -27,6 +27,7 @@ from folium.template import Template
 
 from ptsm_diag.catalog import load_resource_types, load_vocabularies
 from ptsm_diag.fmt import format_number
+from ptsm_diag.viz.offline import SharedGeoJson
 
 # Colour of each champ (colour-blind-friendly Okabe-Ito palette), as data.
 CHAMP_COLOURS: dict[str, str] = {
@@ -203,8 +204,8 @@ def add_commune_background(
     data = communes[columns]
     if names:
         data = data.assign(nom=data["nom"].map(safe_html))
-    return folium.GeoJson(
-        data.to_json(),
+    return SharedGeoJson(
+        data,
         name="Communes",
         style_function=lambda f: {"fillColor": "#f4f4f4", "color": "#aaaaaa", "weight": 0.6,
                                   "fillOpacity": 0.65},
@@ -280,8 +281,8 @@ def commune_choropleth(
     data["code_commune"] = data["code_commune"].map(safe_html)
     data["valeur"] = data[column].map(lambda v: format_number(v, decimals))
     m = base_map(tuple(data.total_bounds), fond)
-    folium.GeoJson(
-        data[["code_commune", "nom", "valeur", "couleur", "geometry"]].to_json(),
+    SharedGeoJson(
+        data[["code_commune", "nom", "valeur", "couleur", "geometry"]],
         name=safe_html(title),
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"],

@@ -19,12 +19,14 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
 import folium
+import geopandas as gpd
 import numpy as np
 import shapely
 from jinja2.utils import htmlsafe_json_dumps
@@ -96,6 +98,70 @@ def remote_assets(page: str) -> list[str]:
     return [html.unescape(m.group(0)) for m in _REMOTE_ASSET.finditer(page)]
 
 
+class SharedGeoJson(folium.GeoJson):
+    """A ``folium.GeoJson`` layer of a GeoDataFrame whose geometries stay shapely objects
+    until the page is written.
+
+    A plain layer serialises its geometries to GeoJSON text (geopandas), parses them
+    (folium), writes them into the map's script (Jinja), then :func:`map_to_framed_html`
+    reads them back out of the page to share them: four passes over the coordinates of
+    hundreds of communes, for each of a report's maps. This layer holds the properties
+    (what the styles and tooltips read) and the geometries apart: a framed map writes its
+    outlines straight from the shapely objects, a standalone page
+    (:func:`map_to_html`) gets the same GeoJSON as a plain layer's.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The features (EPSG:4326): properties and geometry.
+    **kwargs
+        Options of ``folium.GeoJson`` (``name``, ``style_function``, ``tooltip``...).
+    """
+
+    def __init__(self, frame: gpd.GeoDataFrame, **kwargs: object) -> None:
+        geometries = np.asarray(frame.geometry.array, dtype=object)
+        missing = shapely.is_missing(geometries) | shapely.is_empty(geometries)
+        # A missing geometry: a plain layer (the page keeps its features as they are).
+        self.geometries = None if missing.any() else geometries
+        if self.geometries is None:
+            data = json.loads(frame.to_json())
+        else:
+            blank = frame.set_geometry(gpd.GeoSeries([None] * len(frame), index=frame.index,
+                                                     crs=frame.crs))
+            data = json.loads(blank.to_json())
+        super().__init__(data, **kwargs)
+
+    def features_with_geometry(self) -> dict:
+        """The layer's data with its geometries, as a plain layer holds it."""
+        if self.geometries is None:
+            return self.data
+        features = [{**feature, "geometry": json.loads(text)} for feature, text in
+                    zip(self.data["features"], shapely.to_geojson(self.geometries),
+                        strict=True)]
+        return {**self.data, "features": features}
+
+    def _get_self_bounds(self) -> list[list[float | None]]:
+        if self.geometries is None:
+            return super()._get_self_bounds()
+        minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
+        return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+
+@contextmanager
+def _geometries_written(m: folium.Map) -> Iterator[None]:
+    """Within: the map's :class:`SharedGeoJson` layers hold their geometries, as plain
+    layers do (a standalone page, a static picture)."""
+    layers = [e for e in _walk(m) if isinstance(e, SharedGeoJson) and e.geometries is not None]
+    kept = [layer.data for layer in layers]
+    try:
+        for layer in layers:
+            layer.data = layer.features_with_geometry()
+        yield
+    finally:
+        for layer, data in zip(layers, kept, strict=True):
+            layer.data = data
+
+
 def _rendered(m: folium.Map) -> str:
     """The map's page as folium renders it, its assets pointing at the vendored files."""
     _localise(m)
@@ -122,7 +188,9 @@ def map_to_html(m: folium.Map) -> str:
     PtsmError
         When an asset would still be fetched from the network.
     """
-    return _check_offline(_inline_local_assets(_rendered(m)))
+    with _geometries_written(m):
+        page = _rendered(m)
+    return _check_offline(_inline_local_assets(page))
 
 
 def srcdoc_attribute(page: str) -> str:
@@ -266,14 +334,31 @@ def _loader(name: str) -> str:
 
 @lru_cache(maxsize=32)
 def _drawn_geometries(raw: str) -> str:
-    """GeoJSON geometries (a JSON list) as drawn: coordinates rounded to
-    :data:`COORDINATE_DECIMALS`, polygons simplified to the layer's scale, and
-    polygons written compactly (:func:`_encoded`).
+    """GeoJSON geometries (a JSON list) as drawn (:func:`_drawn_shapes`)."""
+    return _drawn_shapes(shapely.from_geojson([json.dumps(g) for g in json.loads(raw)]))
+
+
+def _drawn_shared(geometries: np.ndarray) -> str:
+    """:func:`_drawn_shapes` of shapely geometries, once for the same geometries (the
+    communes of a territory are drawn by several maps of its report)."""
+    digest = hashlib.sha256(b"".join(shapely.to_wkb(geometries))).digest()
+    text = _DRAWN.pop(digest, None) or _drawn_shapes(geometries)
+    _DRAWN[digest] = text  # the most recent last
+    while len(_DRAWN) > 32:
+        del _DRAWN[next(iter(_DRAWN))]
+    return text
+
+
+_DRAWN: dict[bytes, str] = {}  # digest of the geometries (WKB) → drawn text
+
+
+def _drawn_shapes(geoms: np.ndarray) -> str:
+    """Geometries as drawn: coordinates rounded to :data:`COORDINATE_DECIMALS`, polygons
+    simplified to the layer's scale, and polygons written compactly (:func:`_encoded`).
 
     Polygons forming a coverage (communes) are simplified together, so neighbours keep
     one shared border; a geometry that would come out empty or invalid keeps its shape.
     """
-    geoms = shapely.from_geojson([json.dumps(g) for g in json.loads(raw)])
     polygonal = shapely.get_type_id(geoms)
     if len(geoms) and np.isin(polygonal, (3, 6)).all():  # Polygon, MultiPolygon
         minx, miny, maxx, maxy = shapely.total_bounds(geoms)
@@ -346,9 +431,14 @@ def _as_table(data: dict) -> dict:
     return table
 
 
-def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
+def _share_geometries(page: str, shared: dict[str, np.ndarray] | None = None
+                      ) -> tuple[str, dict[str, str]]:
     """Take the GeoJSON layers' data out of a map page, as blocks of its parent page: the
-    geometries (one block for every layer drawing the same ones) and the properties."""
+    geometries (one block for every layer drawing the same ones) and the properties.
+
+    ``shared``: the geometries of the :class:`SharedGeoJson` layers, by layer name (their
+    features in the page have none)."""
+    shared = shared or {}
     decoder = json.JSONDecoder()
     blocks: dict[str, str] = {}
     parts: list[str] = []
@@ -361,11 +451,16 @@ def _share_geometries(page: str) -> tuple[str, dict[str, str]]:
         except ValueError:
             continue
         features = data.get("features") if isinstance(data, dict) else None
-        if (not features or not isinstance(features, list)
+        geometries = shared.get(match.group(1))
+        if geometries is not None and isinstance(features, list) \
+                and len(features) == len(geometries):
+            text = _drawn_shared(geometries)
+        elif (not features or not isinstance(features, list)
                 or not all(isinstance(f, dict) and f.get("geometry") for f in features)):
             continue
-        raw = json.dumps([f["geometry"] for f in features], separators=(",", ":"))
-        text = _drawn_geometries(raw)
+        else:
+            raw = json.dumps([f["geometry"] for f in features], separators=(",", ":"))
+            text = _drawn_geometries(raw)
         key = hashlib.sha256(text.encode()).hexdigest()[:20]
         blocks[key] = _geometry_block(key, text)
         for feature in features:
@@ -421,7 +516,9 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
 
     page = _check_offline(_LOCAL_CSS.sub(load, _LOCAL_SCRIPT.sub(load, page)))
     page = page.replace("<head>", "<head>" + _FRAME_LOADER, 1)
-    page, geometries = _share_geometries(page)
+    page, geometries = _share_geometries(page, {
+        layer.get_name(): layer.geometries for layer in _walk(m)
+        if isinstance(layer, SharedGeoJson) and layer.geometries is not None})
     # folium's indentation: a newline ends a statement as well (no raw newline can be in
     # a JSON string; in the HTML of a tooltip, whitespace collapses anyway).
     page = short_element_names(_share_marker_options(_INDENT.sub("\n", page)))
@@ -657,7 +754,9 @@ def map_preview_svg(m: folium.Map, width: int = 900, height: int = 500) -> str:
     points: list[tuple[float, float, dict]] = []
     for element in _walk(m):
         if isinstance(element, folium.GeoJson) and isinstance(element.data, dict):
-            features = element.data.get("features", [element.data])
+            data = (element.features_with_geometry() if isinstance(element, SharedGeoJson)
+                    else element.data)
+            features = data.get("features", [data])
             for feature in features:
                 geometry = feature.get("geometry") or {}
                 style = element.style_function(feature) if element.style_function else {}

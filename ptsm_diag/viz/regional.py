@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from ptsm_diag.compute.indicators import STATUT_MANQUANT, STATUT_MASQUE, STATUT_OK
 from ptsm_diag.compute.regional import DIRECTION_ARROWS, heatmap_class, heatmap_text
 from ptsm_diag.viz.maps import RawHtml, base_map, safe_html
+from ptsm_diag.viz.offline import SharedGeoJson
 from ptsm_diag.viz.rosace import CATEGORIES, add_rosace, format_fr, rosace_sizes
 
 # Heat-map classes: key → (CSS class, French legend, background, text colour).
@@ -86,8 +87,8 @@ def territory_choropleth(
                                zip(data["reference"], data["unit"].fillna(""), strict=True)]
     m = base_map(tuple(data.total_bounds), fond)
     fields = ["nom_html", "valeur", "reference_texte", "indice", "rang_texte"]
-    folium.GeoJson(
-        data[["code_territoire", *fields, "couleur", "tirets", "geometry"]].to_json(),
+    SharedGeoJson(
+        data[["code_territoire", *fields, "couleur", "tirets", "geometry"]],
         name=safe_html(title),
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"], "color": "#333333",
