@@ -38,10 +38,15 @@ from ptsm_diag.compute.densities import (
     REFERENCE_LABELS,
     commune_population,
     departement_population,
+    national_counts,
     resource_densities,
 )
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
-from ptsm_diag.compute.opendata_indicators import merge_user_first, opendata_indicators
+from ptsm_diag.compute.opendata_indicators import (
+    merge_user_first,
+    national_bands,
+    opendata_indicators,
+)
 from ptsm_diag.compute.regional import Synthesis, parse_codes, select_territories
 from ptsm_diag.compute.resources import locate_resources, resources_in_territory
 from ptsm_diag.compute.territory import (
@@ -134,6 +139,17 @@ class NationalWork:
     def departement_population(self) -> pd.DataFrame:
         """:func:`departement_population` of :attr:`commune_population`."""
         return departement_population(self.commune_population)
+
+    @cached_property
+    def national_counts(self) -> pd.DataFrame | None:
+        """:func:`national_counts` of the folder's national table (None without it)."""
+        table = national_table(self.data)[0]
+        return None if table is None or table.empty else national_counts(table)
+
+    @cached_property
+    def national_bands(self) -> tuple[pd.DataFrame, int | None]:
+        """:func:`national_bands` of the folder's national population table."""
+        return national_bands(getattr(self.data, "population_nationale", None))
 
     @cached_property
     def located(self) -> gpd.GeoDataFrame:
@@ -282,8 +298,10 @@ def prepare_diagnostic(
     catalog = load_indicator_catalog()
 
     if data.ressources is not None and not data.ressources.empty:
-        located = locate_resources(data.ressources, territory.communes)
-        resources = resources_in_territory(located, territory.communes["code_commune"])
+        # the territory's resources only are located (on its communes when they have no
+        # coordinates): the same rows as locating every resource, then keeping its own
+        resources = resources_in_territory(data.ressources, territory.communes["code_commune"])
+        resources = locate_resources(resources, territory.communes)
     else:  # no resource: an empty table with every column the sections read
         columns = [c for c in (data.ressources.columns if data.ressources is not None
                                else RESOURCE_COLUMNS) if c != "geometry"]
@@ -296,7 +314,9 @@ def prepare_diagnostic(
         code=code, region=territory.region_codes[0], catalog=catalog,
         national_population=getattr(data, "population_nationale", None),
         commune_pop=work.commune_population if work is not None else None,
-        departement_pop=work.departement_population if work is not None else None)
+        departement_pop=work.departement_population if work is not None else None,
+        counts=work.national_counts if work is not None and national is not None else None,
+        bands=work.national_bands if work is not None else None)
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
     if indicateurs is not None and not indicateurs.empty:
         if key is not None and not opendata_notes["utilise"].any():

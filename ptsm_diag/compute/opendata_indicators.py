@@ -101,6 +101,8 @@ def opendata_indicators(
     national_population: pd.DataFrame | None = None,
     commune_pop: pd.DataFrame | None = None,
     departement_pop: pd.DataFrame | None = None,
+    counts: pd.DataFrame | None = None,
+    bands: tuple[pd.DataFrame, int | None] | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -132,6 +134,11 @@ def opendata_indicators(
         it once for every territory); computed here by default.
     departement_pop : DataFrame, optional
         ``departement_population(commune_pop)`` already computed; computed here by default.
+    counts : DataFrame, optional
+        ``national_counts(national)`` already computed (a batch: once for every
+        territory); computed here by default.
+    bands : (DataFrame, int or None), optional
+        :func:`national_bands` of ``national_population`` already computed.
     """
     catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
     wanted = {k: v for k, v in OPEN_DATA_INDICATORS.items() if k in catalog}
@@ -146,7 +153,7 @@ def opendata_indicators(
         return OpenDataIndicators(empty, pd.DataFrame(notes, columns=NOTE_COLUMNS))
 
     pop = commune_population(population, year=year) if commune_pop is None else commune_pop
-    counts = national_counts(national)
+    counts = national_counts(national) if counts is None else counts
     dep_pop = departement_population(pop) if departement_pop is None else departement_pop
     departements = cached_layer("departements")
     all_deps = [d for d in departements["code_departement"].astype(str)
@@ -158,7 +165,7 @@ def opendata_indicators(
     own_units = pd.DataFrame({"unit": code, "code_commune": list(map(str, communes))})
     own_pop = _unit_population(own_units, pop).reindex([code])
     own = _territory_counts(resources, set(own_units["code_commune"]))
-    nat_pop, nat_year = _national_bands(national_population)
+    nat_pop, nat_year = national_bands(national_population) if bands is None else bands
     own_deps = _whole_departements(set(own_units["code_commune"]))
 
     date = _finess_date(national)
@@ -253,8 +260,9 @@ def _territory_counts(resources: pd.DataFrame | None, communes: set[str]
     return out
 
 
-def _national_bands(table: pd.DataFrame | None) -> tuple[pd.DataFrame, int | None]:
-    """The national population table's latest year, wide: département × band."""
+def national_bands(table: pd.DataFrame | None) -> tuple[pd.DataFrame, int | None]:
+    """The national population table's latest year, wide: département × band, and that
+    year (an empty frame and None without the table)."""
     if table is None or table.empty:
         return pd.DataFrame(), None
     frame = pd.DataFrame({
