@@ -373,10 +373,11 @@ def national_sources(diagnostic: Diagnostic) -> str:
         return ("Références région et France des densités : non disponibles (pas de table "
                 f"nationale {NATIONAL_FILE} ; « ptsm-diag donnees telecharger » l'écrit à "
                 "partir des fichiers FINESS nationaux).")
+    # the distinct values first: the table has a row per département and type
     dates = sorted({str(d)[:10] for d in table.get("date_finess", pd.Series(dtype=object))
-                    .dropna() if str(d).strip()})
-    sources = sorted({str(s) for s in table.get("source", pd.Series(dtype=object)).dropna()
-                      if str(s).strip()})
+                    .dropna().unique() if str(d).strip()})
+    sources = sorted({str(s) for s in table.get("source", pd.Series(dtype=object))
+                      .dropna().unique() if str(s).strip()})
     what = f"FINESS du {', '.join(dates)}" if dates else ", ".join(sources) or "source non dite"
     return (f"Références région et France des densités : {diagnostic.national_origin} "
             f"({what} ; {table['code_departement'].nunique()} départements).")

@@ -354,7 +354,8 @@ def merge_user_first(user: pd.DataFrame | None, opendata: OpenDataIndicators
         ``raison`` filled.
     """
     notes = opendata.notes.copy()
-    given = set() if user is None or user.empty else set(user["indicateur"].astype(str))
+    given = set() if user is None or user.empty else set(
+        user["indicateur"].astype(str).unique())
     rows = opendata.rows[~opendata.rows["indicateur"].isin(given)]
     computed = notes["calcule"].astype(bool)
     replaced = computed & notes["indicateur"].isin(given)
