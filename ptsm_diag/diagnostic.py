@@ -59,6 +59,7 @@ from ptsm_diag.compute.territory import (
 from ptsm_diag.demo import demo_data_dir
 from ptsm_diag.errors import ArgumentError, PtsmError, UnknownCodeError
 from ptsm_diag.io.data_cache import is_data_cache, read_data_cache
+from ptsm_diag.io.files import file_version
 from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.io.sources.national import NATIONAL_FILE, read_national_references
 from ptsm_diag.paths import is_demo_folder
@@ -221,8 +222,7 @@ def load_data(donnees: str | Path | None) -> DataFolder:
 def _batch_cache_key(source: Path) -> tuple[str, int, int] | None:
     """(path, mtime, size) of a batch's validated-data cache file, None for a folder."""
     if source.is_file() and is_data_cache(source):
-        stat = source.stat()
-        return str(source.resolve()), stat.st_mtime_ns, stat.st_size
+        return file_version(source)
     return None
 
 

@@ -439,18 +439,23 @@ def test_warm_kernel_is_reused_with_an_empty_namespace_and_restarted_when_too_bi
         kernel.discard()
 
 
-def _memory_notebook(path: Path) -> Path:
+def _valeur_notebook(path: Path, code: str) -> Path:
+    """A notebook with a ``valeur`` parameter, then one cell of ``code``."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
                                  "display_name": "Python 3"}
     parameters = nbformat.v4.new_code_cell("valeur = 0")
     parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [parameters, nbformat.v4.new_code_cell(
-        "import pyarrow\nprint(valeur, pyarrow.default_memory_pool().backend_name,\n"
-        "      get_ipython().history_manager.hist_file)\n"
-        "'x' * 2_000_000")]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(code)]
     nbformat.write(nb, path)
     return path
+
+
+def _memory_notebook(path: Path) -> Path:
+    return _valeur_notebook(
+        path, "import pyarrow\nprint(valeur, pyarrow.default_memory_pool().backend_name,\n"
+              "      get_ipython().history_manager.hist_file)\n"
+              "'x' * 2_000_000")
 
 
 @pytest.mark.slow
@@ -482,15 +487,8 @@ def test_warm_kernel_runs_report_after_report_without_growing_the_worker(tmp_pat
 
 
 def _outputs_notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
-    parameters = nbformat.v4.new_code_cell("valeur = 0")
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [parameters, nbformat.v4.new_code_cell(
-        "from ptsm_diag.report.display import report_only\nprint(valeur, report_only())")]
-    nbformat.write(nb, path)
-    return path
+    return _valeur_notebook(
+        path, "from ptsm_diag.report.display import report_only\nprint(valeur, report_only())")
 
 
 @pytest.mark.slow

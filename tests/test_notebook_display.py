@@ -81,27 +81,26 @@ show(pd.DataFrame({"Action": ["Ouvrir une équipe mobile de psychiatrie du sujet
 """
 
 
-@pytest.fixture(scope="module")
-def executed() -> nbformat.NotebookNode:
+def _run_notebook_code(**start: object) -> nbformat.NotebookNode:
+    """A notebook of :data:`NOTEBOOK_CODE`, executed (``start``: the kernel's start)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute(**start)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed() -> nbformat.NotebookNode:
     # as written to disk and reopened: plain JSON, no trust signature
-    return nbformat.reads(nbformat.writes(nb), as_version=4)
+    return nbformat.reads(nbformat.writes(_run_notebook_code()), as_version=4)
 
 
 @pytest.fixture(scope="module")
 def executed_for_report() -> nbformat.NotebookNode:
     """The same notebook run as a batch runs it: outputs made for the report only."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute(
-        env=kernel_environment(report_only=True))
-    return nb
+    return _run_notebook_code(env=kernel_environment(report_only=True))
 
 
 def _outputs(nb: nbformat.NotebookNode) -> list[dict]:

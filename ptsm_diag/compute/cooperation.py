@@ -181,11 +181,6 @@ def cooperation_indicators(
     local = ressources if territory_resources is None else territory_resources
     if links is None:
         links = link_table(partenariats, ressources)
-    return _indicators(links, local, at)
-
-
-def _indicators(links: pd.DataFrame, local: pd.DataFrame,
-                at: str | dt.date | pd.Timestamp | None) -> pd.DataFrame:
     return _TerritoryLinks(links, local).indicators(at)
 
 
@@ -382,7 +377,7 @@ def cooperation_evolution(
     if links is None:
         links = link_table(partenariats, ressources)
     days = [_as_timestamp(d) for d in dates] if dates is not None else default_dates(links)
-    # Only the territory's links count at any date: filtered once, not at every date.
+    # What does not depend on the date is prepared once, not at every date.
     prepared = _TerritoryLinks(links, local)
     frames = [prepared.indicators(day).assign(date=day) for day in days]
     if not frames:

@@ -319,7 +319,7 @@ def main_regions(territoires: pd.DataFrame) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _main_regions(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]
+def _main_regions(columns: tuple[str, ...], rows: tuple[tuple[object, ...], ...]
                   ) -> dict[str, str]:
     territoires = pd.DataFrame(list(rows), columns=list(columns), dtype=object)
     members = territory_communes(territoires)

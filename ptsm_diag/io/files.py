@@ -33,6 +33,19 @@ _REASONS = {
 }
 
 
+def file_version(path: Path) -> tuple[str, int, int]:
+    """(resolved path, modification time in ns, size) of a file: a key under which what
+    is read from it can be kept until the file changes.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read (missing, no permission).
+    """
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
 def os_error_reason(exc: OSError) -> str:
     """The reason of an :class:`OSError`, in French (``le disque est plein``...)."""
     code = exc.errno

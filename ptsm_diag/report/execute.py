@@ -43,7 +43,11 @@ from traitlets import Bool
 
 from ptsm_diag import __version__
 from ptsm_diag.errors import PtsmError, ReportError
-from ptsm_diag.io.files import write_atomic, write_atomic_with  # noqa: F401 - public here too
+from ptsm_diag.io.files import (  # noqa: F401 - write_atomic_with public here too
+    file_version,
+    write_atomic,
+    write_atomic_with,
+)
 from ptsm_diag.report.display import (
     OUTPUTS_VARIABLE,
     REPORT_ONLY,
@@ -126,7 +130,7 @@ def check_notebook(path: Path) -> Path:
         a text file, a JSON without cells...); the message names the file.
     """
     try:
-        _validate_notebook(*_file_key(path))
+        _validate_notebook(*file_version(path))
     except Exception as exc:  # NotJSONError, ValidationError, UnicodeDecodeError, OSError...
         if isinstance(exc, OSError):
             reason = f"lecture impossible ({exc.strerror or type(exc).__name__})"
@@ -143,12 +147,6 @@ def check_notebook(path: Path) -> Path:
     return path
 
 
-def _file_key(path: Path) -> tuple[str, int, int]:
-    """(path, modification time, size): a file read again only when it has changed."""
-    stat = path.stat()
-    return str(path), stat.st_mtime_ns, stat.st_size
-
-
 @lru_cache(maxsize=16)  # a batch checks its notebook for every report
 def _validate_notebook(path: str, _mtime_ns: int, _size: int) -> None:
     nbformat.validate(nbformat.read(path, as_version=4))
@@ -156,7 +154,7 @@ def _validate_notebook(path: str, _mtime_ns: int, _size: int) -> None:
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a notebook declares in its ``parameters`` cell."""
-    return {name: dict(spec) for name, spec in _parameters(*_file_key(path)).items()}
+    return {name: dict(spec) for name, spec in _parameters(*file_version(path)).items()}
 
 
 @lru_cache(maxsize=16)
