@@ -8,7 +8,8 @@ own (the largest single process among the batch, its workers and their kernels):
 (b) ``ptsm-diag batch`` (what users run) with ``--jobs 1`` and ``--jobs 2``, on every
     territory (``--tous``) or on a stated sample; with ``--jobs 2`` cold (new output
     folder) then warm (same folder, ``--force``: the validated-data cache and the disk
-    cache are warm);
+    cache are warm); with ``--noyaux`` also ``--jobs 1`` and ``--jobs 2`` on Jupyter
+    kernels (the batch's option ``--noyaux``) instead of in the workers' processes;
 (c) the floor: the same work (folder validated and cached, the notebook's code cells for
     each territory with every output rendered to HTML and written, its gaps workbook,
     the synthesis notebook's cells, the index) run by plain library calls in 1 and in 2
@@ -26,6 +27,7 @@ Usage::
     python benchmarks/batch.py                   # 12 territories, naive on 3 (≈ 5 min)
     python benchmarks/batch.py --tous            # every territory (≈ 15 min on 2 cores)
     python benchmarks/batch.py --echantillon 6 --echantillon-naif 2
+    python benchmarks/batch.py --tous --noyaux   # also the batch on Jupyter kernels
 
 Times depend on the machine and its load: run it on a quiet machine; the first lines
 print the cores and the load average.
@@ -213,6 +215,9 @@ def main() -> None:
                         help="territoires pour (a) (défaut 3 ; 0 = pas de (a))")
     parser.add_argument("--tous", action="store_true",
                         help="(b) et (c) sur tous les territoires des données de démonstration")
+    parser.add_argument("--noyaux", action="store_true",
+                        help="mesurer aussi (b) avec --noyaux (notebooks dans des noyaux "
+                             "Jupyter)")
     parser.add_argument("--interne-plancher", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--interne-plancher-worker", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--interne-naif", nargs=2, help=argparse.SUPPRESS)
@@ -256,6 +261,10 @@ def main() -> None:
                                          str(work / f"lot{jobs}")], work / f"lot{jobs}.log")
         rows["b2 chaud"] = measured([*cli, *chosen, "--jobs", "2", "--force", "--sortie",
                                      str(work / "lot2")], work / "lot2-chaud.log")
+        for jobs in (1, 2) if args.noyaux else ():
+            rows[f"b{jobs} noyaux"] = measured(
+                [*cli, *chosen, "--jobs", str(jobs), "--noyaux", "--sortie",
+                 str(work / f"noyaux{jobs}")], work / f"noyaux{jobs}.log")
         for processes in (1, 2):
             rows[f"c{processes}"] = measured(
                 [*me, "--interne-plancher", ",".join(codes), str(processes),
@@ -273,6 +282,8 @@ def main() -> None:
             "b1": "(b) ptsm-diag batch --jobs 1 (froid)",
             "b2": "(b) ptsm-diag batch --jobs 2 (froid)",
             "b2 chaud": "(b) ptsm-diag batch --jobs 2 --force (chaud)",
+            "b1 noyaux": "(b) ptsm-diag batch --jobs 1 --noyaux",
+            "b2 noyaux": "(b) ptsm-diag batch --jobs 2 --noyaux",
             "c1": "(c) plancher, 1 processus",
             "c2": "(c) plancher, 2 processus",
         }
@@ -292,6 +303,12 @@ def main() -> None:
               f" = {rows['b2']['secondes'] / rows['c2']['secondes']:.2f}")
         print(f"jobs=1 / jobs=2 : {rows['b1']['secondes']:.1f} / {rows['b2']['secondes']:.1f}"
               f" = {rows['b1']['secondes'] / rows['b2']['secondes']:.2f}×")
+        for jobs in (1, 2) if args.noyaux else ():
+            kernels, own = rows[f"b{jobs} noyaux"]["secondes"], rows[f"b{jobs}"]["secondes"]
+            print(f"--noyaux / dans les processus, jobs={jobs} : {kernels:.1f} / {own:.1f} = "
+                  f"{kernels / own:.2f} ; b/c {kernels:.1f} / "
+                  f"{rows[f'c{jobs}']['secondes']:.1f} = "
+                  f"{kernels / rows[f'c{jobs}']['secondes']:.2f}")
         if "a" in per:
             print(f"a/b par rapport : {per['a']:.2f} / {per['b2']:.2f} (jobs=2) = "
                   f"{per['a'] / per['b2']:.1f}× ; {per['a']:.2f} / {per['b1']:.2f} (jobs=1)"

@@ -459,31 +459,35 @@ def _memory_notebook(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_warm_kernel_runs_report_after_report_without_growing_the_worker(tmp_path):
+@pytest.mark.parametrize("where", ["noyau", "processus"])
+def test_a_worker_runs_report_after_report_without_growing(tmp_path, where):
     """A batch worker runs a hundred reports: each must run on the same kernel and its
-    one client, leaving no thread or connection behind in the worker (a client per report
-    left its heartbeat thread and ZeroMQ context: 7 MB a report), with pyarrow allocating
-    from the system heap in the kernel (memory given back between reports) and the cells'
-    history kept in memory (not written to the user's IPython history)."""
+    one client (or the same in-process shell), leaving no thread or connection behind in
+    the worker (a client per report left its heartbeat thread and ZeroMQ context: 7 MB a
+    report), with pyarrow allocating from the system heap (memory given back between
+    reports) and the cells' history kept in memory (not written to the user's IPython
+    history)."""
     import threading
 
     from ptsm_diag.report.execute import ReportOptions, WarmKernel, execute_notebook
+    from ptsm_diag.report.inprocess import InProcessShell
 
     notebook = _memory_notebook(tmp_path / "petit.ipynb")
-    kernel = WarmKernel()
+    runner = WarmKernel() if where == "noyau" else InProcessShell()
     try:
         threads, pid = [], None
         for value in range(4):
             executed = execute_notebook(notebook, {"valeur": value}, ReportOptions(),
-                                        f"T{value}", warm_kernel=kernel)
+                                        f"T{value}", runner=runner)
             # system heap for pyarrow; the cells' history in memory, not in ~/.ipython
             assert executed.cells[-1].outputs[0]["text"] == f"{value} system :memory:\n"
-            assert pid in (None, _kernel_pid(kernel._manager))
-            pid = _kernel_pid(kernel._manager)
+            if isinstance(runner, WarmKernel):
+                assert pid in (None, _kernel_pid(runner._manager))
+                pid = _kernel_pid(runner._manager)
             threads.append(threading.active_count())
         assert threads[1:] == [threads[0]] * 3, threads
     finally:
-        kernel.discard()
+        runner.discard()
 
 
 def _outputs_notebook(path: Path) -> Path:
@@ -494,22 +498,28 @@ def _outputs_notebook(path: Path) -> Path:
 @pytest.mark.slow
 def test_kernels_make_outputs_for_the_report_only_when_the_notebook_is_not_kept(tmp_path):
     """A kept notebook needs its previews and plotly bundles (JupyterLab); a report whose
-    notebook is dropped does not: fresh and reused kernels are told which, report by
-    report, even when a reused kernel goes from one to the other."""
-    from ptsm_diag.report.execute import ReportOptions, WarmKernel, execute_notebook
+    notebook is dropped does not: fresh and reused kernels and the in-process shell are
+    told which, report by report, even when a reused one goes from one to the other."""
+    from ptsm_diag.report.execute import (
+        NotebookRunner,
+        ReportOptions,
+        WarmKernel,
+        execute_notebook,
+    )
+    from ptsm_diag.report.inprocess import InProcessShell
 
     notebook = _outputs_notebook(tmp_path / "sorties.ipynb")
 
-    def printed(options: ReportOptions, value: int, warm: WarmKernel | None) -> str:
-        executed = execute_notebook(notebook, {"valeur": value}, options, "T", warm_kernel=warm)
+    def printed(options: ReportOptions, value: int, runner: NotebookRunner | None) -> str:
+        executed = execute_notebook(notebook, {"valeur": value}, options, "T", runner=runner)
         return executed.cells[-1].outputs[0]["text"]
 
     assert printed(ReportOptions(), 1, None) == "1 True\n"
     assert printed(ReportOptions(keep_notebook=True), 2, None) == "2 False\n"
-    kernel = WarmKernel()
-    try:
-        seen = [printed(ReportOptions(keep_notebook=keep), value, kernel)
-                for value, keep in enumerate([False, True, True, False])]
-        assert seen == ["0 True\n", "1 False\n", "2 False\n", "3 True\n"]
-    finally:
-        kernel.discard()
+    for runner in (WarmKernel(), InProcessShell()):
+        try:
+            seen = [printed(ReportOptions(keep_notebook=keep), value, runner)
+                    for value, keep in enumerate([False, True, True, False])]
+            assert seen == ["0 True\n", "1 False\n", "2 False\n", "3 True\n"], runner
+        finally:
+            runner.discard()

@@ -285,24 +285,28 @@ def _gone(process) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGKILL et prctl : Linux")
-def test_killing_the_batch_kills_its_workers_and_kernels(tmp_path):
+@pytest.mark.parametrize("where", ["processus", "noyaux"])
+def test_killing_the_batch_kills_its_workers_and_kernels(tmp_path, where):
     data = _folder(tmp_path / "donnees")
     out = tmp_path / "lot"
     notebook = _notebook(tmp_path / "essai_lot.ipynb", sleep=20)
     command = [sys.executable, "-m", "ptsm_diag.cli", "batch", "--donnees", str(data),
                "--tous", "--sortie", str(out), "--jobs", "2", "--notebook", str(notebook),
-               "--sans-synthese"]
+               "--sans-synthese", *(["--noyaux"] if where == "noyaux" else [])]
     batch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children: list = []
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:  # two workers, each with its kernel running
+        # two workers running a notebook: in their kernels, or in themselves (their logs)
+        marker = "ipykernel" if where == "noyaux" else "multiprocessing"
+        while time.monotonic() < deadline:
             children = psutil.Process(batch.pid).children(recursive=True)
-            kernels = [c for c in children if "ipykernel" in " ".join(_cmdline(c))]
-            if len(kernels) >= 2:
+            running = [c for c in children if marker in " ".join(_cmdline(c))]
+            if len(running) >= 2 and (where == "noyaux"
+                                      or len(list(out.glob("journaux/*.log"))) >= 2):
                 break
             time.sleep(0.5)
-        assert len(kernels) >= 2, "les noyaux du lot n'ont pas démarré"
+        assert len(running) >= 2, "les processus du lot n'ont pas démarré"
         batch.send_signal(signal.SIGKILL)  # the batch alone, not its process group
         batch.wait()
         deadline = time.monotonic() + 15
@@ -315,6 +319,35 @@ def test_killing_the_batch_kills_its_workers_and_kernels(tmp_path):
         for child in children:
             if not _gone(child):
                 child.kill()
+        if batch.poll() is None:
+            batch.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signaux POSIX")
+def test_ctrl_c_stops_a_batch_running_notebooks_in_its_own_process(tmp_path):
+    """Ctrl-C during a notebook's cell stops the batch (exit code 130, « Interrompu. »)
+    instead of failing that territory and going on with the next ones."""
+    data = _folder(tmp_path / "donnees")
+    out = tmp_path / "lot"
+    notebook = _notebook(tmp_path / "essai_lot.ipynb", sleep=20)
+    batch = subprocess.Popen(
+        [sys.executable, "-m", "ptsm_diag.cli", "batch", "--donnees", str(data), "--tous",
+         "--sortie", str(out), "--jobs", "1", "--notebook", str(notebook), "--sans-synthese"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(out.glob("journaux/*.log")):
+            time.sleep(0.2)
+        time.sleep(1)  # inside the notebook's sleeping cell
+        started = time.monotonic()
+        batch.send_signal(signal.SIGINT)
+        output, _ = batch.communicate(timeout=60)
+        assert batch.returncode == 130, output
+        assert "Interrompu" in output
+        assert time.monotonic() - started < 15  # not after every territory's 20 s
+        assert not list(out.glob("erreurs/*.html"))  # no territory recorded as failed
+    finally:
         if batch.poll() is None:
             batch.kill()
 

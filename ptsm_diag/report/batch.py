@@ -47,6 +47,7 @@ from ptsm_diag.io.data_cache import CACHE_SUFFIX, DataCacheError, read_data_cach
 from ptsm_diag.io.files import OutputWriteError
 from ptsm_diag.io.sources import DataFolder, read_folder
 from ptsm_diag.report.execute import (
+    NotebookRunner,
     ReportOptions,
     WarmKernel,
     notebook_parameters,
@@ -55,6 +56,7 @@ from ptsm_diag.report.execute import (
     safe_file_stem,
     write_atomic,
 )
+from ptsm_diag.report.inprocess import InProcessShell, can_run_in_process
 from ptsm_diag.report.lifeline import guarded_command
 from ptsm_diag.report.startup import init_worker
 from ptsm_diag.report.summary import (
@@ -89,6 +91,18 @@ class GuardedKernelManager(KernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernel command, run through :func:`ptsm_diag.report.lifeline.guarded_command`."""
         return guarded_command(super().format_kernel_cmd(extra_arguments))
+
+
+_WORKER_SHELL = InProcessShell()  # this process's shell, when notebooks run in it
+
+
+def worker_runner(in_process: bool, reuse_kernel: bool) -> NotebookRunner | None:
+    """Where this worker runs its notebooks: in this process (``in_process``, when
+    :func:`ptsm_diag.report.inprocess.can_run_in_process`), else on its reused kernel
+    (``reuse_kernel``), else on a fresh kernel per notebook (None)."""
+    if in_process and can_run_in_process():
+        return _WORKER_SHELL
+    return _worker_kernel() if reuse_kernel else None
 
 
 def _worker_kernel(kernel_name: str = "python3") -> WarmKernel:
@@ -126,9 +140,15 @@ class BatchOptions:
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``) to run the reports
         on; default: local worker processes.
+    in_process : bool
+        Each worker runs its notebooks in its own process, on an IPython shell cleared
+        between two reports, instead of a Jupyter kernel (see
+        :mod:`ptsm_diag.report.inprocess`): a third faster. A notebook that crashes the
+        interpreter then stops its worker, not only its report. Where it cannot (a Dask
+        worker's thread, Windows, a batch started from a notebook), kernels run them.
     reuse_kernel : bool
-        Each worker reuses one Jupyter kernel for its successive reports (namespace
-        cleared in between; see :class:`ptsm_diag.report.execute.WarmKernel`).
+        On kernels: each worker reuses one Jupyter kernel for its successive reports
+        (namespace cleared in between; see :class:`ptsm_diag.report.execute.WarmKernel`).
     synthesis : bool
         Also produce the synthesis of the batch's territories (``synthese.html``).
     """
@@ -141,6 +161,7 @@ class BatchOptions:
     shared_assets: bool = False
     pdf: bool = False
     scheduler: str | None = None
+    in_process: bool = True
     reuse_kernel: bool = True
     synthesis: bool = True
 
@@ -163,6 +184,7 @@ class TerritoryJob:
     timeout: int
     shared_assets: bool = False
     pdf: bool = False
+    in_process: bool = True
     reuse_kernel: bool = True
     gaps_export: str | None = None  # gaps workbook written beside the report
     gaps_in_notebook: bool = False  # the notebook writes it (parameter insuffisances_xlsx)
@@ -274,7 +296,7 @@ def run_territory(job: TerritoryJob) -> TerritoryOutcome:
             options=ReportOptions(notebook=job.notebook, timeout=job.timeout,
                                   shared_assets=job.shared_assets),
             file_name=job.report_name,
-            warm_kernel=_worker_kernel() if job.reuse_kernel else None,
+            runner=worker_runner(job.in_process, job.reuse_kernel),
         )
         if job.pdf:
             from ptsm_diag.report.browser import html_to_pdf
@@ -507,7 +529,7 @@ def plan_jobs(
             fingerprint=_job_fingerprint(data_hash, notebook, code, options),
             notebook=str(snapshot), parameters=parameters,
             timeout=options.timeout, shared_assets=options.shared_assets, pdf=options.pdf,
-            reuse_kernel=options.reuse_kernel,
+            in_process=options.in_process, reuse_kernel=options.reuse_kernel,
             gaps_export=gaps_export,
             gaps_in_notebook=gaps_export is not None and gaps_in_notebook,
             reference=str(options.parameters.get("reference", "france")),
@@ -785,7 +807,7 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                   options: BatchOptions) -> TerritoryOutcome:
     """The synthesis of the batch's territories, with the same guarantees as a report:
     skipped when unchanged, an error page instead of an exception. In a batch worker it
-    runs in the worker's reused kernel."""
+    runs where the worker's reports run (:func:`worker_runner`)."""
     from ptsm_diag.report.regional import render_synthesis
 
     started = time.perf_counter()
@@ -813,7 +835,7 @@ def run_synthesis(data_cache: Path, out_dir: Path, codes: list[str], data_hash: 
                          options=ReportOptions(notebook="synthese_regionale.ipynb",
                                                timeout=options.timeout,
                                                shared_assets=options.shared_assets),
-                         warm_kernel=_worker_kernel() if options.reuse_kernel else None)
+                         runner=worker_runner(options.in_process, options.reuse_kernel))
         seconds = time.perf_counter() - started
         made_at = datetime.now().isoformat(timespec="seconds")
         write_atomic(state, json.dumps({"empreinte": fingerprint, "secondes": seconds,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import nbformat
 import papermill
@@ -471,6 +471,20 @@ class ReportKernelManager(KernelManager):
         super().start_kernel(**kw)
 
 
+class NotebookRunner(Protocol):
+    """What runs a batch worker's successive notebooks: a reused Jupyter kernel
+    (:class:`WarmKernel`) or this process's IPython shell
+    (:class:`ptsm_diag.report.inprocess.InProcessShell`)."""
+
+    def engine(self, report_only: bool) -> dict[str, Any]:
+        """The papermill engine name and arguments that run a notebook on it."""
+        ...
+
+    def discard(self) -> None:
+        """Forget its state after a failed notebook (the next one starts afresh)."""
+        ...
+
+
 class WarmKernel:
     """One Jupyter kernel reused by the successive reports of a batch worker.
 
@@ -500,6 +514,10 @@ class WarmKernel:
         self._manager: KernelManager | None = None
         self._client: BlockingKernelClient | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="ptsm-kernel-")
+
+    def engine(self, report_only: bool) -> dict[str, Any]:
+        """The papermill engine and its arguments for running a notebook on this kernel."""
+        return {"engine_name": WARM_ENGINE, "warm_kernel": self, "report_only": report_only}
 
     def acquire(self, cwd: Path, report_only: bool = False) -> KernelManager:
         """A running kernel with an empty namespace (its client: :attr:`client`), its
@@ -605,11 +623,12 @@ papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
 
 def execute_notebook(
     notebook: Path, parameters: dict[str, Any], options: ReportOptions, label: str,
-    warm_kernel: WarmKernel | None = None,
+    runner: NotebookRunner | None = None,
 ) -> nbformat.NotebookNode:
     """Execute ``notebook`` with ``parameters``; failures become :class:`ReportError`.
 
-    With ``warm_kernel``, the notebook runs in that reused kernel instead of a new one.
+    With ``runner`` (a reused kernel, this process's shell), the notebook runs there
+    instead of in a new kernel.
     """
     declared = notebook_parameters(notebook)
     unknown = sorted(set(parameters) - set(declared))
@@ -620,9 +639,8 @@ def execute_notebook(
         )
     with tempfile.TemporaryDirectory(prefix="ptsm-nb-") as tmp:
         report_only = not options.keep_notebook  # outputs that only the export reads
-        if warm_kernel is not None:
-            engine: dict[str, Any] = {"engine_name": WARM_ENGINE, "warm_kernel": warm_kernel,
-                                      "report_only": report_only}
+        if runner is not None:
+            engine: dict[str, Any] = runner.engine(report_only)
         else:  # IPC sockets: local only, and no "running over TCP" warning from the kernel
             kernel = ReportKernelManager(kernel_name=options.kernel_name, transport="ipc",
                                          ip=str(Path(tmp) / "kernel"), report_only=report_only)
@@ -630,8 +648,8 @@ def execute_notebook(
         try:
             executed = _papermill_execute(notebook, parameters, options, **engine)
         except BaseException as exc:
-            if warm_kernel is not None:
-                warm_kernel.discard()  # never reuse a kernel in an unknown state
+            if runner is not None:
+                runner.discard()  # never reuse a kernel or a namespace in an unknown state
             if not isinstance(exc, papermill.PapermillExecutionError):
                 raise
             raise ReportError(
@@ -641,7 +659,7 @@ def execute_notebook(
                 error_name=exc.ename,
             ) from exc
         finally:
-            if warm_kernel is None and kernel.has_kernel:
+            if runner is None and kernel.has_kernel:
                 kernel.shutdown_kernel(now=True)
         return executed
 
@@ -685,7 +703,7 @@ def render_report(
     parameters: dict[str, Any] | None = None,
     options: ReportOptions | None = None,
     file_name: str | None = None,
-    warm_kernel: WarmKernel | None = None,
+    runner: NotebookRunner | None = None,
 ) -> Path:
     """Produce the HTML report of one territory and return its path.
 
@@ -703,8 +721,9 @@ def render_report(
         Notebook, kernel, timeout.
     file_name : str, optional
         HTML file name; ``diagnostic_<territoire>.html`` by default.
-    warm_kernel : WarmKernel, optional
-        A kernel to reuse (batch workers); by default a fresh kernel per report.
+    runner : NotebookRunner, optional
+        Where to run the notebook (batch workers: a reused kernel, or this process's
+        shell); by default a fresh kernel per report.
     """
     options = options or ReportOptions()
     out_dir = Path(sortie).resolve()
@@ -715,7 +734,7 @@ def render_report(
     }
     notebook = notebook_path(options.notebook)
     nb = execute_notebook(notebook, values, options, label=str(territoire),
-                          warm_kernel=warm_kernel)
+                          runner=runner)
     stem = Path(options.notebook).stem.split("_")[0]
     target = out_dir / (file_name or f"{stem}_{safe_file_stem(str(territoire))}.html")
     return save_report(nb, target, options)

@@ -301,7 +301,7 @@ def render_synthesis(
     file_name: str | None = None,
     parameters: dict[str, Any] | None = None,
     options: Any = None,
-    warm_kernel: Any = None,
+    runner: Any = None,
 ) -> Path:
     """Produce the HTML regional synthesis and return its path.
 
@@ -323,8 +323,9 @@ def render_synthesis(
     options : ReportOptions, optional
         Kernel, timeout, shared assets; the notebook is the synthesis one unless an
         adapted copy is named.
-    warm_kernel : WarmKernel, optional
-        A kernel to reuse (batch workers); by default a fresh kernel.
+    runner : NotebookRunner, optional
+        Where to run the notebook (see :func:`ptsm_diag.report.execute.render_report`);
+        by default a fresh kernel.
     """
     from ptsm_diag.report.execute import (
         ReportOptions,
@@ -349,7 +350,7 @@ def render_synthesis(
     label = (f"région {region_code}" if region_code else
              f"territoires {', '.join(codes)}" if codes else "France")
     nb = execute_notebook(notebook_path(options.notebook), values, options,
-                          label=f"synthèse {label}", warm_kernel=warm_kernel)
+                          label=f"synthèse {label}", runner=runner)
     default = (f"synthese_region_{safe_file_stem(region_code)}.html" if region_code
                else "synthese_territoires.html" if codes else "synthese_france.html")
     return save_report(nb, Path(sortie).resolve() / (file_name or default), options)
