@@ -323,6 +323,26 @@ def test_killing_the_batch_kills_its_workers_and_kernels(tmp_path, where):
             batch.kill()
 
 
+def test_the_progress_bar_never_lands_in_a_report_made_in_the_batch_process(
+        tmp_path, monkeypatch, capsys):
+    """With --jobs 1 a notebook's cells run in the command's process, with ``sys.stdout``
+    recording into the report; the progress bar, refreshed meanwhile by its thread in a
+    terminal, must keep writing to the terminal."""
+    from rich.console import Console
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    data = _folder(tmp_path / "donnees")
+    out = tmp_path / "lot"
+    notebook = _notebook(tmp_path / "essai_lot.ipynb", sleep=0.6)
+    code = main(["batch", "--donnees", str(data), "--territoires", "35", "--sortie", str(out),
+                 "--jobs", "1", "--notebook", str(notebook), "--sans-synthese"])
+    assert code == 0
+    report = (out / "essai_35.html").read_text(encoding="utf-8")
+    assert "Territoire &#39;35&#39;" in report or "Territoire '35'" in report
+    assert "Rapports" not in report and "réussis" not in report
+    assert "réussis" in capsys.readouterr().out  # the bar was drawn, on the terminal
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signaux POSIX")
 def test_ctrl_c_stops_a_batch_running_notebooks_in_its_own_process(tmp_path):

@@ -175,6 +175,23 @@ def test_ctrl_c_stops_the_run_instead_of_failing_one_report(tmp_path):
         execute_notebook(notebook, {}, ReportOptions(), "T", runner=InProcessShell())
 
 
+def test_a_cell_asking_the_keyboard_fails_instead_of_waiting(tmp_path, monkeypatch):
+    """A kernel has no stdin for papermill; a batch must not wait for its terminal."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("réponse\n"))
+    notebook = _notebook(tmp_path / "clavier.ipynb", "valeur = input('Taux ? ')")
+    with pytest.raises(ReportError) as caught:
+        execute_notebook(notebook, {}, ReportOptions(), "T", runner=InProcessShell())
+    assert caught.value.error_name == "StdinNotImplementedError"
+    assert "paramètre" in str(caught.value)
+    import builtins
+    import getpass
+
+    assert builtins.input.__module__ == "builtins"  # given back after the run
+    assert getpass.getpass.__module__ == "getpass"
+
+
 def test_only_the_main_thread_runs_notebooks_in_process():
     """Time limits need the main thread's signals: a Dask worker's thread uses kernels."""
     seen = []

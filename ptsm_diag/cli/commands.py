@@ -166,11 +166,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         synthesis=not args.sans_synthese, in_process=not args.noyaux,
     )
     counts = {"ok": 0, "failed": 0}
+    # The bar's console holds on to this terminal: a notebook cell running in this process
+    # (--jobs 1) has sys.stdout pointing into its report while the bar refreshes.
     progress = Progress(
         TextColumn("[bold]Rapports[/bold]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("réussis {task.fields[ok]} · échecs {task.fields[failed]}"),
         TimeElapsedColumn(), TextColumn("reste"), TimeRemainingColumn(),
-        console=console, transient=False,
+        console=Console(file=sys.stdout, highlight=False), transient=False,
     )
     task = progress.add_task("lot", total=None, ok=0, failed=0)
 

@@ -21,7 +21,11 @@ What differs from a kernel, and how it is handled:
 - text written by C code straight to the process's file descriptors is not captured
   (a kernel captures it; it is log noise that a report drops anyway);
 - ``sys.path`` starts with the notebook's folder during the run, as in a kernel
-  (``''``), so an adapted notebook imports the modules beside it.
+  (``''``), so an adapted notebook imports the modules beside it;
+- ``input()`` and ``getpass()`` raise, as in a kernel without stdin, instead of waiting
+  for the batch's terminal;
+- ``sys.stdout`` and ``sys.stderr`` are the cell's during its run, for every thread of
+  the process: the command's progress bar writes to its own terminal handle.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 import nbformat
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import StdinNotImplementedError
 from IPython.core.interactiveshell import InteractiveShell
 from jupyter_client.jsonutil import json_default
 from nbformat import NotebookNode
@@ -249,6 +254,27 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _no_keyboard(*args: Any, **kwargs: Any) -> str:
+    raise StdinNotImplementedError(
+        "un notebook exécuté par le lot ne peut rien demander au clavier (input, getpass) : "
+        "donnez la valeur en paramètre du notebook")
+
+
+@contextmanager
+def _without_keyboard() -> Iterator[None]:
+    """``input()`` and ``getpass()`` raise, as in a kernel without stdin, instead of
+    waiting for the terminal of the batch."""
+    import builtins
+    import getpass
+
+    saved = builtins.input, getpass.getpass
+    builtins.input = getpass.getpass = _no_keyboard  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        builtins.input, getpass.getpass = saved
+
+
 @contextmanager
 def _notebook_import_path() -> Iterator[None]:
     """``''`` (the current folder: the notebook's) first in ``sys.path``, as in a kernel."""
@@ -324,7 +350,7 @@ class InProcessShell:
         cell.outputs = shell.recorder.start(count)
         with redirect_stdout(RecordingStream(shell.recorder, "stdout")), \
                 redirect_stderr(RecordingStream(shell.recorder, "stderr")), \
-                _notebook_import_path(), _time_limit(timeout):
+                _without_keyboard(), _notebook_import_path(), _time_limit(timeout):
             result = shell.run_cell(cell.source, store_history=True)
         cell.execution_count = count
         if isinstance(result.error_in_exec, KeyboardInterrupt):
