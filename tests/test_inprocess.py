@@ -9,6 +9,9 @@ changed by a notebook run.
 
 from __future__ import annotations
 
+import builtins
+import getpass
+import io
 import os
 import re
 import sys
@@ -161,6 +164,31 @@ def test_sys_exit_zero_ends_a_notebook_without_error(tmp_path):
     assert "avant\n" in texts and "après\n" not in texts
 
 
+def test_what_another_thread_prints_during_a_cell_stays_out_of_the_cell(tmp_path, capsys):
+    """A progress bar refreshed by its own thread while a cell runs writes where it wrote,
+    not into the report; the cell's own prints are recorded."""
+    stop = threading.Event()
+
+    def bar() -> None:
+        while not stop.wait(0.005):
+            print("barre du lot")
+
+    notebook = _notebook(tmp_path / "fil.ipynb", "print('cellule')", "import time",
+                         "time.sleep(0.3)")
+    thread = threading.Thread(target=bar)
+    thread.start()
+    try:
+        executed = execute_notebook(notebook, {}, ReportOptions(), "T",
+                                    runner=InProcessShell())
+    finally:
+        stop.set()
+        thread.join()
+    texts = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                    for o in c.get("outputs", []))
+    assert "cellule" in texts and "barre du lot" not in texts
+    assert "barre du lot" in capsys.readouterr().out
+
+
 def test_a_cell_over_its_time_limit_is_stopped(tmp_path):
     notebook = _notebook(tmp_path / "long.ipynb", "import time\ntime.sleep(30)")
     with pytest.raises(ReportError) as caught:
@@ -177,17 +205,12 @@ def test_ctrl_c_stops_the_run_instead_of_failing_one_report(tmp_path):
 
 def test_a_cell_asking_the_keyboard_fails_instead_of_waiting(tmp_path, monkeypatch):
     """A kernel has no stdin for papermill; a batch must not wait for its terminal."""
-    import io
-
     monkeypatch.setattr(sys, "stdin", io.StringIO("réponse\n"))
     notebook = _notebook(tmp_path / "clavier.ipynb", "valeur = input('Taux ? ')")
     with pytest.raises(ReportError) as caught:
         execute_notebook(notebook, {}, ReportOptions(), "T", runner=InProcessShell())
     assert caught.value.error_name == "StdinNotImplementedError"
     assert "paramètre" in str(caught.value)
-    import builtins
-    import getpass
-
     assert builtins.input.__module__ == "builtins"  # given back after the run
     assert getpass.getpass.__module__ == "getpass"
 

@@ -166,8 +166,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         synthesis=not args.sans_synthese, in_process=not args.noyaux,
     )
     counts = {"ok": 0, "failed": 0}
-    # The bar's console holds on to this terminal: a notebook cell running in this process
-    # (--jobs 1) has sys.stdout pointing into its report while the bar refreshes.
+    # The bar's console holds on to this terminal: with --jobs 1 a notebook's cells run in
+    # this process with sys.stdout recording into the report, and rich's redirection of
+    # sys.stdout would then draw the bar through the cell's stream.
     progress = Progress(
         TextColumn("[bold]Rapports[/bold]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("réussis {task.fields[ok]} · échecs {task.fields[failed]}"),

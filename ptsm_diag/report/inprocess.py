@@ -24,8 +24,8 @@ What differs from a kernel, and how it is handled:
   (``''``), so an adapted notebook imports the modules beside it;
 - ``input()`` and ``getpass()`` raise, as in a kernel without stdin, instead of waiting
   for the batch's terminal;
-- ``sys.stdout`` and ``sys.stderr`` are the cell's during its run, for every thread of
-  the process: the command's progress bar writes to its own terminal handle.
+- ``sys.stdout`` and ``sys.stderr`` record what the cell's thread writes; other threads
+  of the process (the command's progress bar) keep writing where they wrote.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
-from typing import Any
+from typing import Any, TextIO
 
 import nbformat
 from IPython.core.displayhook import DisplayHook
@@ -147,12 +147,15 @@ class CellOutputs:
 
 
 class RecordingStream(io.TextIOBase):
-    """``sys.stdout`` or ``sys.stderr`` during a cell: what is written becomes the cell's
-    stream output."""
+    """``sys.stdout`` or ``sys.stderr`` during a cell: what the cell's thread writes becomes
+    the cell's stream output; what other threads of the process write (a progress bar
+    refreshed by its own thread, a log handler) goes on to ``others``, the stream replaced."""
 
-    def __init__(self, recorder: CellOutputs, name: str) -> None:
+    def __init__(self, recorder: CellOutputs, name: str, others: TextIO) -> None:
         super().__init__()
         self._recorder = recorder
+        self._others = others
+        self._thread = threading.get_ident()
         self.name = name  # type: ignore[misc]
 
     @property
@@ -165,9 +168,16 @@ class RecordingStream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        """Record ``text`` in the cell's outputs."""
+        """Record ``text`` in the cell's outputs (from another thread: write it on)."""
+        if threading.get_ident() != self._thread:
+            return self._others.write(text)
         self._recorder.stream(self.name, str(text))
         return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream replaced when another thread asks."""
+        if threading.get_ident() != self._thread:
+            self._others.flush()
 
 
 class RecordingDisplayPublisher(DisplayPublisher):
@@ -348,8 +358,8 @@ class InProcessShell:
             raise RuntimeError("InProcessShell.acquire() must be called first")
         count = shell.execution_count
         cell.outputs = shell.recorder.start(count)
-        with redirect_stdout(RecordingStream(shell.recorder, "stdout")), \
-                redirect_stderr(RecordingStream(shell.recorder, "stderr")), \
+        with redirect_stdout(RecordingStream(shell.recorder, "stdout", sys.stdout)), \
+                redirect_stderr(RecordingStream(shell.recorder, "stderr", sys.stderr)), \
                 _without_keyboard(), _notebook_import_path(), _time_limit(timeout):
             result = shell.run_cell(cell.source, store_history=True)
         cell.execution_count = count
