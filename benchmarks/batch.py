@@ -12,10 +12,12 @@ own (the largest single process among the batch, its workers and their kernels):
     kernels (the batch's option ``--noyaux``) instead of in the workers' processes;
 (c) the floor: the same work (folder validated and cached, the notebook's code cells for
     each territory with every output rendered to HTML and written, its gaps workbook,
-    the synthesis notebook's cells, the index) run by plain library calls in 1 and in 2
-    processes, without notebooks nor kernels. Between two territories the floor's process
-    does what a batch kernel does between two reports: its garbage collected, then what
-    survives frozen out of the collector's reach (``gc.freeze``).
+    the synthesis notebook's cells, the index) run by plain library calls in 1 process
+    (as ``--jobs 1``: everything in the one process) and in 2 worker processes beside the
+    one that reads the folder (as ``--jobs 2``), without notebooks nor kernels. Between two
+    territories the floor's process does what a batch worker does between two reports:
+    its garbage collected, then what survives frozen out of the collector's reach
+    (``gc.freeze``).
 
 Ratios compare like with like: b(jobs=1)/c(1 process) and b(jobs=2)/c(2 processes) on
 the same territories; a/b per report. Then report sizes (self-contained, with shared
@@ -181,13 +183,16 @@ def floor(codes: list[str], processes: int, out: str, times: str) -> None:
     state = target / ".etat"
     state.mkdir(parents=True, exist_ok=True)
     cache = _cache_data(data, state, fingerprint_folder(folder))
-    shares = [codes[i::processes] for i in range(processes)]
-    children = [subprocess.Popen([
-        sys.executable, __file__, "--interne-plancher-worker", ",".join(share), str(cache),
-        out, ",".join(codes) if i == 0 else "", f"{times}.{i}"]) for i, share in
-        enumerate(shares)]
-    if any(child.wait() for child in children):
-        raise SystemExit("échec d'un processus du plancher")
+    if processes == 1:  # this very process, as ``ptsm-diag batch --jobs 1`` does
+        floor_worker(codes, str(cache), out, ",".join(codes), f"{times}.0")
+    else:  # worker processes beside this one, as a batch's pool
+        shares = [codes[i::processes] for i in range(processes)]
+        children = [subprocess.Popen([
+            sys.executable, __file__, "--interne-plancher-worker", ",".join(share),
+            str(cache), out, ",".join(codes) if i == 0 else "", f"{times}.{i}"])
+            for i, share in enumerate(shares)]
+        if any(child.wait() for child in children):
+            raise SystemExit("échec d'un processus du plancher")
     figures = territory_key_figures(data, codes)
     signals = territory_signals(data, codes, "france")
     write_atomic(target / "index.html", figures.to_html() + signals.to_html())
@@ -222,6 +227,12 @@ def main() -> None:
     parser.add_argument("--interne-plancher-worker", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--interne-naif", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.interne_plancher or args.interne_plancher_worker:
+        # what ptsm-diag's own processes (the command, a batch worker) do before their
+        # imports, so that the floor and the batch import the same modules
+        from ptsm_diag.report.startup import skip_unneeded_imports
+
+        skip_unneeded_imports()
     if args.interne_plancher:
         codes, processes, out, times = args.interne_plancher
         return floor(codes.split(","), int(processes), out, times)

@@ -124,6 +124,9 @@ class NationalWork:
 
     def __init__(self, data: DataFolder) -> None:
         self.data = data
+        #: the open-data indicators' references, filled by the first territory of each
+        #: région (``opendata_indicators(references=…)``)
+        self.opendata_references: dict[tuple, object] = {}
 
     @cached_property
     def population(self) -> pd.DataFrame | None:
@@ -316,7 +319,8 @@ def prepare_diagnostic(
         commune_pop=work.commune_population if work is not None else None,
         departement_pop=work.departement_population if work is not None else None,
         counts=work.national_counts if work is not None and national is not None else None,
-        bands=work.national_bands if work is not None else None)
+        bands=work.national_bands if work is not None else None,
+        references=work.opendata_references if work is not None else None)
     indicateurs, opendata_notes = merge_user_first(data.indicateurs, opendata)
     if indicateurs is not None and not indicateurs.empty:
         if key is not None and not opendata_notes["utilise"].any():

@@ -129,3 +129,44 @@ def test_batch_synthesis_equals_the_folder_synthesis(batch_cache: Path) -> None:
         pd.testing.assert_frame_equal(batch.rosaces[code], folder.rosaces[code])
     pd.testing.assert_frame_equal(batch.indicator_values, folder.indicator_values)
     assert batch.year == folder.year
+
+
+def _opendata(diag, references, national=None):  # type: ignore[no-untyped-def]
+    from ptsm_diag.compute.opendata_indicators import opendata_indicators
+
+    data = diag.data
+    return opendata_indicators(
+        data.ressources, list(diag.territory.communes["code_commune"]), data.population,
+        diag.national if national is None else national, code=diag.territory.code,
+        region=diag.territory.region_codes[0],
+        national_population=getattr(data, "population_nationale", None),
+        references=references)
+
+
+def test_open_data_references_shared_by_a_batch_equal_each_territory_alone(
+        batch_cache: Path) -> None:
+    """The références R<région> and FRANCE computed for the first territory of a région
+    and read back for the next ones give every territory the rows it computes alone,
+    including the reason of an indicator the national table cannot give."""
+    shared: dict[tuple, object] = {}
+    # two territories per région, so that the second reads the first's references
+    codes = ["35", "29", "2A", "2B", "971", "972", "59", "62"]
+    diags = [prepare_diagnostic(code, batch_cache) for code in codes]
+    national = diags[0].national
+    assert national is not None
+    # a national table without the Finistère: its région and France are incomplete
+    holed = national[national["code_departement"].astype(str) != "29"]
+    computed = 0
+    for table in (None, holed):
+        memo: dict[tuple, object] = {}
+        for diag in diags:
+            batch = _opendata(diag, shared if table is None else memo, table)
+            alone = _opendata(diag, None, table)
+            pd.testing.assert_frame_equal(batch.rows, alone.rows)
+            pd.testing.assert_frame_equal(batch.notes, alone.notes)
+            computed += int(batch.notes["calcule"].sum())
+        if table is not None:  # the hole is named, for Bretagne's territories only
+            reasons = _opendata(diags[1], memo, table).notes["raison"].str.cat(sep=" ")
+            assert "table nationale incomplète" in reasons and "29" in reasons
+    assert computed > 0
+    assert any(key[1] == "R53" for key in shared if key[0] == "numérateur")

@@ -103,6 +103,7 @@ def opendata_indicators(
     departement_pop: pd.DataFrame | None = None,
     counts: pd.DataFrame | None = None,
     bands: tuple[pd.DataFrame, int | None] | None = None,
+    references: dict[tuple, object] | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -139,6 +140,12 @@ def opendata_indicators(
         territory); computed here by default.
     bands : (DataFrame, int or None), optional
         :func:`national_bands` of ``national_population`` already computed.
+    references : dict, optional
+        A store shared by the territories of one batch, every call with the same tables
+        (:class:`ptsm_diag.diagnostic.NationalWork`): what depends on the national tables
+        and the région only (the references' numerators and populations, the FINESS date
+        and sources) is computed for the first territory and read back for the others.
+        Filled here; the results are those of a call without it.
     """
     catalog = dict(catalog) if catalog is not None else load_indicator_catalog()
     wanted = {k: v for k, v in OPEN_DATA_INDICATORS.items() if k in catalog}
@@ -167,16 +174,19 @@ def opendata_indicators(
     own = _territory_counts(resources, set(own_units["code_commune"]))
     nat_pop, nat_year = national_bands(national_population) if bands is None else bands
     own_deps = _whole_departements(set(own_units["code_commune"]))
+    memo: dict[tuple, object] = references if references is not None else {}
 
-    date = _finess_date(national)
+    if ("sources",) not in memo:
+        memo[("sources",)] = (_finess_date(national), sorted(
+            {str(v) for v in national.get("source", pd.Series(dtype=object)).dropna().unique()
+             if str(v).strip() and not str(v).startswith("FINESS")}))
+    date, named = memo[("sources",)]  # type: ignore[misc]
     annee = int(date[:4]) if date else (year or int(pop.attrs.get("annee_population", 0))
                                         or None)
     pop_year = pop.attrs.get("annee_population")
     insee = (f"INSEE {pop_year}" if pop_year else
              f"INSEE populations légales {geography_metadata().get('millesime_population', '')}"
              .strip())
-    named = sorted({str(v) for v in national.get("source", pd.Series(dtype=object)).dropna()
-                    if str(v).strip() and not str(v).startswith("FINESS")})
     counted = f"FINESS {date}" if date else (named[0] if named else "FINESS")
     rows: list[dict] = []
     for ind_id, (types, measure) in wanted.items():
@@ -190,22 +200,18 @@ def opendata_indicators(
                 value = sum(own.get((t, measure), 0.0) for t in types)
                 missing_capacity = int(sum(own.get((t, "sans"), 0) for t in types))
             else:
-                absent = [(d, t) for d in deps for t in types if (d, t) not in counts.index]
-                if absent:
-                    deps_absent = sorted({d for d, _ in absent})
-                    problem = (f"table nationale incomplète pour {unit} (départements ou types "
-                               f"absents : {', '.join(deps_absent[:8])}"
-                               f"{'…' if len(deps_absent) > 8 else ''})")
+                key = ("numérateur", unit, tuple(types), measure)
+                if key not in memo:
+                    memo[key] = _reference_numerator(counts, unit, deps, types, measure)
+                value, problem = memo[key]  # type: ignore[misc]
+                if problem:
                     break
-                rows_ = counts.loc[[(d, t) for d in deps for t in types]]
-                value = float(rows_["nombre"].sum() if measure == "nombre"
-                              else rows_["places"].sum())
             numerators[unit] = value
         if problem:
             notes.append(_note(indicator, False, reason=problem))
             continue
         band, people, used_national = _denominators(
-            indicator.population, own_pop, dep_pop, units, nat_pop, own_deps)
+            indicator.population, own_pop, dep_pop, units, nat_pop, own_deps, memo)
         if band is None:
             notes.append(_note(indicator, False, reason=(
                 f"population de {indicator.population} ans indisponible pour le territoire "
@@ -241,6 +247,20 @@ def opendata_indicators(
             source=source))
     frame = pd.DataFrame(rows, columns=empty.columns) if rows else empty
     return OpenDataIndicators(frame, pd.DataFrame(notes, columns=NOTE_COLUMNS))
+
+
+def _reference_numerator(counts: pd.DataFrame, unit: str, deps: list[str],
+                         types: Sequence[str], measure: str) -> tuple[float, str]:
+    """(numerator, problem) of a reference unit from the national counts; the problem
+    (French) names the départements missing from the national table."""
+    absent = [(d, t) for d in deps for t in types if (d, t) not in counts.index]
+    if absent:
+        deps_absent = sorted({d for d, _ in absent})
+        return np.nan, (f"table nationale incomplète pour {unit} (départements ou types "
+                        f"absents : {', '.join(deps_absent[:8])}"
+                        f"{'…' if len(deps_absent) > 8 else ''})")
+    rows = counts.loc[[(d, t) for d in deps for t in types]]
+    return float(rows["nombre"].sum() if measure == "nombre" else rows["places"].sum()), ""
 
 
 def _territory_counts(resources: pd.DataFrame | None, communes: set[str]
@@ -296,10 +316,12 @@ def _whole_departements(communes: set[str]) -> list[str] | None:
 def _denominators(
     band: str | None, own_pop: pd.DataFrame, dep_pop: pd.DataFrame,
     units: Mapping[str, list[str] | None], nat_pop: pd.DataFrame | None = None,
-    own_deps: list[str] | None = None,
+    own_deps: list[str] | None = None, memo: dict[tuple, object] | None = None,
 ) -> tuple[str | None, dict[str, float], bool]:
     """The band used, the population of every unit (empty when no band is complete) and
-    whether the national population table gave one of them."""
+    whether the national population table gave one of them. The references' populations
+    are kept in ``memo`` (same tables for every call)."""
+    memo = memo if memo is not None else {}
     nat_pop = nat_pop if nat_pop is not None else pd.DataFrame()
 
     def national(deps: list[str] | None, column: str) -> float:
@@ -328,7 +350,15 @@ def _denominators(
     if band == "ensemble":
         candidates = ("ensemble", "bundled")
     for candidate in candidates:
-        found = {unit: people(deps, candidate) for unit, deps in units.items()}
+        found: dict[str, tuple[float, bool]] = {}
+        for unit, deps in units.items():
+            if deps is None:
+                found[unit] = people(deps, candidate)
+                continue
+            key = ("population", unit, candidate)
+            if key not in memo:
+                memo[key] = people(deps, candidate)
+            found[unit] = memo[key]  # type: ignore[assignment]
         values = {unit: value for unit, (value, _) in found.items()}
         if all(np.isfinite(v) and v > 0 for v in values.values()):
             return candidate, values, any(nat for _, nat in found.values())

@@ -45,10 +45,16 @@ def _label(text: object, width: int = 45, max_lines: int = 2) -> str:
     return "<br>".join(html.escape(line) for line in lines)
 
 
+# What plotly's « plotly_white » template changes for cartesian figures, set on the figure:
+# naming the template deep-copies and validates all of it (about 10 ms a figure).
+_WHITE_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8"}
+
+
 def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(
         title={"text": html.escape(title), "font": {"size": TITLE_FONT_SIZE}, "x": 0.01},
-        font=FONT, height=height, template="plotly_white",
+        font=FONT, height=height, plot_bgcolor="white",
+        xaxis=_WHITE_AXIS, yaxis=_WHITE_AXIS,
         margin={"l": 20, "r": 30, "t": 70, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0,
                     "traceorder": "normal"},
