@@ -245,3 +245,31 @@ def test_a_shared_geojson_layer_draws_what_a_plain_layer_draws():
     plain, shared = _plain_and_shared(holed)
     assert _same_ids(map_to_framed_html(plain).frame) == _same_ids(
         map_to_framed_html(shared).frame)
+
+
+def test_a_shared_layer_keeps_every_property_as_geopandas_writes_it():
+    """Text, whole numbers, decimals, booleans and missing values of every kind come out
+    as in ``GeoDataFrame.to_json`` (ids from the index, missing values null)."""
+    import json
+
+    import pandas as pd
+
+    from ptsm_diag.viz.offline import SharedGeoJson
+
+    frame = gpd.GeoDataFrame({
+        "nom": ["Rennes", None, "Bruz"],
+        "code": pd.array(["35238", "35047", pd.NA], dtype="string"),
+        "population": [220488, 18000, 0],
+        "taux": [1.5, float("nan"), 1 / 3],
+        "places": pd.array([4, pd.NA, 0], dtype="Int64"),
+        "ouvert": [True, False, True],
+    }, geometry=[box(-1.7, 48.1, -1.6, 48.2), box(-1.8, 48.0, -1.7, 48.1),
+                 box(-1.75, 48.0, -1.65, 48.05)], crs="EPSG:4326", index=[10, 3, 7])
+    layer = SharedGeoJson(frame)
+    expected = json.loads(frame.to_json())
+    for feature in expected["features"]:
+        feature["geometry"] = None
+    assert layer.data == expected
+    assert layer.data["features"][1]["properties"] == {
+        "nom": None, "code": "35047", "population": 18000, "taux": None, "places": None,
+        "ouvert": False}

@@ -79,6 +79,26 @@ class _Geography:
             str(reg): sorted(group.unique()) for reg, group in
             self.frame.groupby("code_region")["code_departement"]}
         self.departements = sorted(self.communes_of_departement)
+        self._splits: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+
+    def split(self, communes: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(whole départements, communes of the others) of a territory, computed once per
+        list of communes (every indicator of the card asks for the same territory)."""
+        key = tuple(communes)
+        if key not in self._splits:
+            inside = self.frame[self.frame["code_commune"].isin(set(communes))]
+            whole: list[str] = []
+            loose: list[str] = []
+            for dep, group in inside.groupby("code_departement"):
+                if len(group) == len(self.communes_of_departement[str(dep)]):
+                    whole.append(str(dep))
+                else:
+                    loose += sorted(group["code_commune"])
+            if len(self._splits) > 64:  # a batch: the territories one after the other
+                self._splits.clear()
+            self._splits[key] = (whole, loose)
+        whole, loose = self._splits[key]
+        return list(whole), list(loose)
 
 
 class _Resolver:
@@ -145,13 +165,7 @@ class _Resolver:
     def territory(self, communes: Sequence[str]) -> _Value:
         """Whole départements of the territory through :meth:`departement`, other
         communes one by one."""
-        inside = self.geography.frame[self.geography.frame["code_commune"].isin(set(communes))]
-        whole, loose = [], []
-        for dep, group in inside.groupby("code_departement"):
-            if len(group) == len(self.geography.communes_of_departement[str(dep)]):
-                whole.append(str(dep))
-            else:
-                loose += sorted(group["code_commune"])
+        whole, loose = self.geography.split(communes)
         if not whole and not loose:
             return _Value(reason="aucune commune du territoire dans la géographie")
         if whole and not loose:

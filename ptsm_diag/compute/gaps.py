@@ -591,11 +591,13 @@ def gap_frame(rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """A gap table with the standard columns and dtypes (empty without rows)."""
     frame = pd.DataFrame(rows or [], columns=None)
     frame = frame.reindex(columns=GAP_COLUMNS)
-    for column in _FLOAT_COLUMNS:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    for column in _INT_COLUMNS:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
-    return frame
+    typed = {column: pd.to_numeric(frame[column], errors="coerce").astype(float)
+             for column in _FLOAT_COLUMNS}
+    typed.update({column: pd.to_numeric(frame[column], errors="coerce").round()
+                  .astype("Int64") for column in _INT_COLUMNS})
+    # one frame built from its columns (ten column replacements cost more than the rest)
+    return pd.DataFrame({column: typed.get(column, frame[column]) for column in GAP_COLUMNS},
+                        index=frame.index)
 
 
 def _prestation_info(code: str | None, config: GapConfig) -> dict[str, Any]:

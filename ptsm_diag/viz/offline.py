@@ -28,6 +28,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from jinja2.utils import htmlsafe_json_dumps
 
@@ -123,12 +124,8 @@ class SharedGeoJson(folium.GeoJson):
         missing = shapely.is_missing(geometries) | shapely.is_empty(geometries)
         # A missing geometry: a plain layer (the page keeps its features as they are).
         self.geometries = None if missing.any() else geometries
-        if self.geometries is None:
-            data = json.loads(frame.to_json())
-        else:
-            blank = frame.set_geometry(gpd.GeoSeries([None] * len(frame), index=frame.index,
-                                                     crs=frame.crs))
-            data = json.loads(blank.to_json())
+        data = (json.loads(frame.to_json()) if self.geometries is None
+                else _features_without_geometry(frame))
         super().__init__(data, **kwargs)
 
     def features_with_geometry(self) -> dict:
@@ -145,6 +142,25 @@ class SharedGeoJson(folium.GeoJson):
             return super()._get_self_bounds()
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
         return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+
+def _features_without_geometry(frame: gpd.GeoDataFrame) -> dict:
+    """``json.loads(frame.to_json())`` with every geometry ``None``: the same features
+    (``id`` the index as text, missing values ``None``), built column by column instead of
+    row by row."""
+    properties = frame.drop(columns=frame.geometry.name)
+    columns = []
+    for name in properties.columns:
+        values = properties[name].astype(object).to_numpy(copy=True)
+        values[pd.isna(properties[name]).to_numpy()] = None
+        columns.append(values.tolist())
+    names = [str(name) for name in properties.columns]
+    text = json.dumps({"type": "FeatureCollection", "features": [
+        {"id": str(index), "type": "Feature", "properties": dict(zip(names, row, strict=True)),
+         "geometry": None}
+        for index, row in zip(frame.index, zip(*columns, strict=True) if columns
+                              else ([()] * len(frame)), strict=True)]})
+    return json.loads(text)  # as plain JSON values, as the text a plain layer writes
 
 
 @contextmanager
