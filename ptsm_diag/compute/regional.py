@@ -268,6 +268,7 @@ def resource_rates(synthesis: Synthesis) -> pd.DataFrame:
     types = load_resource_types()
     base = pd.DataFrame({"type_ressource": list(types)})
     result = None
+    rates: dict[str, np.ndarray] = {}  # one column per territory, joined once at the end
     resources = synthesis.resources
     for code, territory in synthesis.territories.items():
         subset = resources[resources["code_territoire"] == code]
@@ -275,13 +276,13 @@ def resource_rates(synthesis: Synthesis) -> pd.DataFrame:
                                     types)
         if result is None:
             result = base.merge(summary[["type_ressource", "libelle", "champ"]])
-        result[code] = summary["pour_100000_hab"].to_numpy()
+        rates[code] = summary["pour_100000_hab"].to_numpy()
     assert result is not None
     population = sum(t.population_total or 0 for t in synthesis.territories.values())
     pooled = resources.drop_duplicates("id_ressource") if "id_ressource" in resources else resources
     total = summarise_by_type(_resource_columns(pooled), population, types)
-    result["ensemble"] = total["pour_100000_hab"].to_numpy()
-    return result
+    rates["ensemble"] = total["pour_100000_hab"].to_numpy()
+    return pd.concat([result, pd.DataFrame(rates, index=result.index)], axis=1)
 
 
 def _resource_columns(resources: pd.DataFrame) -> pd.DataFrame:
