@@ -273,3 +273,18 @@ def test_a_shared_layer_keeps_every_property_as_geopandas_writes_it():
     assert layer.data["features"][1]["properties"] == {
         "nom": None, "code": "35047", "population": 18000, "taux": None, "places": None,
         "ouvert": False}
+
+
+def test_a_map_whose_layer_has_no_style_shows_its_outlines_in_the_notebook_preview():
+    """A consultant's own ``folium.GeoJson`` without a style function (folium then gives
+    the layer no ``style_function`` attribute) is drawn in the notebook's picture with
+    Leaflet's default style instead of failing the cell."""
+    from ptsm_diag.viz import offline
+    from ptsm_diag.viz.offline import map_preview_svg
+
+    for layer in (lambda: folium.GeoJson(_communes().to_json()),
+                  lambda: offline.SharedGeoJson(_communes())):
+        m = folium.Map(location=[48.05, -1.7], zoom_start=9, tiles=None)
+        layer().add_to(m)
+        assert map_preview_svg(m).count("<path") == 2
+        assert "ptsm-carte-apercu" in map_block(m)

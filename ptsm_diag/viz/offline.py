@@ -775,7 +775,9 @@ def map_preview_svg(m: folium.Map, width: int = 900, height: int = 500) -> str:
             features = data.get("features", [data])
             for feature in features:
                 geometry = feature.get("geometry") or {}
-                style = element.style_function(feature) if element.style_function else {}
+                # folium sets style_function only on a layer given one
+                styler = getattr(element, "style_function", None)
+                style = styler(feature) if styler else {}
                 shapes.append((_rings(geometry), style or {}))
         elif isinstance(element, folium.CircleMarker):
             lat, lon = element.location
