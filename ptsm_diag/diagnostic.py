@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -126,7 +127,7 @@ class NationalWork:
         self.data = data
         #: the open-data indicators' references, filled by the first territory of each
         #: région (``opendata_indicators(references=…)``)
-        self.opendata_references: dict[tuple, object] = {}
+        self.opendata_references: dict[tuple, Any] = {}
 
     @cached_property
     def population(self) -> pd.DataFrame | None:

@@ -165,7 +165,7 @@ def test_open_data_references_shared_by_a_batch_equal_each_territory_alone(
             pd.testing.assert_frame_equal(batch.rows, alone.rows)
             pd.testing.assert_frame_equal(batch.notes, alone.notes)
             computed += int(batch.notes["calcule"].sum())
-        if table is not None:  # the hole is named, for Bretagne's territories only
+        if table is not None:  # the Finistère's département is named as missing
             reasons = _opendata(diags[1], memo, table).notes["raison"].str.cat(sep=" ")
             assert "table nationale incomplète" in reasons and "29" in reasons
     assert computed > 0

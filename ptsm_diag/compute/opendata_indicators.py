@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ def opendata_indicators(
     departement_pop: pd.DataFrame | None = None,
     counts: pd.DataFrame | None = None,
     bands: tuple[pd.DataFrame, int | None] | None = None,
-    references: dict[tuple, object] | None = None,
+    references: dict[tuple, Any] | None = None,
 ) -> OpenDataIndicators:
     """The open-data indicators of one territory and of its references.
 
@@ -174,13 +175,13 @@ def opendata_indicators(
     own = _territory_counts(resources, set(own_units["code_commune"]))
     nat_pop, nat_year = national_bands(national_population) if bands is None else bands
     own_deps = _whole_departements(set(own_units["code_commune"]))
-    memo: dict[tuple, object] = references if references is not None else {}
+    memo: dict[tuple, Any] = references if references is not None else {}
 
     if ("sources",) not in memo:
         memo[("sources",)] = (_finess_date(national), sorted(
             {str(v) for v in national.get("source", pd.Series(dtype=object)).dropna().unique()
              if str(v).strip() and not str(v).startswith("FINESS")}))
-    date, named = memo[("sources",)]  # type: ignore[misc]
+    date, named = memo[("sources",)]
     annee = int(date[:4]) if date else (year or int(pop.attrs.get("annee_population", 0))
                                         or None)
     pop_year = pop.attrs.get("annee_population")
@@ -203,7 +204,7 @@ def opendata_indicators(
                 key = ("numérateur", unit, tuple(types), measure)
                 if key not in memo:
                     memo[key] = _reference_numerator(counts, unit, deps, types, measure)
-                value, problem = memo[key]  # type: ignore[misc]
+                value, problem = memo[key]
                 if problem:
                     break
             numerators[unit] = value
@@ -316,7 +317,7 @@ def _whole_departements(communes: set[str]) -> list[str] | None:
 def _denominators(
     band: str | None, own_pop: pd.DataFrame, dep_pop: pd.DataFrame,
     units: Mapping[str, list[str] | None], nat_pop: pd.DataFrame | None = None,
-    own_deps: list[str] | None = None, memo: dict[tuple, object] | None = None,
+    own_deps: list[str] | None = None, memo: dict[tuple, Any] | None = None,
 ) -> tuple[str | None, dict[str, float], bool]:
     """The band used, the population of every unit (empty when no band is complete) and
     whether the national population table gave one of them. The references' populations
@@ -358,7 +359,7 @@ def _denominators(
             key = ("population", unit, candidate)
             if key not in memo:
                 memo[key] = people(deps, candidate)
-            found[unit] = memo[key]  # type: ignore[assignment]
+            found[unit] = memo[key]
         values = {unit: value for unit, (value, _) in found.items()}
         if all(np.isfinite(v) and v > 0 for v in values.values()):
             return candidate, values, any(nat for _, nat in found.values())
