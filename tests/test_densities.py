@@ -371,3 +371,27 @@ def test_adult_places_take_their_age_band_from_the_national_population_table():
     # national table counts départements): the whole-territory band 18-64 is used.
     note, rows = esat(population, people)
     assert "population de 18-64 ans" in note["source"] and rows.loc["T", "denominateur"] == 800
+
+
+def test_a_territory_population_alone_equals_the_same_territory_counted_with_others():
+    """The population of one unit (a territory's reference, computed alone) is the one the
+    grouping of every unit gives: bundled total, complete bands, a band with a missing
+    commune left empty, a commune absent from the table counted as unknown."""
+    pop = pd.DataFrame({
+        "population_reference": [100.0, 200.0, 50.0, np.nan],
+        "0-17": [20.0, 40.0, np.nan, np.nan], "18-64": [60.0, 120.0, 30.0, np.nan],
+        "65+": [20.0, 40.0, 20.0, np.nan], "18+": [80.0, 160.0, 50.0, np.nan],
+        "ensemble": [100.0, 200.0, 50.0, np.nan], "20-59": [50.0, 100.0, 25.0, np.nan],
+        "20-64": [55.0, 110.0, 28.0, np.nan],
+    }, index=pd.Index(["35001", "35002", "35003", "35004"], name="code_commune"))
+    territory = ["35001", "35002", "35003", "35004", "35999"]
+    alone = densities._unit_population(
+        pd.DataFrame({"unit": "T1", "code_commune": territory}), pop)
+    together = densities._unit_population(pd.DataFrame({
+        "unit": ["T1"] * 5 + ["T2", "T2"],
+        "code_commune": [*territory, "35001", "35002"]}), pop)
+    pd.testing.assert_frame_equal(alone, together.loc[["T1"]])
+    assert alone.at["T1", "bundled"] == 350
+    assert alone.at["T1", "18-64"] == 210
+    assert np.isnan(alone.at["T1", "0-17"])  # 35003 has people but no 0-17 count
+    assert together.at["T2", "0-17"] == 60

@@ -344,6 +344,46 @@ def test_compute_gaps_ranks_and_reports_skipped(rosace):
     assert set(empty.skipped) == set(SOURCES) - {"connaissance"}
 
 
+def test_a_source_of_the_user_giving_numbers_as_text_is_read_like_the_packaged_ones():
+    """Numbers written as text are numbers, words in a number column are empty, whole
+    numbers are rounded half to even; columns the source does not name are empty."""
+    def survey(inputs, config):
+        return pd.DataFrame({
+            "nature": ["connaissance", "connaissance"], "code_objet": ["E1", "E2"],
+            "sujet": ["Enquête locale", "Enquête régionale"], "valeur": ["12.5", "n.d."],
+            "ampleur": ["0.5", 0.25], "priorite_ptsm": ["2", None], "axe_anap": [2.5, 3.5],
+            "severite": [1.0, "?"], "niveau_severite": ["faible", "information"],
+        })
+
+    gaps = compute_gaps(_inputs(), sources={"enquete": survey}).gaps
+    first, second = gaps.set_index("code_objet").loc[["E1", "E2"]].to_dict("records")
+    assert first["valeur"] == 12.5 and math.isnan(second["valeur"])
+    assert (first["ampleur"], second["ampleur"]) == (0.5, 0.25)
+    assert first["priorite_ptsm"] == 2 and pd.isna(second["priorite_ptsm"])
+    assert (first["axe_anap"], second["axe_anap"]) == (2, 4)
+    assert math.isnan(second["severite"]) and math.isnan(first["population_concernee"])
+    assert str(gaps["priorite_ptsm"].dtype) == "Int64"
+    assert list(gaps["code_objet"]) == ["E1", "E2"]  # the NaN severity ranked last
+
+
+def test_what_informs_the_priorities_is_found_once_and_agrees_with_each_source(rosace,
+                                                                               config):
+    from ptsm_diag.compute.gaps import informed_priorities, territory_evidence
+
+    inputs = _inputs(rosace=rosace, resources=RESOURCES, accessibility=_accessibility())
+    indicators, present = territory_evidence(inputs)
+    assert "rehospit_15j" in indicators and {"chs", "cmp_adultes"} <= present
+    analysis = compute_gaps(inputs, config)
+    assert analysis.informed_priorities == informed_priorities(inputs, config)
+    alone = knowledge_gaps(inputs, config)
+    shown = analysis.gaps[analysis.gaps["nature"] == "connaissance"]
+    assert sorted(shown["code_objet"]) == sorted(alone["code_objet"])
+    # evidence given by the caller is used as given: nothing present, every point unknown
+    blind = replace(inputs, evidence=(frozenset(), frozenset()))
+    assert "R3224-3-9" in set(knowledge_gaps(blind, config)["code_objet"])
+    assert "R3224-3-9" not in set(alone["code_objet"])
+
+
 # --------------------------------------------------------------------------- config
 
 

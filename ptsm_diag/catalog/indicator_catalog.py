@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,20 @@ def load_indicator_catalog(
         required field, unknown field, duplicate id, or an override naming an unknown
         indicator.
     """
+    if path is None and overrides is None:  # read by every report: built once, copied
+        return dict(_packaged_catalog())
+    return _catalog(path, overrides)
+
+
+@cache
+def _packaged_catalog() -> dict[str, Indicator]:
+    return _catalog(None, None)
+
+
+def _catalog(
+    path: str | Path | None, overrides: Mapping[str, Mapping[str, Any]] | str | Path | None
+) -> dict[str, Indicator]:
+    """The catalogue of ``path`` (packaged when None) with ``overrides``, validated."""
     if path is None:
         text = resources.files("ptsm_diag.catalog").joinpath(PACKAGED_FILE).read_text(
             encoding="utf-8"

@@ -415,6 +415,10 @@ class GapInputs:
         Gaps of the sources run before (used by the feuille de route check).
     reference : str, optional
         Reference kept when the densities hold several (« france », « region »).
+    evidence : tuple of two sets, optional
+        Indicators with a value for the territory and resource types present on it, as
+        :func:`territory_evidence` finds them from the tables above; :func:`compute_gaps`
+        fills it once for all its sources. None: found from the tables when needed.
     """
 
     territory: str
@@ -431,6 +435,7 @@ class GapInputs:
     resource_types: Mapping[str, ResourceType] | None = None
     found: pd.DataFrame | None = None
     reference: str | None = None
+    evidence: tuple[frozenset[str], frozenset[str]] | None = None
 
 
 REFERENCE_LABELS = {"france": "France", "region": "Région"}
@@ -588,16 +593,49 @@ def _finish(rows: list[dict[str, Any]], nature: str, inputs: GapInputs,
 
 
 def gap_frame(rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
-    """A gap table with the standard columns and dtypes (empty without rows)."""
-    frame = pd.DataFrame(rows or [], columns=None)
-    frame = frame.reindex(columns=GAP_COLUMNS)
-    typed = {column: pd.to_numeric(frame[column], errors="coerce").astype(float)
-             for column in _FLOAT_COLUMNS}
-    typed.update({column: pd.to_numeric(frame[column], errors="coerce").round()
-                  .astype("Int64") for column in _INT_COLUMNS})
-    # one frame built from its columns (ten column replacements cost more than the rest)
-    return pd.DataFrame({column: typed.get(column, frame[column]) for column in GAP_COLUMNS},
-                        index=frame.index)
+    """A gap table with the standard columns and dtypes (empty without rows).
+
+    Keys of ``rows`` outside :data:`GAP_COLUMNS` are left out, missing ones are empty.
+    Numbers are read as :func:`pandas.to_numeric` with ``errors="coerce"`` would (text
+    that is no number is NaN); whole-number columns are rounded to ``Int64``.
+    """
+    rows = rows or []
+    columns: dict[str, Any] = {}
+    for column in GAP_COLUMNS:
+        values = [row.get(column) for row in rows]
+        if column in _FLOAT_SET:
+            columns[column] = np.array([_as_float(v) for v in values], dtype=float)
+        elif column in _INT_SET:
+            columns[column] = pd.array([_as_whole(v) for v in values], dtype="Int64")
+        else:
+            # a column no row names is NaN (float), as a frame of records reindexed on
+            # these columns would have it
+            named = any(column in row for row in rows)
+            columns[column] = values if named else np.full(len(rows), math.nan)
+    # built column by column from plain lists: a frame of records then ten conversions
+    # cost ten times more, and the analysis makes a dozen such frames per territory
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+
+
+_FLOAT_SET = frozenset(_FLOAT_COLUMNS)
+_INT_SET = frozenset(_INT_COLUMNS)
+
+
+def _as_float(value: Any) -> float:
+    """``value`` as a float; NaN when it is empty or no number (« n.d. », a word)."""
+    if value is None or value is pd.NA:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _as_whole(value: Any) -> int | None:
+    """``value`` rounded to an integer (half to even, as NumPy); None when not a finite
+    number."""
+    number = _as_float(value)
+    return int(round(number)) if math.isfinite(number) else None
 
 
 def _prestation_info(code: str | None, config: GapConfig) -> dict[str, Any]:
@@ -887,16 +925,23 @@ def accessibility_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | N
     population = pd.to_numeric(access["population"], errors="coerce").fillna(0)
     totals = population.groupby(access["type_ressource"].astype(str)).sum()
     far = white_zone_communes(access, config, types)
+    # one pass over plain arrays: a type's communes are a mask, not a grouped frame
+    kinds = far["type_ressource"].to_numpy(dtype=object)
+    people = pd.to_numeric(far["population"], errors="coerce").fillna(0).to_numpy(float)
+    times = far["temps"].to_numpy(dtype=float)
+    limits = far["seuil"].to_numpy(dtype=float)
+    communes_of = far["code_commune"].astype(str).to_numpy(dtype=object)
     rows = []
-    for code, group in far.groupby("type_ressource", sort=True):
-        pop = pd.to_numeric(group["population"], errors="coerce").fillna(0)
+    for code in sorted(set(kinds)):
+        mine = kinds == code
+        pop = people[mine]
         concerned = float(pop.sum())
         if concerned < minimum or concerned <= 0:
             continue
-        threshold = float(group["seuil"].iloc[0])
-        mean_time = float((group["temps"] * pop).sum() / concerned)
+        threshold = float(limits[mine][0])
+        mean_time = float((times[mine] * pop).sum() / concerned)
         total = float(totals.get(code, 0))
-        communes = sorted(group["code_commune"].astype(str).unique())
+        communes = sorted(set(communes_of[mine]))
         rows.append({
             "code_objet": code, "sujet": _type_label(code, types),
             "valeur": 100 * concerned / total if total else None,
@@ -948,8 +993,14 @@ def cooperation_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | Non
     return _finish(rows, "cooperation", inputs, config)
 
 
-def _evidence(inputs: GapInputs) -> tuple[set[str], set[str]]:
-    """Indicators with a value for the territory, resource types present on it."""
+def territory_evidence(inputs: GapInputs) -> tuple[frozenset[str], frozenset[str]]:
+    """Indicators with a value for the territory, resource types present on it.
+
+    ``inputs.evidence`` when it is given, else read from the indicator values, the rosace,
+    the resources and the densities of ``inputs``.
+    """
+    if inputs.evidence is not None:
+        return inputs.evidence
     indicators: set[str] = set()
     for frame in (inputs.indicator_values, inputs.rosace):
         if _present(frame) and {"indicateur", "statut"} <= set(frame.columns):
@@ -963,12 +1014,12 @@ def _evidence(inputs: GapInputs) -> tuple[set[str], set[str]]:
     if _present(inputs.densities):
         counted = pd.to_numeric(inputs.densities["nombre"], errors="coerce").fillna(0) > 0
         present.update(inputs.densities.loc[counted, "type_ressource"].astype(str))
-    return indicators, present
+    return frozenset(indicators), frozenset(present)
 
 
 def informed_points(inputs: GapInputs, config: GapConfig) -> dict[int, bool]:
     """Whether each R3224-3 point is informed by at least one datum of the territory."""
-    indicators, present = _evidence(inputs)
+    indicators, present = territory_evidence(inputs)
     has_access = _present(inputs.accessibility)
     by_cooperation: set[int] = set()  # points informed by a computed cooperation share
     cooperation = inputs.cooperation
@@ -994,7 +1045,7 @@ def informed_priorities(inputs: GapInputs, config: GapConfig) -> dict[int, bool]
     donnée : à documenter », never « no problem ».
     """
     catalog = inputs.catalog if inputs.catalog is not None else load_indicator_catalog()
-    indicators, present = _evidence(inputs)
+    indicators, present = territory_evidence(inputs)
     types = _types(inputs)
     informed: set[int] = set()
     informed.update(int(catalog[i].priority) for i in indicators
@@ -1081,11 +1132,14 @@ def roadmap_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | None:
     found = found[~found["nature"].isin(["priorite_sans_action", "action_sans_insuffisance"])]
     labels = load_vocabularies().priorities
     ampleur = float(config.threshold("feuille_de_route", "ampleur"))
-    by_priority = pd.to_numeric(actions["priorite"], errors="coerce")
+    by_priority = pd.to_numeric(actions["priorite"], errors="coerce").to_numpy(dtype=float)
+    action_ids = actions["id_action"].astype(str).to_numpy()
+    gap_priority = pd.to_numeric(found["priorite_ptsm"], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)
     no_action, unfounded = [], []
     for priority, label in labels.items():
-        gaps = found[found["priorite_ptsm"] == priority]
-        ids = sorted(actions.loc[by_priority == priority, "id_action"].astype(str).unique())
+        gaps = found[gap_priority == priority]
+        ids = sorted(set(action_ids[by_priority == priority]))
         if not gaps.empty and not ids:
             no_action.append({
                 "code_objet": f"priorite-{priority}", "sujet": label,
@@ -1234,16 +1288,18 @@ def compute_gaps(
     """
     config = as_config(config)
     sources = SOURCES if sources is None else sources
+    # what the territory's tables inform, found once for every source that asks
+    inputs = replace(inputs, evidence=territory_evidence(inputs))
     parts: list[pd.DataFrame] = []
     skipped: dict[str, str] = {}
     run: list[str] = []
-    found, found_parts = gap_frame(), 0  # the gaps found so far, merged when they change
+    found = gap_frame()  # the gaps found so far (parts[:merged]), merged when they change
+    merged = 0
     for name, source in sources.items():
         # Only a source that reads the gaps found before it (roadmap_gaps; any source of
         # the user's unless it says otherwise) waits for them to be merged.
-        if len(parts) != found_parts and getattr(source, "reads_found", True):
-            found = merge_supply_gaps(pd.concat(parts, ignore_index=True), config)
-            found_parts = len(parts)
+        if len(parts) != merged and getattr(source, "reads_found", True):
+            found, merged = _merged(found, parts[merged:], config), len(parts)
         result = source(replace(inputs, found=found), config)
         if result is None:
             skipped[name] = SKIP_REASONS.get(name, "donnée d'entrée absente")
@@ -1251,8 +1307,15 @@ def compute_gaps(
         run.append(name)
         if not result.empty:
             parts.append(result)
-    gaps = found if len(parts) == found_parts else merge_supply_gaps(
-        pd.concat(parts, ignore_index=True), config)
+    gaps = _merged(found, parts[merged:], config)
     return GapAnalysis(gaps=rank_gaps(gap_frame(gaps.to_dict("records"))), skipped=skipped,
                        config=config, sources_run=tuple(run),
                        informed_priorities=informed_priorities(inputs, config))
+
+
+def _merged(found: pd.DataFrame, new: list[pd.DataFrame], config: GapConfig) -> pd.DataFrame:
+    """``found`` (already merged) with the ``new`` gaps, density and white zone merged."""
+    if not new:
+        return found
+    return merge_supply_gaps(pd.concat([found, *new] if len(found) else new,
+                                       ignore_index=True), config)

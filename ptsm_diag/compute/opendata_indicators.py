@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -304,14 +305,25 @@ def national_bands(table: pd.DataFrame | None) -> tuple[pd.DataFrame, int | None
 def _whole_departements(communes: set[str]) -> list[str] | None:
     """The départements of a territory made of whole départements (every commune of the
     bundled geography), else None."""
-    layer = cached_layer("communes")
-    codes = layer["code_commune"].astype(str)
-    deps = layer["code_departement"].astype(str)
-    inside = codes.isin(communes)
-    chosen = set(deps[inside])
-    if not chosen or not codes[deps.isin(chosen)].isin(communes).all():
+    of_commune, by_departement = _bundled_departements()
+    chosen = {of_commune[c] for c in communes if c in of_commune}
+    if not chosen or not all(by_departement[d] <= communes for d in chosen):
         return None
     return sorted(chosen)
+
+
+@cache
+def _bundled_departements() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Each commune's département and each département's communes, in the bundled
+    geography (read once per process, as the layer is)."""
+    layer = cached_layer("communes")
+    codes = layer["code_commune"].astype(str).tolist()
+    deps = layer["code_departement"].astype(str).tolist()
+    by_departement: dict[str, set[str]] = {}
+    for code, dep in zip(codes, deps, strict=True):
+        by_departement.setdefault(dep, set()).add(code)
+    return dict(zip(codes, deps, strict=True)), {
+        dep: frozenset(found) for dep, found in by_departement.items()}
 
 
 def _denominators(
