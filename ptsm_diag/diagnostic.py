@@ -593,11 +593,13 @@ def accessibility_summary(
         "code_commune"].unique()})
     summary = beyond_threshold(nearest, members, threshold=seuil_minutes)
     catalog = load_resource_types()
-    stats = nearest.assign(type_ressource=nearest["type_ressource"].astype(str)).groupby(
-        "type_ressource", sort=False).agg(
-        median=("temps_min", "median"),
-        band=("tranche_age", "first"),
-        distancier=("source_temps", lambda s: (s == SOURCE_DISTANCIER).mean()))
+    stats = pd.DataFrame({
+        "type_ressource": nearest["type_ressource"].astype(str),
+        "temps_min": nearest["temps_min"], "tranche_age": nearest["tranche_age"],
+        "distancier": (nearest["source_temps"] == SOURCE_DISTANCIER).astype(float),
+    }).groupby("type_ressource", sort=False).agg(
+        median=("temps_min", "median"), band=("tranche_age", "first"),
+        distancier=("distancier", "mean"))
     summary = summary.join(stats, on="type_ressource")
     seuil = f"{seuil_minutes:g} min"
     return pd.DataFrame({

@@ -160,6 +160,48 @@ def test_share_of_population_beyond_threshold():
     assert gem["population_au_dela"] == 0 and gem["part_au_dela"] == 0
 
 
+def test_threshold_counts_of_several_territories_match_a_merge_and_grouping():
+    """Territories sharing a commune, a member commune without any time, categorical
+    columns as nearest_resources gives them: every count equals an independent pandas
+    merge then grouping, rows in the order of first appearance."""
+    rng = np.random.default_rng(7)
+    communes = [f"35{i:03d}" for i in range(40)]
+    kinds = ["gem", "cmp_adultes", "savs"]
+    nearest = pd.DataFrame({
+        "code_commune": pd.Categorical(np.repeat(communes, len(kinds))),
+        "type_ressource": pd.Categorical(np.tile(kinds, len(communes))),
+        "distance_km": rng.uniform(0, 60, 120),
+        "temps_min": np.where(rng.random(120) < 0.1, np.nan, rng.uniform(0, 70, 120)),
+        "population": np.where(rng.random(120) < 0.05, np.nan, rng.integers(0, 5000, 120)),
+    })
+    members = pd.DataFrame({
+        "code_territoire": ["T2"] * 25 + ["T1"] * 20 + ["T1"],
+        "code_commune": communes[15:] + communes[:20] + ["99999"],  # 15-19 in both
+    })
+    got = beyond_threshold(nearest, members, threshold=30)
+
+    frame = members.astype(str).drop_duplicates().merge(
+        nearest.astype({"code_commune": str, "type_ressource": str}), on="code_commune")
+    known = frame["temps_min"].notna()
+    people = frame["population"].fillna(0)
+    expected = frame.assign(
+        n=1, unknown=~known, beyond=known & (frame["temps_min"] > 30),
+        known_pop=people.where(known, 0), unknown_pop=people.where(~known, 0),
+        beyond_pop=people.where(known & (frame["temps_min"] > 30), 0),
+    ).groupby(["code_territoire", "type_ressource"], sort=False)[
+        ["n", "unknown", "beyond", "known_pop", "unknown_pop", "beyond_pop"]].sum()
+    assert list(zip(got["code_territoire"], got["type_ressource"], strict=True)) == list(
+        expected.index)
+    assert got["communes"].tolist() == expected["n"].tolist() == [25] * 3 + [20] * 3
+    assert got["communes_inconnues"].tolist() == expected["unknown"].tolist()
+    assert got["communes_au_dela"].tolist() == expected["beyond"].tolist()
+    np.testing.assert_allclose(got["population"],
+                               expected["known_pop"] + expected["unknown_pop"])
+    np.testing.assert_allclose(got["population_au_dela"], expected["beyond_pop"])
+    np.testing.assert_allclose(got["part_au_dela"],
+                               expected["beyond_pop"] / expected["known_pop"])
+
+
 def test_two_step_fca_known_answer():
     costs = pd.DataFrame({
         "code_commune_origine": ["a", "b", "b", "c"],

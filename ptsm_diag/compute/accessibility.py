@@ -307,6 +307,7 @@ class NearestSearch:
         self.points = commune_points(origins)
         res = resource_points(resources)
         self.pop = commune_population(population)
+        self._bands: dict[str, tuple[np.ndarray, str]] = {}
         self.lookup = _Lookup(distancier)
         self.zone_names = np.unique(self.points["zone"].to_numpy(dtype=str))
         res_zones = pd.Index(self.zone_names).get_indexer(res["zone"].to_numpy(dtype=str))
@@ -331,6 +332,14 @@ class NearestSearch:
                 self.best[code] = rows.groupby("o")["minutes"].min()
             self.public[code] = catalog[code].public if code in catalog else "tous"
 
+    def _band(self, band: str) -> tuple[np.ndarray, str]:
+        """Population of ``band`` by commune of ``self.pop`` then NaN, and the band used
+        (as :func:`_type_population`; built once per band)."""
+        if band not in self._bands:
+            values, used = _type_population(self.pop, band, self.pop.index)
+            self._bands[band] = (np.append(values, np.nan), used)
+        return self._bands[band]
+
     def query(self, communes: Iterable[str] | None = None) -> pd.DataFrame:
         """:func:`nearest_resources` for ``communes`` (every commune by default)."""
         type_codes = self.type_codes
@@ -340,6 +349,8 @@ class NearestSearch:
         lookup, pop = self.lookup, self.pop
         res_communes, res_ids = self.res_communes, self.res_ids
         origin_pos = lookup.codes.get_indexer(points.index)
+        where = pop.index.get_indexer(points.index)  # -1: no population → the last, NaN
+        where[where < 0] = len(pop)
         zones = pd.Index(self.zone_names).get_indexer(points["zone"].to_numpy(dtype=str))
         valid = np.isfinite(points[["x", "y"]].to_numpy()).all(axis=1)
         xy = points[["x", "y"]].to_numpy()
@@ -375,8 +386,8 @@ class NearestSearch:
                 minutes = np.where(from_distancier, real, minutes)
                 source = np.where(from_distancier, 1, source)
                 fallback = found & ~from_distancier
-            values, band = _type_population(
-                pop, PUBLIC_BANDS.get(self.public[code], "ensemble"), points.index)
+            values, band = self._band(PUBLIC_BANDS.get(self.public[code], "ensemble"))
+            values = values[where]
             for key, value in (("distance", distance), ("minutes", minutes),
                                ("source", source), ("fallback", fallback),
                                ("nearest", nearest), ("population", values)):
@@ -406,6 +417,34 @@ class NearestSearch:
             "population": np.concatenate(columns["population"]),
         })
         return table[NEAREST_COLUMNS]
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """``values.astype(str)`` as an object array; a categorical column converts its
+    categories only (the codes of ``nearest_resources`` are categorical); missing stays
+    missing."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = np.append(pd.Series(values.cat.categories).astype(str)
+                               .to_numpy(dtype=object), np.nan)  # code -1: missing
+        return categories[values.cat.codes.to_numpy()]
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def _matching_rows(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``left``, in ``right``) of the pairs of equal keys, in the order of
+    ``pandas.merge(how="inner")``: left rows in order, each with its matches in right
+    order (an array lookup: the merge machinery costs ten times more for one territory).
+    """
+    codes, _ = pd.factorize(np.concatenate([left, right]))
+    left_codes, right_codes = codes[: len(left)], codes[len(left):]
+    order = np.argsort(right_codes, kind="stable")
+    ranked = right_codes[order]
+    starts = np.searchsorted(ranked, left_codes, side="left")
+    counts = np.searchsorted(ranked, left_codes, side="right") - starts
+    left_pos = np.repeat(np.arange(len(left)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    right_pos = order[np.repeat(starts, counts) + np.arange(len(left_pos)) - first]
+    return left_pos, right_pos
 
 
 def beyond_threshold(
@@ -439,33 +478,45 @@ def beyond_threshold(
     if on not in ("temps_min", "distance_km"):
         raise ValueError("on must be 'temps_min' or 'distance_km'")
     link = members[["code_territoire", "code_commune"]].astype(str).drop_duplicates()
-    frame = link.merge(nearest[["code_commune", "type_ressource", on, "population"]],
-                       on="code_commune")
-    frame["type_ressource"] = frame["type_ressource"].astype(str)
-    value = frame[on].to_numpy(float)
-    people = frame["population"].fillna(0).to_numpy(float)
+    # each member's rows of ``nearest``, as an inner merge on the commune orders them
+    left, right = _matching_rows(link["code_commune"].to_numpy(dtype=object),
+                                 _texts(nearest["code_commune"]))
+    value = nearest[on].to_numpy(float)[right]
+    people = nearest["population"].fillna(0).to_numpy(float)[right]
     known = np.isfinite(value)
     beyond = known & (value > threshold)
-    frame = frame.assign(
-        _known_pop=np.where(known, people, 0.0), _beyond_pop=np.where(beyond, people, 0.0),
-        _beyond=beyond.astype(int), _unknown=(~known).astype(int),
-        _unknown_pop=np.where(known, 0.0, people), _n=1)
-    grouped = frame.groupby(["code_territoire", "type_ressource"], sort=False)
-    out = grouped[["_n", "_known_pop", "_beyond_pop", "_beyond", "_unknown",
-                   "_unknown_pop"]].sum().reset_index()
-    known_n = out["_n"] - out["_unknown"]
+    # sums by (territory, type) in order of first appearance, over plain arrays
+    territory, territories = pd.factorize(
+        link["code_territoire"].to_numpy(dtype=object)[left])
+    kind, kinds = pd.factorize(_texts(nearest["type_ressource"])[right])
+    group, pairs = pd.factorize(territory * max(len(kinds), 1) + kind)
+    size = len(pairs)
+
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=weights, minlength=size)
+
+    known_pop = total(np.where(known, people, 0.0))
+    beyond_pop = total(np.where(beyond, people, 0.0))
+    unknown_pop = total(np.where(known, 0.0, people))
+    communes = np.bincount(group, minlength=size)
+    unknown = np.bincount(group, weights=~known, minlength=size).astype(np.int64)
+    known_n = communes - unknown
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(known_pop > 0, beyond_pop / np.where(known_pop > 0, known_pop, 1),
+                         np.nan)
     return pd.DataFrame({
-        "code_territoire": out["code_territoire"],
-        "type_ressource": out["type_ressource"],
+        "code_territoire": territories[pairs // max(len(kinds), 1)],
+        "type_ressource": kinds[pairs % max(len(kinds), 1)],
         "critere": on,
         "seuil": float(threshold),
-        "communes": out["_n"],
-        "population": out["_known_pop"] + out["_unknown_pop"],
-        "population_au_dela": out["_beyond_pop"].where(known_n > 0),
-        "part_au_dela": (out["_beyond_pop"] / out["_known_pop"].where(out["_known_pop"] > 0)),
-        "communes_au_dela": out["_beyond"],
-        "communes_inconnues": out["_unknown"],
-        "population_inconnue": out["_unknown_pop"],
+        "communes": communes.astype(np.int64),
+        "population": known_pop + unknown_pop,
+        "population_au_dela": np.where(known_n > 0, beyond_pop, np.nan),
+        "part_au_dela": share,
+        "communes_au_dela": np.bincount(group, weights=beyond, minlength=size)
+        .astype(np.int64),
+        "communes_inconnues": unknown,
+        "population_inconnue": unknown_pop,
     })[THRESHOLD_COLUMNS]
 
 
