@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import branca.element
+import branca.utilities
 import jinja2
 import pytest
 
@@ -32,8 +34,9 @@ def _rendered_maps(monkeypatch: pytest.MonkeyPatch, fast: bool) -> list[str]:
     counter = itertools.count()
     monkeypatch.setattr("branca.element.Element._generate_id",
                         classmethod(lambda cls: f"{next(counter):032x}"))
-    if not fast:
+    if not fast:  # folium and branca as published: templates compiled, names uncached
         monkeypatch.setattr(offline, "literal_templates", _NoChange)
+        monkeypatch.setattr("branca.element._camelify", branca.utilities._camelify)
     diag = prepare_diagnostic("35")
     maps = [s.resource_map(diag, None), s.commune_density_map(diag, None),
             cv.cooperation_map(diag, None)]
@@ -53,6 +56,7 @@ class _NoChange:
 
 
 def test_maps_render_byte_for_byte_as_with_folium(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert branca.element._camelify is fast_render._class_name  # names remembered
     fast = _rendered_maps(monkeypatch, fast=True)
     with monkeypatch.context() as m:
         slow = _rendered_maps(m, fast=False)

@@ -191,7 +191,12 @@ def network_map(
     valid = actors[actors.geometry.notna() & ~actors.geometry.is_empty]
     valid = valid[valid.geometry.x.notna() & valid.geometry.y.notna()]
     valid = valid.drop_duplicates("id_ressource")
-    where = {i: (g.y, g.x) for i, g in zip(valid["id_ressource"], valid.geometry, strict=True)}
+    # plain lists: filtering and iterating a GeoDataFrame per champ costs more than the map
+    ids, names = valid["id_ressource"].tolist(), valid["nom"].tolist()
+    kinds_of = valid["type_ressource"].tolist()
+    champ_of = valid["champ"].fillna(UNKNOWN_CHAMP).tolist()
+    lats, lons = valid.geometry.y.tolist(), valid.geometry.x.tolist()
+    where = dict(zip(ids, zip(lats, lons, strict=True), strict=True))
     m = base_map(tuple(outline.total_bounds), fond)
     add_commune_background(m, outline)
 
@@ -222,28 +227,28 @@ def network_map(
 
     linked = set(links["acteur_1"]) | set(links["acteur_2"])
     for champ, label in champs.items():
-        subset = valid[valid["champ"].fillna(UNKNOWN_CHAMP) == champ]
-        if subset.empty:
+        subset = [i for i, c in enumerate(champ_of) if c == champ]
+        if not subset:
             continue
         colour = CHAMP_COLOURS.get(champ, UNKNOWN_COLOUR)
         swatch = f'<span style="color:{colour};font-size:1.3em">●</span>'
         group = folium.FeatureGroup(name=f"{swatch} {safe_html(label)} ({len(subset)})")
         group.add_to(m)
-        for row in subset.itertuples(index=False):
-            is_linked = row.id_ressource in linked
-            kind_label = type_labels.get(row.type_ressource, str(row.type_ressource))
-            popup = (f"<b>{safe_html(row.nom)}</b><br>{safe_html(kind_label)}"
+        for i in subset:
+            is_linked = ids[i] in linked
+            kind_label = type_labels.get(kinds_of[i], str(kinds_of[i]))
+            popup = (f"<b>{safe_html(names[i])}</b><br>{safe_html(kind_label)}"
                      f"<br>Champ : {safe_html(label)}<br>"
                      + ("Au moins un lien actif" if is_linked else "<i>Aucun lien actif</i>"))
             CompactCircleMarker(
-                [row.geometry.y, row.geometry.x],
+                [lats[i], lons[i]],
                 radius=(6 if is_linked else 4) * font_scale,
                 color=colour if not is_linked else "#333333",
                 weight=2 if not is_linked else 1,
                 fill=True,
                 fill_color=colour if is_linked else "#ffffff",
                 fill_opacity=0.95,
-                tooltip_html=safe_html(row.nom),
+                tooltip_html=safe_html(names[i]),
                 popup_html=popup,
                 popup_max_width=320,
             ).add_to(group)

@@ -1,5 +1,8 @@
 """Render folium maps without compiling their output as Jinja templates again.
 
+Names of elements, derived from their class names, are computed once per class name
+(for every map of the process, as soon as this module is imported).
+
 branca wraps every rendered piece of a map (each marker's script, each popup) in a new
 ``Element(text)``, which compiles ``text`` as a Jinja template before rendering it back to
 itself: about 1,200 compilations per report, a second of work. :func:`literal_templates`
@@ -10,12 +13,14 @@ Jinja, so the page is the same byte for byte (``tests/test_fast_render.py``).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import branca.element
+import branca.utilities
 import jinja2
 
 # What Jinja reads as syntax in a template's text (default delimiters, no line statements);
@@ -40,6 +45,15 @@ def template_for(text: str) -> jinja2.Template | LiteralTemplate:
     if any(marker in text for marker in _JINJA_MARKERS):
         return jinja2.Template(text)
     return LiteralTemplate(text)
+
+
+# branca names every element from its class name, character by character, each time the
+# name is asked (about 700 times per map, 20 µs each, when children are added and when
+# rendered): the same class name gives the same text, so it is remembered, for every map
+# of the process (a pure function replaced by its memoised self changes no output).
+_class_name = functools.lru_cache(maxsize=1024)(branca.utilities._camelify)
+if hasattr(branca.element, "_camelify"):
+    branca.element._camelify = _class_name
 
 
 @contextmanager
