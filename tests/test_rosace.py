@@ -13,10 +13,12 @@ from ptsm_diag.catalog import load_indicator_catalog
 from ptsm_diag.compute.indicators import compute_indicator_values, rosace_table
 from ptsm_diag.viz.rosace import (
     RADIAL_MAX,
+    add_rosace,
     format_fr,
     rosace_accessible_table,
     rosace_comparison_figure,
     rosace_figure,
+    rosace_sizes,
 )
 
 ROSACE_IDS = [i.id for i in load_indicator_catalog().values() if i.in_rosace]
@@ -181,3 +183,23 @@ def test_the_report_says_why_each_grey_petal_is_grey():
     assert "secret statistique" in reasons[0]
     assert "secondaire" in reasons[1]
     assert "aucune valeur" in reasons[2]
+
+
+def test_rosaces_gathered_in_a_list_make_the_figure_added_one_by_one(values):
+    """A figure of several rosaces built from a list of traces (the synthesis) is the one
+    built by adding each rosace to the figure: same traces, same legend entries."""
+    sizes = rosace_sizes(False)
+    added, gathered = go.Figure(), []
+    seen: set[str] = set()
+    for i, code in enumerate(["A", "B"]):
+        table = rosace_table(values, code)
+        subplot = "polar" if i == 0 else "polar2"
+        one = add_rosace(added, table, subplot, showlegend=i == 0, sizes=sizes)
+        other = add_rosace(gathered, table, subplot, showlegend=i == 0, sizes=sizes,
+                           in_legend=seen)
+        assert one == other
+    built = go.Figure(data=gathered)
+    assert built.to_plotly_json()["data"] == added.to_plotly_json()["data"]
+    legend = [t.name for t in built.data if t.showlegend is not False]
+    assert len(legend) == len(set(legend))  # each petal category listed once
+    assert any(t.meta["role"] == "petal" and t.subplot == "polar2" for t in built.data)

@@ -840,21 +840,28 @@ def prestation_basket(
     offered = (resource_prestations(resources, types) if _present(resources)
                else pd.DataFrame(columns=["ligne", "type_ressource", "prestation", "origine"]))
     labels = load_vocabularies().prestations
+    # (prestation, origin) → resources (lines) and their types, in one pass over the rows
+    lines: dict[tuple[str, str], set[int]] = {}
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for line, kind, prestation, origin in zip(
+            offered["ligne"], offered["type_ressource"], offered["prestation"],
+            offered["origine"], strict=True):
+        lines.setdefault((prestation, origin), set()).add(line)
+        if kind is not None and not pd.isna(kind):
+            kinds.setdefault((prestation, origin), set()).add(kind)
     rows = []
     for code, label in labels.items():
-        mine = offered[offered["prestation"] == code]
-        declared = mine[mine["origine"] == "declaree"]
-        inferred = mine[mine["origine"] == "deduite"]
+        declared, inferred = lines.get((code, "declaree"), ()), lines.get((code, "deduite"), ())
         entry = config.data["prestations"].get(code, {})
         rows.append({
             "prestation": code, "libelle": label, "priorite_ptsm": entry.get("priorite"),
-            "statut": DECLARED if len(declared) else INFERRED if len(inferred) else ABSENT,
-            "ressources_declarant": int(declared["ligne"].nunique()),
-            "ressources_deduites": int(inferred["ligne"].nunique()),
+            "statut": DECLARED if declared else INFERRED if inferred else ABSENT,
+            "ressources_declarant": len(declared),
+            "ressources_deduites": len(inferred),
             "types_declarant": ", ".join(_type_label(t, types) for t in
-                                         sorted(declared["type_ressource"].dropna().unique())),
+                                         sorted(kinds.get((code, "declaree"), ()))),
             "types_deduits": ", ".join(_type_label(t, types) for t in
-                                       sorted(inferred["type_ressource"].dropna().unique())),
+                                       sorted(kinds.get((code, "deduite"), ()))),
             "types_qui_l_offrent": ", ".join(t.label for t in types.values()
                                              if code in t.prestations),
         })

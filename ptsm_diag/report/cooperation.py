@@ -268,21 +268,19 @@ def sector_heatmap(matrix: pd.DataFrame, title: str, *, font_scale: float = 1.0)
     """Heat-map of a champ × champ matrix of link counts (see :func:`sector_matrix`)."""
     labels = [str(c) for c in matrix.columns]
     values = matrix.to_numpy()
-    fig = go.Figure(go.Heatmap(
+    return go.Figure(go.Heatmap(
         z=values, x=labels, y=[str(i) for i in matrix.index], text=values,
         texttemplate="%{text}", colorscale="Blues", showscale=True,
         colorbar={"title": {"text": "Liens"}},
         hovertemplate="%{y} ↔ %{x} : %{z} lien(s)<extra></extra>",
         textfont={"size": round(14 * font_scale)},
-    ))
-    fig.update_layout(
-        title={"text": html.escape(title), "x": 0.5},
-        xaxis={"side": "bottom", "tickangle": -25},
-        yaxis={"autorange": "reversed"},
-        height=round(480 * font_scale), margin={"l": 170, "r": 30, "t": 70, "b": 120},
-        font={"size": round(13 * font_scale)}, plot_bgcolor="white",
-    )
-    return fig
+    ), layout={  # given whole: faster than update_layout
+        "title": {"text": html.escape(title), "x": 0.5},
+        "xaxis": {"side": "bottom", "tickangle": -25},
+        "yaxis": {"autorange": "reversed"},
+        "height": round(480 * font_scale), "margin": {"l": 170, "r": 30, "t": 70, "b": 120},
+        "font": {"size": round(13 * font_scale)}, "plot_bgcolor": "white",
+    })
 
 
 # --------------------------------------------------------------------------- diagnostic
@@ -397,28 +395,28 @@ def cooperation_evolution_figure(diag: Diagnostic) -> go.Figure | str:
     partenariats, every, local = diagnostic_cooperation_tables(diag)
     evolution = cooperation_evolution(partenariats, every, local,
         links=diagnostic_links(diag))
-    fig = go.Figure()
+    traces = []
     for code, name in (
         ("part_ms_social_lien_psy", "Médico-social et social liés à la psychiatrie"),
         ("part_cmp_lien_ms_et_social", "CMP liés au médico-social et au social"),
         ("part_structures_isolees", "Structures sans lien actif"),
     ):
         rows = evolution[evolution["indicateur"] == code]
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=rows["date"], y=rows["valeur"], mode="lines+markers", name=name,
             customdata=rows[["numerateur", "denominateur"]].to_numpy(),
             hovertemplate="%{x|%d/%m/%Y} : %{y:.0f} % (%{customdata[0]} sur "
                           "%{customdata[1]})<extra>" + html.escape(name) + "</extra>",
         ))
-    fig.update_layout(
-        title={"text": "Évolution des coopérations (liens actifs à chaque date)", "x": 0.5},
-        yaxis={"title": {"text": "% des structures"}, "range": [0, 100]},
-        xaxis={"title": {"text": "Date"}}, height=420,
-        legend={"orientation": "h", "y": -0.25}, plot_bgcolor="white",
-        margin={"l": 60, "r": 20, "t": 60, "b": 90},
-    )
-    fig.update_yaxes(gridcolor="#e5e5e5")
-    return fig
+    # traces and layout given whole: updating them one by one costs twice the time
+    return go.Figure(data=traces, layout={
+        "title": {"text": "Évolution des coopérations (liens actifs à chaque date)", "x": 0.5},
+        "yaxis": {"title": {"text": "% des structures"}, "range": [0, 100],
+                  "gridcolor": "#e5e5e5"},
+        "xaxis": {"title": {"text": "Date"}}, "height": 420,
+        "legend": {"orientation": "h", "y": -0.25}, "plot_bgcolor": "white",
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 90},
+    })
 
 
 def isolated_actors_table(diag: Diagnostic, at: str | dt.date | pd.Timestamp | None = None

@@ -177,7 +177,7 @@ def small_multiple_rosaces(
     row_height = 430 if cols <= 2 else 360
     legend_height = 150
     height = rows * row_height + legend_height
-    fig = go.Figure()
+    traces: list = []  # the figure is built from all of them at once (much faster)
     layout: dict = {}
     annotations = []
     in_legend: set[str] = set()  # petal categories already in the legend
@@ -186,7 +186,7 @@ def small_multiple_rosaces(
     cell_h = (plot_top - plot_bottom) / rows
     for i, code in enumerate(codes):
         subplot = "polar" if i == 0 else f"polar{i + 1}"
-        polar = add_rosace(fig, rosaces[code], subplot, showlegend=i == 0, sizes=sizes,
+        polar = add_rosace(traces, rosaces[code], subplot, showlegend=i == 0, sizes=sizes,
                            in_legend=in_legend)
         numbers = [str(n) for n in range(1, len(rosaces[code]) + 1)]
         polar["angularaxis"]["ticktext"] = numbers
@@ -203,17 +203,16 @@ def small_multiple_rosaces(
             "xanchor": "center", "yanchor": "bottom", "showarrow": False,
             "font": {"size": 15},
         })
-    fig.update_layout(
+    return go.Figure(data=traces, layout={
         **layout,
-        height=height, width=1100 if cols > 1 else 700,
-        margin={"l": 20, "r": 20, "t": 40, "b": 10},
-        font={"size": 12}, separators=", ",
-        legend={"orientation": "h", "x": 0.0, "y": plot_bottom - 0.01, "yanchor": "top",
-                "itemclick": False, "itemdoubleclick": False, "font": {"size": 11}},
-        hoverlabel={"align": "left"},
-        annotations=annotations,
-    )
-    return fig
+        "height": height, "width": 1100 if cols > 1 else 700,
+        "margin": {"l": 20, "r": 20, "t": 40, "b": 10},
+        "font": {"size": 12}, "separators": ", ",
+        "legend": {"orientation": "h", "x": 0.0, "y": plot_bottom - 0.01, "yanchor": "top",
+                   "itemclick": False, "itemdoubleclick": False, "font": {"size": 11}},
+        "hoverlabel": {"align": "left"},
+        "annotations": annotations,
+    })
 
 
 def rosace_key(rosace: pd.DataFrame) -> pd.DataFrame:
