@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def test_export_has_contents_title_no_code_no_stderr():
     after = page.split("<nav")[1].split("</nav>")[1][:120]
     assert after.startswith("<div ") and 'class="jp-Cell jp-MarkdownCell' in after
     assert "<title>Diagnostic — Rance</title>" in page
+
+
+def test_prose_rendered_once_reads_the_same_in_every_report_and_follows_its_source():
+    """The exporter remembers rendered Markdown: a second report gets the same page, a
+    changed cell is rendered anew, a cell with an attachment is never taken from memory."""
+    notebook = _executed_notebook()
+    first, second = export_html(copy.deepcopy(notebook)), export_html(copy.deepcopy(notebook))
+    assert first == second
+    changed = _executed_notebook()
+    changed.cells[2].source = "## Rosace des indicateurs\n\nAutre texte *important*."
+    page = export_html(changed)
+    assert "Autre texte <em>important</em>" in page and "Autre texte" not in first
+    pictured = _executed_notebook()
+    pictured.cells[1].source = "## Carte d'identité\n\n![logo](attachment:logo.png)"
+    pictured.cells[1].attachments = {"logo.png": {"image/png": "iVBORw0KGgo="}}
+    assert "data:image/png;base64,iVBORw0KGgo=" in export_html(pictured)
+    pictured.cells[1].attachments = {"logo.png": {"image/png": "AAAA"}}
+    assert "data:image/png;base64,AAAA" in export_html(pictured)
 
 
 def test_export_loads_nothing_from_network():

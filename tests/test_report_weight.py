@@ -89,6 +89,23 @@ def test_maps_of_a_page_share_one_leaflet_and_one_copy_of_the_outlines():
     assert "Bêta" in page_blocks(page) or "B\\u00eata" in page_blocks(page)
 
 
+def test_shared_blocks_end_at_their_own_script_end_and_the_text_between_is_kept():
+    """A block ends at the first « </script> » after its tag; a later copy of the same
+    block goes, everything else (other scripts, text between blocks) stays in order."""
+    leaflet = '<script type="text/plain" data-ptsm-asset="leaflet.js">L = 1;</script>'
+    outlines = ('<script data-ptsm-geometries="ab12" type="application/json">'
+                '[["P",[[1,2]]]]</script>')
+    other = '<script>var x = "<script data-ptsm-asset=\\"no\\">";</script>'
+    page = (f"<p>a</p>{leaflet}{outlines}<p>b</p>{other}{leaflet}<p>c</p>{outlines}"
+            f"<p>d</p>")
+    shared = share_page_blocks(page)
+    assert shared == f"<p>a</p>{leaflet}{outlines}<p>b</p>{other}<p>c</p><p>d</p>"
+    assert page_blocks(page) == leaflet + outlines
+    assert share_page_blocks("<p>no block</p>") == "<p>no block</p>"
+    unclosed = '<p>a</p><script data-ptsm-asset="x">never closed'
+    assert share_page_blocks(unclosed) == unclosed
+
+
 def test_map_frames_are_single_quoted_with_short_names_and_read_back_unchanged():
     communes = _communes()
     m = commune_choropleth(communes, "population", "Population")

@@ -909,16 +909,24 @@ def white_zone_communes(accessibility: pd.DataFrame, config: GapConfig,
     and ``seuil`` (the threshold of the type).
     """
     types = types if types is not None else load_resource_types()
-    access = accessibility.copy()
-    access["type_ressource"] = access["type_ressource"].astype(str)
     staying = {code for code, rtype in types.items() if not rtype.travel}
-    access = access[~access["type_ressource"].isin(staying)]
-    access["temps"] = accessibility_times(access, config.threshold("accessibilite",
-                                                                   "vitesse_km_h"))
+    times = accessibility_times(accessibility, config.threshold("accessibilite",
+                                                                "vitesse_km_h"))
     by_type = config.threshold("accessibilite", "temps_max_par_type")
     default = float(config.threshold("accessibilite", "temps_max_min"))
-    access["seuil"] = access["type_ressource"].map(by_type).fillna(default).astype(float)
-    return access[access["temps"] > access["seuil"]]
+    # threshold and travel flag decided once per type, then spread to its rows
+    codes, kinds = pd.factorize(accessibility["type_ressource"])
+    names = [str(kind) for kind in kinds]
+    limit_of = np.array([float(by_type.get(name, default)) for name in names] + [default])
+    travel_of = np.array([name not in staying for name in names] + [True])
+    limits = limit_of[codes]  # code -1 (no type): the last entries, default and travel
+    far = travel_of[codes] & (times.to_numpy() > limits)
+    # only the rows beyond their threshold are copied (a few among every commune × type)
+    access = accessibility[far].copy()
+    access["type_ressource"] = access["type_ressource"].astype(str)
+    access["temps"] = times[far]
+    access["seuil"] = limits[far]
+    return access
 
 
 def accessibility_gaps(inputs: GapInputs, config: GapConfig) -> pd.DataFrame | None:

@@ -311,10 +311,27 @@ def short_element_names(page: str) -> str:
 _GEOJSON_CALL = re.compile(r"\b(geo_json_[0-9a-f]+)_add\((?=\{)")
 # Attributes in alphabetical order: nbconvert writes a notebook's HTML outputs that way.
 _BLOCK_TYPE = '(?:text/plain|application/json)'
-_BLOCK = re.compile(
+# The opening tag of a shared block; the block ends at the first « </script> » after it.
+_BLOCK_START = re.compile(
     rf'<script (?:type="{_BLOCK_TYPE}" )?'
     rf'((?:{ASSET_BLOCK_ATTRIBUTE}|{GEOMETRY_BLOCK_ATTRIBUTE})="[^"]+")'
-    rf'(?: type="{_BLOCK_TYPE}")?>.*?</script>', re.S)
+    rf'(?: type="{_BLOCK_TYPE}")?>')
+_BLOCK_END = "</script>"
+
+
+def _blocks(page: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, key attribute) of each shared block of ``page``, in order.
+
+    The end is found with ``str.find`` rather than a lazy ``.*?`` (which tests every
+    character of the megabytes of Leaflet and outlines a page holds).
+    """
+    position = 0
+    while (match := _BLOCK_START.search(page, position)) is not None:
+        end = page.find(_BLOCK_END, match.end())
+        if end < 0:
+            return
+        position = end + len(_BLOCK_END)
+        yield match.start(), position, match.group(1)
 
 
 @dataclass(frozen=True)
@@ -545,21 +562,22 @@ def map_to_framed_html(m: folium.Map) -> FramedMap:
 
 def page_blocks(page: str) -> str:
     """The shared blocks of a page (Leaflet and plugins, geometries), one copy of each."""
-    return "".join(dict.fromkeys(m.group(0) for m in _BLOCK.finditer(page)))
+    return "".join(dict.fromkeys(page[start:end] for start, end, _ in _blocks(page)))
 
 
 def share_page_blocks(page: str) -> str:
     """Keep the first copy of each shared block of a page (Leaflet, geometries), drop the
     copies later maps brought along."""
     seen: set[str] = set()
-
-    def once(match: re.Match[str]) -> str:
-        if match.group(1) in seen:
-            return ""
-        seen.add(match.group(1))
-        return match.group(0)
-
-    return _BLOCK.sub(once, page)
+    parts: list[str] = []
+    kept = 0  # the page up to here is in parts
+    for start, end, key in _blocks(page):
+        if key in seen:
+            parts.append(page[kept:start])
+            kept = end
+        seen.add(key)
+    parts.append(page[kept:])
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------- plotly.js
