@@ -127,3 +127,32 @@ def test_identity_card_figures_are_in_french_format():
     population = next(v for k, v in card.items() if k.startswith("Population municipale"))
     assert population == "1\u202f120\u202f666"  # thin space, not 1120666
     assert card["Densité (hab./km²)"] == "163,9"  # decimal comma
+
+
+def test_outlines_are_encoded_as_their_geojson_reads_whatever_their_shape():
+    """Polygons are encoded from their coordinate arrays: the result is the encoding of
+    their GeoJSON text (independent path), for holes, multipolygons, rings off the grid
+    (kept as GeoJSON), points and lines; a layer of empty polygons is drawn, not failed."""
+    import json
+
+    import numpy as np
+    import shapely
+
+    from ptsm_diag.catalog.geography import cached_layer
+    from ptsm_diag.viz.offline import _drawn_shapes, _encoded, _encoded_all
+
+    hole = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)],
+                           [[(2, 2), (3, 2), (3, 3), (2, 2)]])
+    shapes = [hole, shapely.MultiPolygon([hole, box(20, 20, 21.5, 21.25)]),
+              box(5.00001, 5.00001, 5.00002, 5.00002),  # off the 4-decimal grid
+              Point(1.12345, 2.1), shapely.LineString([(0, 0), (1.00005, 1)]),
+              shapely.Polygon(), *cached_layer("communes").geometry.iloc[:200]]
+    geoms = np.array(shapes, dtype=object)
+    expected = [_encoded(json.loads(text)) for text in shapely.to_geojson(geoms)]
+    got = _encoded_all(geoms)
+    assert got == expected
+    assert got[0][0] == "P" and len(got[0][1]) == 2  # exterior and hole
+    assert got[1][0] == "M" and len(got[1][1]) == 2
+    assert got[2]["type"] == "Polygon"  # off the grid: GeoJSON, as before
+    assert json.loads(_drawn_shapes(np.array([shapely.Polygon()], dtype=object))) == [
+        ["P", [[]]]]

@@ -393,7 +393,8 @@ def _drawn_shapes(geoms: np.ndarray) -> str:
     one shared border; a geometry that would come out empty or invalid keeps its shape.
     """
     polygonal = shapely.get_type_id(geoms)
-    if len(geoms) and np.isin(polygonal, (3, 6)).all():  # Polygon, MultiPolygon
+    # Polygon, MultiPolygon (all empty: nothing to simplify, and GEOS would fail on them)
+    if len(geoms) and np.isin(polygonal, (3, 6)).all() and not shapely.is_empty(geoms).all():
         minx, miny, maxx, maxy = shapely.total_bounds(geoms)
         tolerance = max(maxx - minx, maxy - miny) * SIMPLIFY_FRACTION
         if shapely.coverage_is_valid(geoms):
@@ -407,8 +408,49 @@ def _drawn_shapes(geoms: np.ndarray) -> str:
     broken = shapely.is_empty(rounded) | ~shapely.is_valid(rounded)
     if broken.any():  # a tiny ring collapsed by rounding: that geometry is kept unrounded
         rounded = np.where(broken, geoms, rounded)
-    encoded = [_encoded(json.loads(text)) for text in shapely.to_geojson(rounded)]
-    return json.dumps(encoded, separators=(",", ":"))
+    return json.dumps(_encoded_all(rounded), separators=(",", ":"))
+
+
+def _encoded_all(geoms: np.ndarray) -> list[object]:
+    """:func:`_encoded` of every geometry's GeoJSON, polygons read from their coordinate
+    arrays (parsing each commune's GeoJSON text cost more than the rest of a map); other
+    geometries, empty ones and those off the grid go through GeoJSON as before."""
+    out: list[object] = [None] * len(geoms)
+    kinds = shapely.get_type_id(geoms)
+    polygonal = np.isin(kinds, (3, 6)) & ~shapely.is_empty(geoms)
+    scale = 10 ** COORDINATE_DECIMALS
+    chosen = np.flatnonzero(polygonal)
+    parts, part_of = shapely.get_parts(geoms[chosen], return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, point_of = shapely.get_coordinates(rings, return_index=True)
+    quantised = np.round(coords * scale)
+    off_grid = np.abs(quantised / scale - coords) > 1e-9
+    steps = np.diff(quantised, axis=0, prepend=0.0)
+    starts = np.r_[0, np.flatnonzero(np.diff(point_of)) + 1] if len(point_of) else []
+    steps[starts] = quantised[starts]  # each ring starts from (0, 0)
+    flat = steps.astype(np.int64).ravel().tolist()
+    bad_ring = np.zeros(len(rings), dtype=bool)
+    np.logical_or.at(bad_ring, point_of, off_grid.any(axis=1))
+    bounds = np.searchsorted(point_of, np.arange(len(rings) + 1))
+    ring_lists = [flat[2 * bounds[r]:2 * bounds[r + 1]] for r in range(len(rings))]
+    polygons: list[list[list[int]]] = [[] for _ in range(len(parts))]
+    part_bad = np.zeros(len(parts), dtype=bool)
+    for r, p in enumerate(ring_of.tolist()):
+        polygons[p].append(ring_lists[r])
+    np.logical_or.at(part_bad, ring_of, bad_ring)
+    grouped: list[list[list[list[int]]]] = [[] for _ in range(len(chosen))]
+    geom_bad = np.zeros(len(chosen), dtype=bool)
+    for p, g in enumerate(part_of.tolist()):
+        grouped[g].append(polygons[p])
+    np.logical_or.at(geom_bad, part_of, part_bad)
+    for k, g in enumerate(chosen.tolist()):
+        if geom_bad[k]:
+            continue
+        out[g] = (["P", grouped[k][0]] if kinds[g] == 3 else ["M", grouped[k]])
+    for g in range(len(geoms)):  # anything else: its GeoJSON, as :func:`_encoded` reads it
+        if out[g] is None:
+            out[g] = _encoded(json.loads(shapely.to_geojson(geoms[g])))
+    return out
 
 
 def _encoded_ring(ring: list[list[float]]) -> list[int] | None:
